@@ -1,0 +1,200 @@
+"""The agent's configuration file, parsed once into frozen models that reject unknown keys."""
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from agent.errors import ConfigError, FileError
+from agent.yamlfile import read_yaml, validate_file
+from contract.topics import DEFAULT_PREFIX, ID_PATTERN
+
+Id = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MqttSettings(_Strict):
+    """How the agent reaches the broker."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = Field(default=None, description="read the password from this variable")
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    topic_prefix: str = DEFAULT_PREFIX
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    client_id: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
+        return url
+
+    @property
+    def tls(self) -> bool:
+        """Whether to connect with TLS."""
+        return urlsplit(self.url).scheme == "mqtts"
+
+    @property
+    def host(self) -> str:
+        """The broker's host."""
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        """The broker's port (1883, or 8883 with TLS, when not given)."""
+        return urlsplit(self.url).port or (8883 if self.tls else 1883)
+
+    def resolve_password(self) -> str | None:
+        """The password from the config, an environment variable or a secret file."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"mqtt.password_env: variable {self.password_env} is not set")
+            return value
+        if self.password_file:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        return None
+
+
+class SpoolSettings(_Strict):
+    """Where and how much the agent keeps until the hub acks."""
+
+    path: Path = Path("campusguard-spool.db")
+    max_events: int = Field(default=100_000, ge=100)
+    ack_timeout_s: float = Field(default=10.0, gt=0, description="resend an unacked event after")
+    window: int = Field(default=500, ge=1, le=10_000, description="events in flight at once")
+
+
+class PollDefaults(_Strict):
+    """Polling settings that devices inherit unless they set their own."""
+
+    interval_s: float = Field(default=1.0, gt=0, le=3600)
+    timeout_s: float = Field(default=0.5, gt=0, le=60)
+    offline_after: int = Field(default=2, ge=1, le=100, description="failed polls before offline")
+    max_backoff_s: float = Field(default=30.0, gt=0, le=3600)
+
+
+Transport = Literal["tcp", "rtu+tcp", "rtu"]
+
+
+class ModbusAddress(_Strict):
+    """A parsed device address: Modbus TCP, RTU over TCP, or RTU on a serial port."""
+
+    transport: Transport
+    host: str = ""
+    port: int = 502
+    serial_port: str = ""
+    baudrate: int = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+
+    @property
+    def bus(self) -> str:
+        """Devices with the same bus key share one connection (and its request lock)."""
+        if self.transport == "rtu":
+            return f"rtu:{self.serial_port}"
+        return f"{self.transport}://{self.host}:{self.port}"
+
+
+def parse_address(text: str) -> ModbusAddress:
+    """Parse ``tcp://host:port``, ``rtu+tcp://host:port`` or ``rtu:///dev/ttyUSB0?baudrate=9600``."""
+    parts = urlsplit(text)
+    if parts.scheme in ("tcp", "rtu+tcp"):
+        if not parts.hostname:
+            raise ValueError(f"{text!r} has no host")
+        transport: Transport = "tcp" if parts.scheme == "tcp" else "rtu+tcp"
+        return ModbusAddress(transport=transport, host=parts.hostname, port=parts.port or 502)
+    if parts.scheme == "rtu":
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        serial = parts.path or parts.netloc
+        if query.get("url"):
+            serial = query.pop("url")  # a pyserial URL such as socket://127.0.0.1:5020
+        if not serial:
+            raise ValueError(f"{text!r} has no serial port")
+        allowed = {"baudrate", "parity", "stopbits", "bytesize"}
+        unknown = set(query) - allowed
+        if unknown:
+            raise ValueError(f"unknown serial option(s) {sorted(unknown)}")
+        return ModbusAddress.model_validate({"transport": "rtu", "serial_port": serial, **query})
+    raise ValueError(f"{text!r}: use tcp://, rtu+tcp:// or rtu:// addresses")
+
+
+class DeviceConfig(_Strict):
+    """One device the agent polls."""
+
+    id: Id
+    profile: Annotated[str, Field(pattern=r"^[a-z_]+/[A-Za-z0-9_.-]+$")]
+    address: str
+    unit_id: int = Field(default=1, ge=0, le=247)
+    location: str = ""
+    interval_s: float | None = Field(default=None, gt=0, le=3600)
+    timeout_s: float | None = Field(default=None, gt=0, le=60)
+    enabled: bool = True
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        parse_address(value)
+        return value
+
+    @property
+    def modbus_address(self) -> ModbusAddress:
+        """The parsed address."""
+        return parse_address(self.address)
+
+
+class AgentConfig(_Strict):
+    """The whole agent configuration."""
+
+    schema_version: Literal[1] = 1
+    school_id: Id
+    gateway_id: Id
+    mqtt: MqttSettings = MqttSettings()
+    spool: SpoolSettings = SpoolSettings()
+    defaults: PollDefaults = PollDefaults()
+    snapshot_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    profile_dirs: list[Path] = Field(default_factory=list, description="searched before the bundled ones")
+    devices: list[DeviceConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "AgentConfig":
+        seen: set[str] = set()
+        for device in self.devices:
+            if device.id in seen:
+                raise ValueError(f"device id {device.id!r} is used twice")
+            seen.add(device.id)
+        return self
+
+    def interval(self, device: DeviceConfig) -> float:
+        """The device's poll interval."""
+        return device.interval_s or self.defaults.interval_s
+
+    def timeout(self, device: DeviceConfig) -> float:
+        """The device's per-request timeout."""
+        return device.timeout_s or self.defaults.timeout_s
+
+
+def load_agent_config(path: Path) -> AgentConfig:
+    """Load the agent's YAML configuration; raise FileError naming file, line, field and reason."""
+    data, lines = read_yaml(path, FileError)
+    config = validate_file(path, AgentConfig, data, lines, FileError)
+    base = path.parent
+    dirs = [d if d.is_absolute() else base / d for d in config.profile_dirs]
+    spool = config.spool.path if config.spool.path.is_absolute() else base / config.spool.path
+    return config.model_copy(update={"profile_dirs": dirs, "spool": config.spool.model_copy(update={"path": spool})})

@@ -1,0 +1,40 @@
+"""What every driver offers the scheduler: connect, poll, close. The scheduler owns time."""
+
+from typing import Protocol
+
+from agent.registers import Value
+
+
+class Driver(Protocol):
+    """A device adapter. It translates its library's errors into agent.errors at the boundary."""
+
+    requests_per_poll: int
+
+    async def connect(self) -> None:
+        """Open what the device needs; idempotent. Raise a RetryableError when it cannot."""
+
+    async def poll(self) -> dict[str, Value]:
+        """Read the device once and return its point values."""
+
+    async def close(self) -> None:
+        """Release what connect opened."""
+
+
+class Shared(Protocol):
+    """A resource several devices of one driver share, such as a Modbus bus pool."""
+
+    def close(self) -> None:
+        """Release the resource."""
+
+
+class DriverContext:
+    """What a driver factory gets besides its device and profile."""
+
+    def __init__(self) -> None:
+        self.shared: dict[str, Shared] = {}
+
+    def close(self) -> None:
+        """Close every shared resource."""
+        for resource in self.shared.values():
+            resource.close()
+        self.shared.clear()

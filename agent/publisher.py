@@ -1,0 +1,190 @@
+"""The MQTT side of the agent: presence, birth, snapshots, and events drained from the spool.
+
+Events leave the spool only on the hub's ack. After every (re)connect all unacked events are due
+again, alarms first. At most ``window`` events are in flight; an event unacked for
+``ack_timeout_s`` is sent again (the hub stores by event id, so a repeat is harmless).
+"""
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Callable
+
+import aiomqtt
+
+from agent.config import MqttSettings, SpoolSettings
+from agent.spool import Spool
+from contract import Ack, Birth, Command, ContractError, MessageType, Presence, Snapshot, TopicTree, decode, encode
+from contract.messages import utc_now
+
+log = logging.getLogger(__name__)
+
+
+class _Stop(Exception):
+    """Ends a session on request."""
+
+
+ClientFactory = Callable[..., aiomqtt.Client]
+
+
+class Publisher:
+    """Keeps one MQTT session alive and moves the agent's messages over it."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        spool_settings: SpoolSettings,
+        school_id: str,
+        gateway_id: str,
+        spool: Spool,
+        birth: Callable[[], Birth],
+        snapshot: Callable[[], Snapshot],
+        on_command: Callable[[Command], None],
+        snapshot_interval_s: float,
+        agent_version: str = "",
+        client_factory: ClientFactory = aiomqtt.Client,
+    ) -> None:
+        self.settings = settings
+        self.spool_settings = spool_settings
+        self.spool = spool
+        self._birth = birth
+        self._snapshot = snapshot
+        self._on_command = on_command
+        self.snapshot_interval_s = snapshot_interval_s
+        self.agent_version = agent_version
+        self._client_factory = client_factory
+        tree = TopicTree(settings.topic_prefix)
+        self.topics = {t: tree.topic(school_id, gateway_id, t) for t in MessageType}
+        self.client_id = settings.client_id or f"cg-agent-{school_id}-{gateway_id}"
+        self._wake = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.rejected = 0
+        self.sent = 0
+
+    def wake(self) -> None:
+        """Tell the sender that the spool has new events."""
+        self._wake.set()
+
+    def _presence(self, state: str) -> bytes:
+        return encode(Presence.model_validate({"state": state, "ts": utc_now(), "agent_version": self.agent_version}))
+
+    def _client(self) -> aiomqtt.Client:
+        s = self.settings
+        tls = None
+        if s.tls:
+            tls = aiomqtt.TLSParameters(
+                ca_certs=str(s.ca_file) if s.ca_file else None,
+                certfile=str(s.cert_file) if s.cert_file else None,
+                keyfile=str(s.key_file) if s.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        will = aiomqtt.Will(self.topics[MessageType.PRESENCE], self._presence("offline"), qos=1, retain=True)
+        return self._client_factory(
+            s.host,
+            s.port,
+            username=s.username,
+            password=s.resolve_password(),
+            identifier=self.client_id,
+            will=will,
+            keepalive=s.keepalive_s,
+            clean_session=True,
+            tls_params=tls,
+            timeout=10,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, serve, reconnect with backoff, until ``stop`` is set; then say "stopped"."""
+        backoff = 0.5
+        outage_logged = False
+        while not stop.is_set():
+            try:
+                async with self._client() as client:
+                    if outage_logged:
+                        log.info("broker %s:%s reachable again", self.settings.host, self.settings.port)
+                    backoff, outage_logged = 0.5, False
+                    try:
+                        await self._session(client, stop)
+                    finally:
+                        self.connected.clear()
+                    await client.publish(self.topics[MessageType.PRESENCE], self._presence("stopped"), qos=1, retain=True)
+                    return
+            except* aiomqtt.MqttError as group:
+                if not outage_logged:
+                    log.warning("broker %s:%s unavailable: %s", self.settings.host, self.settings.port, group.exceptions[0])
+                    outage_logged = True
+            try:
+                async with asyncio.timeout(backoff):
+                    await stop.wait()
+            except TimeoutError:
+                pass
+            backoff = min(backoff * 2, 15.0)
+
+    async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        await client.subscribe([(self.topics[MessageType.ACK], 1), (self.topics[MessageType.COMMAND], 1)])
+        await client.publish(self.topics[MessageType.PRESENCE], self._presence("online"), qos=1, retain=True)
+        await self._publish_state(client)
+        self.spool.mark_all_unsent()
+        self.connected.set()
+
+        async def until_stopped() -> None:
+            await stop.wait()
+            raise _Stop
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._send_events(client), name="send-events")
+                tg.create_task(self._receive(client), name="receive")
+                tg.create_task(self._send_snapshots(client), name="snapshots")
+                tg.create_task(until_stopped(), name="until-stopped")
+        except* _Stop:
+            pass
+
+    async def _publish_state(self, client: aiomqtt.Client) -> None:
+        await client.publish(self.topics[MessageType.BIRTH], encode(self._birth()), qos=1, retain=True)
+        await client.publish(self.topics[MessageType.STATUS], encode(self._snapshot()), qos=1)
+
+    async def _send_events(self, client: aiomqtt.Client) -> None:
+        topic = self.topics[MessageType.EVENT]
+        timeout = self.spool_settings.ack_timeout_s
+        while True:
+            self._wake.clear()
+            now = time.time()
+            room = self.spool_settings.window - self.spool.in_flight(now, timeout)
+            batch = self.spool.due(now, timeout, room) if room > 0 else []
+            for seq, payload in batch:
+                await client.publish(topic, payload, qos=1)
+                self.spool.mark_sent([seq], time.time())
+                self.sent += 1
+            if batch:
+                continue
+            try:
+                async with asyncio.timeout(min(1.0, timeout / 2)):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        ack_topic = self.topics[MessageType.ACK]
+        async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            try:
+                if message.topic.value == ack_topic:
+                    ack = decode(MessageType.ACK, payload, Ack)
+                    if self.spool.ack(list(ack.event_ids)):
+                        self.wake()
+                else:
+                    command = decode(MessageType.COMMAND, payload, Command)
+                    log.info("command %s from the hub", command.name)
+                    if command.name == "rebirth":
+                        await self._publish_state(client)
+                    else:
+                        self._on_command(command)
+            except ContractError as exc:
+                self.rejected += 1
+                log.warning("dropped an invalid %s message: %s", message.topic.value.rsplit("/", 1)[-1], exc)
+
+    async def _send_snapshots(self, client: aiomqtt.Client) -> None:
+        while True:
+            await asyncio.sleep(self.snapshot_interval_s)
+            await client.publish(self.topics[MessageType.STATUS], encode(self._snapshot()), qos=1)

@@ -1,0 +1,278 @@
+"""The agent process: devices polled by their loops, changes turned into events, one publisher.
+
+Start order: publisher (the sink) first, then the poll loops (the sources); stop in reverse.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import device_profiles
+from agent import __version__
+from agent.alarms import AlarmChange, AlarmTracker
+from agent.availability import AvailabilityTracker, Transition
+from agent.config import AgentConfig, DeviceConfig
+from agent.drivers import Driver, DriverContext, driver_factory
+from agent.errors import AgentError, ConfigError
+from agent.profiles import LoadedProfile, load_profile, resolve
+from agent.publisher import ClientFactory, Publisher
+from agent.registers import Value
+from agent.scheduler import PollLoop, PollPolicy
+from agent.spool import Spool
+from contract import Birth, Command, DeviceInfo, DeviceStatus, Event, Snapshot
+from contract.messages import SpoolStats, new_event_id, utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeviceRuntime:
+    """One device's live state inside the agent."""
+
+    config: DeviceConfig
+    profile: LoadedProfile
+    driver: Driver
+    availability: AvailabilityTracker
+    alarms: AlarmTracker
+    interval_s: float
+    values: dict[str, Value] = field(default_factory=dict)
+    poll_ms: float | None = None
+    loop: PollLoop | None = None
+
+
+def load_profiles(config: AgentConfig) -> dict[str, LoadedProfile]:
+    """Load every profile the configured devices use; a bad one stops start-up with its location."""
+    dirs = [*config.profile_dirs, device_profiles.PROFILES_DIR]
+    loaded: dict[str, LoadedProfile] = {}
+    for device in config.devices:
+        if device.profile in loaded:
+            continue
+        try:
+            path = resolve(device.profile, dirs)
+        except (ValueError, FileNotFoundError) as exc:
+            raise ConfigError(f"device {device.id}: {exc}") from None
+        loaded[device.profile] = load_profile(path, device.profile)
+    return loaded
+
+
+class Agent:
+    """Polls the configured devices and publishes what they say."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        spool: Spool | None = None,
+        client_factory: ClientFactory | None = None,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.config = config
+        self.now = now
+        self.spool = spool or Spool(config.spool.path, config.spool.max_events)
+        self.profiles = load_profiles(config)
+        self.context = DriverContext()
+        self.devices: dict[str, DeviceRuntime] = {}
+        started = now()
+        for device in config.devices:
+            if not device.enabled:
+                continue
+            profile = self.profiles[device.profile]
+            factory = driver_factory(profile.profile.driver)
+            driver = factory(device, profile, self.context, config.timeout(device))
+            self.devices[device.id] = DeviceRuntime(
+                config=device,
+                profile=profile,
+                driver=driver,
+                availability=AvailabilityTracker(started, config.defaults.offline_after),
+                alarms=AlarmTracker(profile.alarms),
+                interval_s=config.interval(device),
+            )
+        extra = {"client_factory": client_factory} if client_factory else {}
+        self.publisher = Publisher(
+            config.mqtt,
+            config.spool,
+            config.school_id,
+            config.gateway_id,
+            self.spool,
+            birth=self.birth,
+            snapshot=self.snapshot,
+            on_command=self.on_command,
+            snapshot_interval_s=config.snapshot_interval_s,
+            agent_version=__version__,
+            **extra,
+        )
+
+    # --- messages -------------------------------------------------------------------------
+
+    def birth(self) -> Birth:
+        """The inventory message."""
+        devices = [
+            DeviceInfo(
+                id=d.config.id,
+                kind=d.profile.kind,
+                profile=d.profile.ref,
+                vendor=d.profile.profile.vendor,
+                model=d.profile.profile.model,
+                location=d.config.location,
+                interval_s=d.interval_s,
+                attributes=d.config.attributes,
+            )
+            for d in self.devices.values()
+        ]
+        return Birth(ts=self.now(), seq=self.spool.last_seq, devices=devices, agent_version=__version__)
+
+    def snapshot(self) -> Snapshot:
+        """Every device's availability, reason, metrics and active alarms."""
+        statuses = []
+        for d in self.devices.values():
+            metrics: dict[str, Value | None] = {name: d.values.get(name) for name in d.profile.profile.metrics}
+            if d.poll_ms is not None:
+                metrics["poll_ms"] = round(d.poll_ms, 2)
+            statuses.append(
+                DeviceStatus(
+                    device_id=d.config.id,
+                    availability=d.availability.state,
+                    reason=d.availability.reason,
+                    since=d.availability.since,
+                    metrics=metrics,
+                    active_alarms=d.alarms.active(),
+                )
+            )
+        stats = self.spool.stats()
+        spool = SpoolStats(
+            pending_events=stats.pending_events,
+            pending_alarms=stats.pending_alarms,
+            dropped_telemetry=stats.dropped_telemetry,
+        )
+        return Snapshot(
+            ts=self.now(),
+            seq=stats.last_seq,
+            interval_s=self.config.snapshot_interval_s,
+            devices=statuses,
+            spool=spool,
+        )
+
+    def on_command(self, command: Command) -> None:
+        """Act on a hub command the publisher does not handle itself."""
+        if command.name == "probe":
+            for d in self.devices.values():
+                if d.loop and command.device_id in (None, d.config.id):
+                    d.loop.probe()
+
+    # --- poll outcomes -----------------------------------------------------------------------
+
+    def _emit(self, build: Callable[[int], Event]) -> None:
+        self.spool.append(build)
+        self.publisher.wake()
+
+    def _emit_transition(self, d: DeviceRuntime, t: Transition) -> None:
+        if t.state in ("offline", "degraded") or t.previous in ("offline", "degraded"):
+            log.info("%s: %s -> %s%s", d.config.id, t.previous, t.state, f" ({t.reason})" if t.reason else "")
+        self._emit(
+            lambda seq: Event(
+                event_id=new_event_id(),
+                seq=seq,
+                device_id=d.config.id,
+                ts=t.at,
+                type="availability.changed",
+                availability=t.state,
+                previous=t.previous,
+                reason=t.reason,
+            )
+        )
+
+    def _emit_alarm(self, d: DeviceRuntime, change: AlarmChange) -> None:
+        log.info("%s: alarm %s %s", d.config.id, change.key, change.change)
+        rule = change.rule
+        self._emit(
+            lambda seq: Event(
+                event_id=new_event_id(),
+                seq=seq,
+                device_id=d.config.id,
+                ts=change.at,
+                type=f"alarm.{change.change}",  # type: ignore[arg-type]
+                alarm_type=rule.type,
+                zone=rule.zone,
+                severity=rule.severity,
+                latched=rule.latch is not None,
+                value=change.value,
+            )
+        )
+
+    def _on_success(self, d: DeviceRuntime, values: dict[str, Value], at: datetime, poll_ms: float) -> None:
+        d.values, d.poll_ms = values, poll_ms
+        transition = d.availability.success(at)
+        if transition:
+            self._emit_transition(d, transition)
+        for change in d.alarms.update(values, at):
+            self._emit_alarm(d, change)
+
+    def _on_failure(self, d: DeviceRuntime, error: AgentError, at: datetime) -> None:
+        transition = d.availability.failure(error.reason, at)
+        if transition:
+            self._emit_transition(d, transition)
+            log.debug("%s: %s", d.config.id, error)
+
+    # --- running ----------------------------------------------------------------------------
+
+    def _loop_for(self, d: DeviceRuntime) -> PollLoop:
+        timeout = self.config.timeout(d.config)
+        policy = PollPolicy(
+            interval_s=d.interval_s,
+            deadline_s=timeout * max(d.driver.requests_per_poll, 1) + 0.25,
+            backoff_after=self.config.defaults.offline_after,
+            max_backoff_s=self.config.defaults.max_backoff_s,
+        )
+        return PollLoop(
+            d.config.id,
+            policy,
+            d.driver.poll,
+            on_success=lambda values, at, ms: self._on_success(d, values, at, ms),
+            on_failure=lambda error, at: self._on_failure(d, error, at),
+            now=self.now,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; then stop polling, say "stopped" and disconnect."""
+        publisher_stop = asyncio.Event()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.publisher.run(publisher_stop), name="publisher")
+                pollers = []
+                for d in self.devices.values():
+                    d.loop = self._loop_for(d)
+                    pollers.append(tg.create_task(d.loop.run(), name=f"poll:{d.config.id}"))
+                await stop.wait()
+                for task in pollers:
+                    task.cancel()
+                await asyncio.gather(*pollers, return_exceptions=True)
+                publisher_stop.set()
+        finally:
+            for d in self.devices.values():
+                await d.driver.close()
+            self.context.close()
+            self.spool.close()
+
+
+def run_agent(config_path: Path, stop: asyncio.Event | None = None) -> None:
+    """Load the configuration and run the agent until SIGINT or SIGTERM."""
+    import signal
+
+    from agent.config import load_agent_config
+
+    config = load_agent_config(config_path)
+
+    async def main() -> None:
+        stop_event = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop_event.set)
+        agent = Agent(config)
+        log.info(
+            "agent %s/%s: %d devices, broker %s", config.school_id, config.gateway_id, len(agent.devices), config.mqtt.url
+        )
+        await agent.run(stop_event)
+
+    asyncio.run(main())

@@ -1,0 +1,123 @@
+"""The poll loop of one device: absolute schedule, per-poll deadline, no overlap, backoff.
+
+A poll that overruns its slot skips the missed ticks instead of piling up. After ``backoff_after``
+consecutive failures the next attempt waits ``interval * 2^k`` (capped, with jitter), so a dead
+device on a shared bus costs its neighbours one timeout per backoff period, not one per interval.
+"""
+
+import asyncio
+import logging
+import math
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from agent.errors import AgentError, DeviceTimeout, FatalError
+from agent.registers import Value
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """Timing of one device's polls."""
+
+    interval_s: float
+    deadline_s: float
+    backoff_after: int = 2
+    max_backoff_s: float = 30.0
+
+
+def backoff_delay(policy: PollPolicy, failures: int, rng: random.Random) -> float:
+    """How long to wait after ``failures`` consecutive failures (0 when not backing off)."""
+    if failures < policy.backoff_after:
+        return 0.0
+    exponent = min(failures - policy.backoff_after + 1, 20)
+    delay = min(policy.interval_s * (2**exponent), policy.max_backoff_s)
+    return float(delay * rng.uniform(0.9, 1.1))
+
+
+OnSuccess = Callable[[dict[str, Value], datetime, float], None]
+OnFailure = Callable[[AgentError, datetime], None]
+
+
+class PollLoop:
+    """Runs one device's polls until cancelled."""
+
+    def __init__(
+        self,
+        name: str,
+        policy: PollPolicy,
+        poll: Callable[[], Awaitable[dict[str, Value]]],
+        on_success: OnSuccess,
+        on_failure: OnFailure,
+        now: Callable[[], datetime],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self.policy = policy
+        self._poll = poll
+        self._on_success = on_success
+        self._on_failure = on_failure
+        self._now = now
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._probe = asyncio.Event()
+        self.failures = 0
+        self.polls = 0
+
+    def probe(self) -> None:
+        """Poll as soon as possible (a hub's "probe now" command)."""
+        self._probe.set()
+
+    async def _once(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            async with asyncio.timeout(self.policy.deadline_s):
+                values = await self._poll()
+        except TimeoutError:
+            self._fail(DeviceTimeout(f"no answer within {self.policy.deadline_s:.2f} s"))
+        except AgentError as exc:
+            self._fail(exc)
+        else:
+            self.failures = 0
+            self._on_success(values, self._now(), (loop.time() - started) * 1000)
+        finally:
+            self.polls += 1
+
+    def _fail(self, exc: AgentError) -> None:
+        self.failures += 1
+        if isinstance(exc, FatalError):
+            self.failures = max(self.failures, self.policy.backoff_after + 10)
+        self._on_failure(exc, self._now())
+
+    async def _sleep_until(self, when: float) -> None:
+        delay = when - asyncio.get_running_loop().time()
+        if delay <= 0:
+            return
+        self._probe.clear()
+        try:
+            async with asyncio.timeout(delay):
+                await self._probe.wait()
+        except TimeoutError:
+            pass
+
+    async def run(self) -> None:
+        """Poll forever on an absolute schedule."""
+        loop = asyncio.get_running_loop()
+        interval = self.policy.interval_s
+        next_at = loop.time() + self._rng.uniform(0, min(interval, 1.0))  # spread start-up load
+        while True:
+            await self._sleep_until(next_at)
+            await self._once()
+            now = loop.time()
+            delay = backoff_delay(self.policy, self.failures, self._rng)
+            if delay:
+                next_at = now + delay
+                continue
+            next_at += interval
+            if next_at <= now:  # overran: skip missed ticks, keep the phase
+                next_at += math.ceil((now - next_at) / interval) * interval
+                if next_at <= now:
+                    next_at += interval

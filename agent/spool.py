@@ -1,0 +1,183 @@
+"""The agent's durable outbox: every event stays here until the hub acks that it stored it.
+
+A broker's PUBACK is not enough (mosquitto's default queue limit silently drops QoS1 messages), so
+an event leaves the spool only on the hub's application-level ack. Sending order is alarms first,
+then other events, each oldest first (by the per-gateway ``seq``). Above ``max_events`` the spool
+first coalesces telemetry (latest availability change per device wins), then drops the oldest
+telemetry, counting every drop. Alarms are never dropped: past the cap they are kept and counted.
+"""
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from contract import Event, encode
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    is_alarm INTEGER NOT NULL,
+    device_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    sent_at REAL
+);
+CREATE INDEX IF NOT EXISTS events_order ON events (is_alarm DESC, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStats:
+    """What the spool holds and has dropped."""
+
+    pending_events: int
+    pending_alarms: int
+    dropped_telemetry: int
+    alarms_over_cap: int
+    last_seq: int
+
+
+class Spool:
+    """A SQLite-backed event outbox. Calls are short and synchronous; one writer at a time."""
+
+    def __init__(self, path: Path | str, max_events: int = 100_000) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_events = max_events
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # Alarms must survive a power cut of the gateway, not only a crash of the process.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._count = self._scalar("SELECT COUNT(*) FROM events")
+
+    def _scalar(self, sql: str, *args: object) -> int:
+        row = self._db.execute(sql, args).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _meta(self, key: str) -> int:
+        return self._scalar("SELECT value FROM meta WHERE key = ?", key)
+
+    def _bump(self, key: str, by: int) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+            (key, by),
+        )
+
+    @property
+    def last_seq(self) -> int:
+        """The last sequence number assigned (persists across restarts and an empty spool)."""
+        with self._lock:
+            return self._meta("last_seq")
+
+    def append(self, build: Callable[[int], Event]) -> Event:
+        """Assign the next seq, build the event with it, and store it durably in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                seq = self._meta("last_seq") + 1
+                event = build(seq)
+                self._db.execute(
+                    "INSERT INTO events (seq, event_id, is_alarm, device_id, payload) VALUES (?,?,?,?,?)",
+                    (seq, event.event_id, int(event.is_alarm), event.device_id, encode(event)),
+                )
+                self._bump("last_seq", 1)
+                self._count += 1
+                if self._count > self.max_events:
+                    self._enforce_cap()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._count = self._scalar("SELECT COUNT(*) FROM events")
+                raise
+        return event
+
+    def _enforce_cap(self) -> None:
+        excess = self._count - self.max_events
+        # 1. Coalesce: keep only each device's latest unsent telemetry event.
+        cur = self._db.execute(
+            "DELETE FROM events WHERE is_alarm = 0 AND seq NOT IN "
+            "(SELECT MAX(seq) FROM events WHERE is_alarm = 0 GROUP BY device_id)"
+        )
+        dropped = cur.rowcount
+        # 2. Drop the oldest telemetry if still over.
+        if dropped < excess:
+            cur = self._db.execute(
+                "DELETE FROM events WHERE seq IN "
+                "(SELECT seq FROM events WHERE is_alarm = 0 ORDER BY seq LIMIT ?)",
+                (excess - dropped,),
+            )
+            dropped += cur.rowcount
+        if dropped:
+            self._bump("dropped_telemetry", dropped)
+            log.warning("spool over its cap of %d events: dropped %d telemetry events", self.max_events, dropped)
+        self._count -= dropped
+        if self._count > self.max_events:
+            self._bump("alarms_over_cap", 1)
+            log.error("spool holds %d events, over its cap, all alarms: keeping them", self._count)
+
+    def due(self, now: float, resend_after_s: float, limit: int) -> list[tuple[int, bytes]]:
+        """Events to (re)send now: never sent, or sent before ``now - resend_after_s``; alarms first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, payload FROM events WHERE sent_at IS NULL OR sent_at < ? "
+                "ORDER BY is_alarm DESC, seq LIMIT ?",
+                (now - resend_after_s, limit),
+            ).fetchall()
+        return [(int(seq), bytes(payload)) for seq, payload in rows]
+
+    def in_flight(self, now: float, resend_after_s: float) -> int:
+        """How many events were sent recently and still wait for their ack."""
+        with self._lock:
+            return self._scalar(
+                "SELECT COUNT(*) FROM events WHERE sent_at IS NOT NULL AND sent_at >= ?",
+                now - resend_after_s,
+            )
+
+    def mark_sent(self, seqs: list[int], now: float) -> None:
+        """Record that these events were handed to the broker."""
+        with self._lock:
+            self._db.executemany("UPDATE events SET sent_at = ? WHERE seq = ?", [(now, s) for s in seqs])
+
+    def mark_all_unsent(self) -> None:
+        """After a reconnect, everything unacked is due again at once."""
+        with self._lock:
+            self._db.execute("UPDATE events SET sent_at = NULL")
+
+    def ack(self, event_ids: list[str]) -> int:
+        """Forget events the hub has stored; return how many were removed."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            removed = 0
+            for start in range(0, len(event_ids), 500):
+                chunk = event_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                removed += self._db.execute(f"DELETE FROM events WHERE event_id IN ({marks})", chunk).rowcount  # noqa: S608
+            self._db.execute("COMMIT")
+            self._count -= removed
+        return removed
+
+    def stats(self) -> SpoolStats:
+        """Counts for the status snapshot and metrics."""
+        with self._lock:
+            return SpoolStats(
+                pending_events=self._count,
+                pending_alarms=self._scalar("SELECT COUNT(*) FROM events WHERE is_alarm = 1"),
+                dropped_telemetry=self._meta("dropped_telemetry"),
+                alarms_over_cap=self._meta("alarms_over_cap"),
+                last_seq=self._meta("last_seq"),
+            )
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()

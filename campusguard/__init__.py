@@ -1,0 +1,1 @@
+"""The ``campusguard`` command; each subcommand imports only its own side."""

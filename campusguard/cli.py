@@ -1,0 +1,106 @@
+"""``campusguard``: one console command with subcommands.
+
+Each subcommand imports its side lazily, so a gateway with only ``campusguard[agent]`` installed never
+imports the hub, and the hub never imports agent drivers.
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from agent.runtime import run_agent
+
+    run_agent(args.config)
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from simulator.run import run_simulator
+
+    run_simulator(args.config)
+    return 0
+
+
+def _profiles_check(args: argparse.Namespace) -> int:
+    from agent.errors import ProfileError
+    from agent.profiles import load_profile
+
+    paths: list[Path] = []
+    for path in args.paths:
+        paths.extend(sorted(path.rglob("*.yaml")) if path.is_dir() else [path])
+    failed = 0
+    for path in paths:
+        try:
+            loaded = load_profile(path)
+        except ProfileError as exc:
+            failed += 1
+            print(f"FAIL {exc}")
+        else:
+            print(f"ok   {path}: {loaded.kind}, {len(loaded.points)} points, {len(loaded.alarms)} alarms")
+    print(f"{len(paths) - failed} valid, {failed} invalid")
+    return 1 if failed or not paths else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from campusguard.demo import run_demo
+
+    return run_demo(duration_s=args.duration, port=args.port, data_dir=args.data_dir, scenario=args.scenario)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="campusguard", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("agent", help="run the gateway agent")
+    p.add_argument("--config", type=Path, required=True, help="agent YAML file")
+    p.set_defaults(func=_agent)
+
+    p = sub.add_parser("simulate", help="run simulated devices with a control interface")
+    p.add_argument("--config", type=Path, required=True, help="simulator YAML file")
+    p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("profiles", help="work with device profiles")
+    profiles = p.add_subparsers(dest="profiles_command", required=True)
+    check = profiles.add_parser("check", help="validate profile files or folders")
+    check.add_argument("paths", type=Path, nargs="+")
+    check.set_defaults(func=_profiles_check)
+
+    p = sub.add_parser("demo", help="run a whole simulated system on embedded defaults")
+    p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    p.add_argument("--port", type=int, default=8080, help="console port")
+    p.add_argument("--data-dir", type=Path, default=Path(".demo-data"))
+    p.add_argument("--scenario", default=None, help="play a scripted story, e.g. 'story'")
+    p.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # pymodbus logs every missed answer; the agent logs availability transitions instead.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from agent.errors import ConfigError
+
+        if isinstance(exc, ConfigError):
+            print(f"campusguard: {exc}", file=sys.stderr)
+            return 2
+        raise
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Message models of the contract and their JSON codec.
+
+Versions: every message carries ``schema_version`` "MAJOR.MINOR". A reader accepts any minor of its
+own major. A newer minor may only add optional fields; a reader of an older minor drops the fields
+it does not know. Anything else (another major, a missing version) is ``UnsupportedVersion``.
+Within a reader's own minor, unknown fields are errors, so typos never pass silently.
+"""
+
+import json
+import os
+import time
+import types
+import typing
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar, Union
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from contract.errors import InvalidPayload, PayloadTooLarge, UnsupportedVersion
+from contract.topics import ID_PATTERN, MessageType
+
+SCHEMA_MAJOR = 1
+SCHEMA_MINOR = 0
+SCHEMA_VERSION = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
+MAX_PAYLOAD_BYTES = 1_048_576
+MAX_ACK_IDS = 5_000
+
+Availability = Literal["unknown", "online", "degraded", "offline"]
+Severity = Literal["critical", "major", "minor", "info"]
+MetricValue = float | int | bool | str | None
+DeviceId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
+ShortText = Annotated[str, Field(max_length=200)]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_event_id() -> str:
+    """A UUIDv7 string: unique, and sortable by creation time."""
+    unix_ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (unix_ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version 7
+    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a, 12 bits
+    value |= 0b10 << 62  # RFC 4122 variant
+    value |= rand & ((1 << 62) - 1)  # rand_b, 62 bits
+    return str(uuid.UUID(int=value))
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: str = SCHEMA_VERSION
+
+
+class Presence(_Message):
+    """Whether a gateway's agent is connected; retained, and the agent's last will."""
+
+    state: Literal["online", "stopped", "offline"]
+    ts: AwareDatetime
+    agent_version: ShortText | None = None
+
+
+class DeviceInfo(BaseModel):
+    """One device in a birth message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: DeviceId
+    kind: ShortText
+    profile: ShortText
+    vendor: ShortText = ""
+    model: ShortText = ""
+    location: ShortText = ""
+    interval_s: float = Field(gt=0)
+    attributes: dict[ShortText, ShortText] = Field(default_factory=dict)
+
+
+class Birth(_Message):
+    """A gateway's inventory; sent on connect, on change and on a rebirth command; retained."""
+
+    ts: AwareDatetime
+    seq: int = Field(ge=0, description="the last event seq assigned when the birth was made")
+    devices: list[DeviceInfo] = Field(max_length=5_000)
+    agent_version: ShortText | None = None
+
+
+class DeviceStatus(BaseModel):
+    """One device's state in a snapshot."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device_id: DeviceId
+    availability: Availability
+    reason: ShortText | None = None
+    since: AwareDatetime
+    metrics: dict[ShortText, MetricValue] = Field(default_factory=dict)
+    active_alarms: list[ShortText] = Field(default_factory=list)
+
+
+class SpoolStats(BaseModel):
+    """What the agent's spool holds and has had to drop."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pending_events: int = Field(ge=0)
+    pending_alarms: int = Field(ge=0)
+    dropped_telemetry: int = Field(ge=0)
+
+
+class Snapshot(_Message):
+    """Every device's availability, reason and key metrics; periodic, the hub's heartbeat."""
+
+    ts: AwareDatetime
+    seq: int = Field(ge=0, description="the last event seq assigned")
+    interval_s: float = Field(gt=0, description="when the next snapshot is due")
+    devices: list[DeviceStatus] = Field(max_length=5_000)
+    spool: SpoolStats | None = None
+
+
+EventType = Literal["alarm.raised", "alarm.cleared", "alarm.reset", "availability.changed"]
+
+
+class Event(_Message):
+    """A change worth keeping: an alarm raised, cleared or reset, or an availability change."""
+
+    event_id: Annotated[str, Field(min_length=8, max_length=64)]
+    seq: int = Field(ge=1)
+    device_id: DeviceId
+    ts: AwareDatetime
+    type: EventType
+    alarm_type: ShortText | None = None
+    zone: int | None = Field(default=None, ge=0, le=9_999)
+    severity: Severity | None = None
+    latched: bool = False
+    value: MetricValue = None
+    availability: Availability | None = None
+    previous: Availability | None = None
+    reason: ShortText | None = None
+
+    @property
+    def is_alarm(self) -> bool:
+        """Whether this is an alarm event (kept and replayed first)."""
+        return self.type.startswith("alarm.")
+
+    @model_validator(mode="after")
+    def _fields_match_type(self) -> "Event":
+        if self.is_alarm and not self.alarm_type:
+            raise ValueError(f"{self.type} needs alarm_type")
+        if self.type == "availability.changed" and self.availability is None:
+            raise ValueError("availability.changed needs availability")
+        return self
+
+
+class Ack(_Message):
+    """The hub has durably stored these events; the agent may forget them."""
+
+    ts: AwareDatetime
+    event_ids: list[Annotated[str, Field(max_length=64)]] = Field(max_length=MAX_ACK_IDS)
+
+
+class Command(_Message):
+    """A request from the hub to an agent."""
+
+    command_id: Annotated[str, Field(max_length=64)]
+    ts: AwareDatetime
+    name: Literal["rebirth", "probe"]
+    device_id: DeviceId | None = None
+
+
+Message = Presence | Birth | Snapshot | Event | Ack | Command
+M = TypeVar("M", bound=_Message)
+
+MODELS: dict[MessageType, type[_Message]] = {
+    MessageType.PRESENCE: Presence,
+    MessageType.BIRTH: Birth,
+    MessageType.STATUS: Snapshot,
+    MessageType.EVENT: Event,
+    MessageType.ACK: Ack,
+    MessageType.COMMAND: Command,
+}
+
+
+def encode(message: _Message) -> bytes:
+    """Serialize a message to compact JSON bytes."""
+    return message.model_dump_json(exclude_none=True).encode()
+
+
+def _check_version(raw: object) -> bool:
+    """Return True when the payload is of a newer minor than ours; raise when unreadable."""
+    if not isinstance(raw, str):
+        raise UnsupportedVersion("schema_version is missing or not a string")
+    major, _, minor = raw.partition(".")
+    if not (major.isdigit() and minor.isdigit()):
+        raise UnsupportedVersion(f"schema_version {raw[:20]!r} is not MAJOR.MINOR")
+    if int(major) != SCHEMA_MAJOR:
+        raise UnsupportedVersion(f"schema_version {raw[:20]} has major {major}, we read {SCHEMA_MAJOR}")
+    return int(minor) > SCHEMA_MINOR
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside an annotation like ``Model``, ``list[Model]`` or ``Model | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (list, Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _model_of(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _drop_unknown(model: type[BaseModel], data: Any) -> Any:
+    """Remove fields that a newer minor added and this reader does not know, recursively."""
+    if isinstance(data, list):
+        return [_drop_unknown(model, item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    kept: dict[str, Any] = {}
+    for name, value in data.items():
+        field = model.model_fields.get(name)
+        if field is None:
+            continue
+        inner = _model_of(field.annotation)
+        kept[name] = _drop_unknown(inner, value) if inner else value
+    return kept
+
+
+def decode(message_type: MessageType, payload: bytes, model: type[M] | None = None) -> M:
+    """Parse and validate a payload of the given message type; raise a ContractError if invalid."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"{len(payload)} bytes, at most {MAX_PAYLOAD_BYTES}")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidPayload(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidPayload("payload must be a JSON object")
+    cls = model or MODELS[message_type]
+    if _check_version(data.get("schema_version")):
+        data = _drop_unknown(cls, data)
+    try:
+        return typing.cast(M, cls.model_validate(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise InvalidPayload(f"{where}: {first['msg']}") from None
