@@ -140,13 +140,14 @@ class Profile(_Strict):
                 raise _located(("points", index, "name"), f"duplicate point {point.name!r}")
             names[point.name] = index
         _check_overlaps(expanded)
+        points_by_name = {point.name: point for _, point in expanded}
         for index, rule in expand_alarms(self.alarms):
             refs = (("point", rule.point), ("latch", rule.latch and rule.latch.point), ("only_when", rule.only_when))
             for field, name in refs:
                 if name and name not in names:
                     raise _located(("alarms", index, field), f"unknown point {name!r}")
-            point = self.points[names[rule.point]] if rule.point in names else None
-            if point and point.type != "bool" and rule.when is None:
+            target = points_by_name.get(rule.point)
+            if target and target.type != "bool" and rule.when is None:
                 raise _located(("alarms", index, "when"), "a numeric point needs a condition")
         for index, name in enumerate(self.metrics):
             if name not in names:

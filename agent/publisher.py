@@ -35,6 +35,7 @@ class Publisher:
         self,
         settings: MqttSettings,
         spool_settings: SpoolSettings,
+        *,
         school_id: str,
         gateway_id: str,
         spool: Spool,
@@ -107,11 +108,15 @@ class Publisher:
                         await self._session(client, stop)
                     finally:
                         self.connected.clear()
-                    await client.publish(self.topics[MessageType.PRESENCE], self._presence("stopped"), qos=1, retain=True)
+                    await client.publish(
+                        self.topics[MessageType.PRESENCE], self._presence("stopped"), qos=1, retain=True
+                    )
                     return
             except* aiomqtt.MqttError as group:
                 if not outage_logged:
-                    log.warning("broker %s:%s unavailable: %s", self.settings.host, self.settings.port, group.exceptions[0])
+                    log.warning(
+                        "broker %s:%s unavailable: %s", self.settings.host, self.settings.port, group.exceptions[0]
+                    )
                     outage_logged = True
             try:
                 async with asyncio.timeout(backoff):

@@ -80,7 +80,7 @@ def encode_point(point: Point, value: Value, word_order: str = "big") -> list[in
         return bool(value)
     number = (float(value) - point.offset) / point.scale
     fmt = {"uint16": ">H", "int16": ">h", "uint32": ">I", "int32": ">i", "float32": ">f"}[point.type]
-    packed = struct.pack(fmt, number if point.type == "float32" else int(round(number)))
+    packed = struct.pack(fmt, number if point.type == "float32" else round(number))
     words = [int.from_bytes(packed[i : i + 2], "big") for i in range(0, len(packed), 2)]
     if word_order == "little":
         words.reverse()

@@ -93,9 +93,9 @@ class Agent:
         self.publisher = Publisher(
             config.mqtt,
             config.spool,
-            config.school_id,
-            config.gateway_id,
-            self.spool,
+            school_id=config.school_id,
+            gateway_id=config.gateway_id,
+            spool=self.spool,
             birth=self.birth,
             snapshot=self.snapshot,
             on_command=self.on_command,
@@ -130,6 +130,8 @@ class Agent:
             metrics: dict[str, Value | None] = {name: d.values.get(name) for name in d.profile.profile.metrics}
             if d.poll_ms is not None:
                 metrics["poll_ms"] = round(d.poll_ms, 2)
+            if d.loop is not None:
+                metrics["polls"] = d.loop.polls
             statuses.append(
                 DeviceStatus(
                     device_id=d.config.id,
@@ -192,7 +194,7 @@ class Agent:
                 seq=seq,
                 device_id=d.config.id,
                 ts=change.at,
-                type=f"alarm.{change.change}",  # type: ignore[arg-type]
+                type=f"alarm.{change.change}",
                 alarm_type=rule.type,
                 zone=rule.zone,
                 severity=rule.severity,
@@ -271,7 +273,11 @@ def run_agent(config_path: Path, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop_event.set)
         agent = Agent(config)
         log.info(
-            "agent %s/%s: %d devices, broker %s", config.school_id, config.gateway_id, len(agent.devices), config.mqtt.url
+            "agent %s/%s: %d devices, broker %s",
+            config.school_id,
+            config.gateway_id,
+            len(agent.devices),
+            config.mqtt.url,
         )
         await agent.run(stop_event)
 

@@ -50,6 +50,7 @@ class PollLoop:
         name: str,
         policy: PollPolicy,
         poll: Callable[[], Awaitable[dict[str, Value]]],
+        *,
         on_success: OnSuccess,
         on_failure: OnFailure,
         now: Callable[[], datetime],

@@ -68,8 +68,7 @@ class Spool:
 
     def _bump(self, key: str, by: int) -> None:
         self._db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
             (key, by),
         )
 
@@ -112,8 +111,7 @@ class Spool:
         # 2. Drop the oldest telemetry if still over.
         if dropped < excess:
             cur = self._db.execute(
-                "DELETE FROM events WHERE seq IN "
-                "(SELECT seq FROM events WHERE is_alarm = 0 ORDER BY seq LIMIT ?)",
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE is_alarm = 0 ORDER BY seq LIMIT ?)",
                 (excess - dropped,),
             )
             dropped += cur.rowcount

@@ -26,9 +26,7 @@ class MessageType(enum.StrEnum):
     COMMAND = "command"  # hub -> agent
 
 
-AGENT_TO_HUB = frozenset(
-    {MessageType.PRESENCE, MessageType.BIRTH, MessageType.STATUS, MessageType.EVENT}
-)
+AGENT_TO_HUB = frozenset({MessageType.PRESENCE, MessageType.BIRTH, MessageType.STATUS, MessageType.EVENT})
 
 
 def is_valid_id(value: str) -> bool:

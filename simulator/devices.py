@@ -73,7 +73,7 @@ class SimulatedDevice:
                 blocks.append([SimData(0, count=size, values=0, datatype=DataType.REGISTERS)])
         return SimDevice(self.unit_id, simdata=(blocks[0], blocks[1], blocks[2], blocks[3]), action=self._on_access)
 
-    async def _on_access(
+    async def _on_access(  # noqa: PLR0917 - the signature pymodbus calls
         self,
         function_code: int,
         start_address: int,
@@ -86,7 +86,7 @@ class SimulatedDevice:
             return None
         self.requests += 1
         if self.mode == "silent":
-            raise NoSuchIdException(self.unit_id)  # with ignore_missing_devices: no answer at all
+            raise NoSuchIdException(str(self.unit_id))  # with ignore_missing_devices: no answer at all
         if self.mode == "exceptions":
             return ExcCodes.DEVICE_FAILURE
         return None

@@ -65,7 +65,7 @@ class Simulator:
         """Stop the control interface and every server."""
         await self.control.stop()
         for server in self.servers.values():
-            await server.shutdown()
+            await server.shutdown()  # type: ignore[no-untyped-call]
 
     async def handle(self, method: str, parts: list[str], body: dict[str, Any]) -> tuple[int, Any]:
         """Route one control request."""

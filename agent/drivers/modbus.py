@@ -126,7 +126,9 @@ class ModbusDriver:
             code = rr.exception_code if isinstance(rr, ExceptionResponse) else -1
             error, text = _EXCEPTION_ERRORS.get(code, (ProtocolError, f"exception code {code}"))
             raise error(f"{text} reading {block.table} {block.address}+{block.count}")
-        values: list[int] | list[bool] = rr.bits if block.table in ("coil", "discrete_input") else rr.registers
+        values: list[int] | list[bool] = (
+            list(rr.bits) if block.table in ("coil", "discrete_input") else list(rr.registers)
+        )
         if len(values) < block.count:
             raise ProtocolError(f"short answer: {len(values)} of {block.count} {block.table} values")
         return values[: block.count]

@@ -1,0 +1,37 @@
+# CampusGuard: `make demo` runs the whole system on embedded defaults; `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Debian packages the tests start as real servers (installed when missing and we are root).
+DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients
+
+.PHONY: setup system-deps check test demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+system-deps:
+	bash scripts/ensure-debian-packages.sh $(DEBIAN_TEST_PACKAGES)
+
+check: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: setup system-deps
+	$(BIN)/pytest
+
+demo: setup
+	$(BIN)/campusguard demo
+
+bench: setup system-deps
+	$(BIN)/python bench/agent_poll/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .demo-data
