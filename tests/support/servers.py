@@ -68,8 +68,8 @@ class Mosquitto:
     def start(self) -> "Mosquitto":
         """Start the broker and wait until it accepts connections."""
         binary = find_binary("mosquitto")
-        log = (self.workdir / "mosquitto.log").open("ab")
-        self.proc = subprocess.Popen([binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
+        with (self.workdir / "mosquitto.log").open("ab") as log:  # the child keeps its own handle
+            self.proc = subprocess.Popen([binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
         wait_for_port(self.port)
         return self
 
