@@ -236,6 +236,10 @@ class Agent:
             now=self.now,
         )
 
+    def _stop_grace_s(self) -> float:
+        """How long polls in progress may take to finish at shutdown."""
+        return max((d.loop.policy.deadline_s for d in self.devices.values() if d.loop), default=0.0) + 1.0
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; then stop polling, say "stopped" and disconnect."""
         publisher_stop = asyncio.Event()
@@ -247,9 +251,13 @@ class Agent:
                     d.loop = self._loop_for(d)
                     pollers.append(tg.create_task(d.loop.run(), name=f"poll:{d.config.id}"))
                 await stop.wait()
-                for task in pollers:
-                    task.cancel()
-                await asyncio.gather(*pollers, return_exceptions=True)
+                for d in self.devices.values():
+                    if d.loop:
+                        d.loop.stop()
+                if pollers:
+                    _, late = await asyncio.wait(pollers, timeout=self._stop_grace_s())
+                    for task in late:  # a poll stuck past its own deadline
+                        task.cancel()
                 publisher_stop.set()
         finally:
             for d in self.devices.values():

@@ -64,11 +64,22 @@ class PollLoop:
         self._now = now
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._probe = asyncio.Event()
+        self._stopping = False
         self.failures = 0
         self.polls = 0
 
     def probe(self) -> None:
         """Poll as soon as possible (a hub's "probe now" command)."""
+        self._probe.set()
+
+    def stop(self) -> None:
+        """Finish after the poll in progress, if any.
+
+        Shutdown does not rely on task cancellation: on Python 3.11 a cancel that lands while an
+        ``asyncio.timeout`` expires can surface as TimeoutError, which this loop treats as a failed
+        poll, and the cancel would be lost.
+        """
+        self._stopping = True
         self._probe.set()
 
     async def _once(self) -> None:
@@ -95,7 +106,7 @@ class PollLoop:
 
     async def _sleep_until(self, when: float) -> None:
         delay = when - asyncio.get_running_loop().time()
-        if delay <= 0:
+        if delay <= 0 or self._stopping:
             return
         self._probe.clear()
         try:
@@ -105,12 +116,14 @@ class PollLoop:
             pass
 
     async def run(self) -> None:
-        """Poll forever on an absolute schedule."""
+        """Poll on an absolute schedule until stopped."""
         loop = asyncio.get_running_loop()
         interval = self.policy.interval_s
         next_at = loop.time() + self._rng.uniform(0, min(interval, 1.0))  # spread start-up load
-        while True:
+        while not self._stopping:
             await self._sleep_until(next_at)
+            if self._stopping:
+                break
             await self._once()
             now = loop.time()
             delay = backoff_delay(self.policy, self.failures, self._rng)

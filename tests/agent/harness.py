@@ -155,5 +155,5 @@ async def running_agent(config: AgentConfig) -> AsyncIterator[Agent]:
         yield agent
     finally:
         stop.set()
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(20):
             await task
