@@ -43,19 +43,94 @@ def find_binary(name: str, *extra_dirs: str) -> str:
     return found
 
 
+class TlsFiles:
+    """A throwaway CA and a server certificate for 127.0.0.1, made with the openssl command."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.ca, self.cert, self.key = directory / "ca.crt", directory / "server.crt", directory / "server.key"
+        openssl = find_binary("openssl")
+        ca_key, csr, ext = directory / "ca.key", directory / "server.csr", directory / "san.ext"
+        ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        steps = [
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=test-ca",
+                "-keyout",
+                str(ca_key),
+                "-out",
+                str(self.ca),
+            ],
+            [
+                openssl,
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                str(self.key),
+                "-out",
+                str(csr),
+            ],
+            [
+                openssl,
+                "x509",
+                "-req",
+                "-in",
+                str(csr),
+                "-CA",
+                str(self.ca),
+                "-CAkey",
+                str(ca_key),
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                str(ext),
+                "-out",
+                str(self.cert),
+            ],
+        ]
+        for step in steps:
+            subprocess.run(step, check=True, capture_output=True)
+
+
+def password_file(path: Path, users: dict[str, str]) -> Path:
+    """A mosquitto password file, hashed by mosquitto_passwd."""
+    tool = find_binary("mosquitto_passwd")
+    path.write_text("".join(f"{user}:{password}\n" for user, password in users.items()))
+    subprocess.run([tool, "-U", str(path)], check=True, capture_output=True)
+    path.chmod(0o600)
+    return path
+
+
 class Mosquitto:
     """A mosquitto 2 broker configured like production: persistence on, queue limits raised."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, tls: "TlsFiles | None" = None, password_file: Path | None = None
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
         self.conf = workdir / "mosquitto.conf"
         user = "user root\n" if os.geteuid() == 0 else ""
+        tls_lines = f"cafile {tls.ca}\ncertfile {tls.cert}\nkeyfile {tls.key}\n" if tls else ""
+        auth = f"allow_anonymous false\npassword_file {password_file}\n" if password_file else "allow_anonymous true\n"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"{tls_lines}{auth}"
             f"{user}"
             "persistence true\n"
             f"persistence_location {workdir}/\n"
