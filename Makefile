@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests start as real servers (installed when missing and we are root).
-DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients
+DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients postgresql
 
 .PHONY: setup system-deps check test demo bench clean
 

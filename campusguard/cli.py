@@ -17,6 +17,18 @@ def _agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hub(args: argparse.Namespace) -> int:
+    from hub.run import run_hub
+    from hub.settings import SettingsError
+
+    try:
+        run_hub(args.config)
+    except SettingsError as exc:
+        print(f"campusguard: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from simulator.run import run_simulator
 
@@ -59,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("agent", help="run the gateway agent")
     p.add_argument("--config", type=Path, required=True, help="agent YAML file")
     p.set_defaults(func=_agent)
+
+    p = sub.add_parser("hub", help="run the hub: ingest, liveness, alarm ledger and REST API")
+    p.add_argument("--config", type=Path, required=True, help="hub YAML file")
+    p.set_defaults(func=_hub)
 
     p = sub.add_parser("simulate", help="run simulated devices with a control interface")
     p.add_argument("--config", type=Path, required=True, help="simulator YAML file")

@@ -1,0 +1,147 @@
+"""Schools, gateways, devices, device history and uptime."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import Select, func, select
+
+from hub.api.deps import PrincipalDep, SessionDep
+from hub.api.schemas import DayUptimeOut, DeviceOut, GatewayOut, Page, SchoolOut, TransitionOut, UptimeOut
+from hub.db.models import Device, Gateway, School, Transition
+from hub.uptime import uptime_by_day
+
+router = APIRouter(tags=["inventory"])
+Limit = Annotated[int, Query(ge=1, le=10_000)]
+
+
+def _count(session: SessionDep, query: Select[tuple[object]]) -> int:
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+@router.get("/schools")
+def list_schools(session: SessionDep, _who: PrincipalDep) -> Page[SchoolOut]:
+    """Every school that has a gateway."""
+    rows = session.scalars(select(School).order_by(School.id)).all()
+    return Page(items=[SchoolOut.model_validate(r) for r in rows], total=len(rows))
+
+
+@router.get("/gateways")
+def list_gateways(session: SessionDep, _who: PrincipalDep, school_id: str | None = None) -> Page[GatewayOut]:
+    """Gateways and their liveness, optionally of one school."""
+    query = select(Gateway).order_by(Gateway.school_id, Gateway.id)
+    if school_id:
+        query = query.where(Gateway.school_id == school_id)
+    rows = session.scalars(query).all()
+    return Page(items=[GatewayOut.model_validate(r) for r in rows], total=len(rows))
+
+
+@router.get("/devices")
+def list_devices(
+    *,
+    session: SessionDep,
+    _who: PrincipalDep,
+    school_id: str | None = None,
+    gateway_id: str | None = None,
+    kind: str | None = None,
+    availability: str | None = None,
+    limit: Limit = 1_000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[DeviceOut]:
+    """Devices with their current availability, filtered by school, gateway, kind, availability."""
+    query = select(Device)
+    for column, value in (
+        (Device.school_id, school_id),
+        (Device.gateway_id, gateway_id),
+        (Device.kind, kind),
+        (Device.availability, availability),
+    ):
+        if value:
+            query = query.where(column == value)
+    total = _count(session, query)  # type: ignore[arg-type]
+    rows = session.scalars(query.order_by(Device.school_id, Device.id).limit(limit).offset(offset)).all()
+    return Page(items=[DeviceOut.model_validate(r) for r in rows], total=total)
+
+
+def _device(session: SessionDep, school_id: str, device_id: str) -> Device:
+    device = session.get(Device, (school_id, device_id))
+    if device is None:
+        raise HTTPException(404, f"no device {device_id!r} in school {school_id!r}")
+    return device
+
+
+@router.get("/schools/{school_id}/devices/{device_id}")
+def get_device(school_id: str, device_id: str, session: SessionDep, _who: PrincipalDep) -> DeviceOut:
+    """One device."""
+    return DeviceOut.model_validate(_device(session, school_id, device_id))
+
+
+@router.get("/schools/{school_id}/devices/{device_id}/history")
+def device_history(
+    *,
+    school_id: str,
+    device_id: str,
+    session: SessionDep,
+    _who: PrincipalDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Limit = 1_000,
+) -> Page[TransitionOut]:
+    """The device's availability transitions, newest first."""
+    _device(session, school_id, device_id)
+    query = select(Transition).where(Transition.school_id == school_id, Transition.device_id == device_id)
+    if since:
+        query = query.where(Transition.at >= since)
+    if until:
+        query = query.where(Transition.at < until)
+    total = _count(session, query)  # type: ignore[arg-type]
+    rows = session.scalars(query.order_by(Transition.at.desc(), Transition.id.desc()).limit(limit)).all()
+    return Page(items=[TransitionOut.model_validate(r) for r in rows], total=total)
+
+
+@router.get("/schools/{school_id}/devices/{device_id}/uptime")
+def device_uptime(
+    *,
+    school_id: str,
+    device_id: str,
+    session: SessionDep,
+    _who: PrincipalDep,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> UptimeOut:
+    """Time-weighted uptime per UTC day over [start, end) (default: the last 24 h)."""
+    _device(session, school_id, device_id)
+    end = (end or datetime.now(UTC)).astimezone(UTC)
+    start = (start or end - timedelta(days=1)).astimezone(UTC)
+    if start >= end or end - start > timedelta(days=400):
+        raise HTTPException(422, "start must be before end, and the range at most 400 days")
+    subject = (Transition.school_id == school_id, Transition.device_id == device_id)
+    before = session.scalars(
+        select(Transition).where(*subject, Transition.at <= start).order_by(Transition.at.desc()).limit(1)
+    ).first()
+    rows = session.scalars(
+        select(Transition).where(*subject, Transition.at > start, Transition.at < end).order_by(Transition.at)
+    ).all()
+    days = uptime_by_day(
+        before.availability if before else "unknown", [(r.at, r.availability) for r in rows], start, end
+    )
+    up = sum(d.seconds["online"] + d.seconds["degraded"] for d in days)
+    known = sum(d.seconds["online"] + d.seconds["degraded"] + d.seconds["offline"] for d in days)
+    return UptimeOut(
+        device_id=device_id,
+        school_id=school_id,
+        start=start,
+        end=end,
+        uptime=up / known if known else None,
+        days=[
+            DayUptimeOut(
+                day=d.day,
+                online_s=d.seconds["online"],
+                degraded_s=d.seconds["degraded"],
+                offline_s=d.seconds["offline"],
+                unknown_s=d.seconds["unknown"],
+                uptime=d.ratio,
+            )
+            for d in days
+        ],
+    )

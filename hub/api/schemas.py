@@ -1,0 +1,126 @@
+"""Response and request schemas of the REST API, separate from the storage models."""
+
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A list response."""
+
+    items: list[T]
+    total: int
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class SchoolOut(_Out):
+    """A school."""
+
+    id: str
+    name: str
+    first_seen: datetime
+
+
+class GatewayOut(_Out):
+    """A gateway and its liveness."""
+
+    id: str
+    school_id: str
+    availability: str
+    reason: str | None
+    since: datetime
+    agent_version: str | None
+
+
+class DeviceOut(_Out):
+    """A device and its current availability."""
+
+    id: str
+    school_id: str
+    gateway_id: str
+    kind: str
+    profile: str
+    vendor: str
+    model: str
+    location: str
+    availability: str
+    reason: str | None
+    since: datetime
+
+
+class TransitionOut(_Out):
+    """One availability change."""
+
+    at: datetime
+    availability: str
+    reason: str | None
+
+
+class AlarmOut(_Out):
+    """An alarm in the ledger."""
+
+    id: str
+    school_id: str
+    gateway_id: str
+    device_id: str | None
+    kind: str
+    zone: int | None
+    severity: str
+    latched: bool
+    state: Literal["raised", "acknowledged", "resolved"]
+    condition: str
+    raised_at: datetime
+    cleared_at: datetime | None
+    reset_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledge_note: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolve_note: str | None
+    escalated_at: datetime | None
+    escalation_level: int
+
+
+class AcknowledgeIn(BaseModel):
+    """Acknowledging an alarm."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=2_000)
+    by: str | None = Field(default=None, max_length=200, description="who, while accounts are off")
+
+
+class ResolveIn(BaseModel):
+    """Resolving an alarm: a note is required."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=2_000)
+    by: str | None = Field(default=None, max_length=200, description="who, while accounts are off")
+
+
+class DayUptimeOut(BaseModel):
+    """Seconds per availability during one UTC day, and up time over known time."""
+
+    day: str
+    online_s: float
+    degraded_s: float
+    offline_s: float
+    unknown_s: float
+    uptime: float | None
+
+
+class UptimeOut(BaseModel):
+    """A device's time-weighted uptime over a range."""
+
+    device_id: str
+    school_id: str
+    start: datetime
+    end: datetime
+    uptime: float | None
+    days: list[DayUptimeOut]

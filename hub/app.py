@@ -1,0 +1,85 @@
+"""The hub's app factory: ``create_app(settings)``; the lifespan owns ingest and the MQTT link.
+
+Start order: store and state first, then the ingest task (the sink), then the MQTT link (the
+source); stop in reverse.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import RedirectResponse
+
+from contract.messages import utc_now
+from hub import __version__
+from hub.api import alarms, inventory, ops, stream
+from hub.api.deps import Services, current_principal
+from hub.db.engine import make_engine, migrate, session_factory
+from hub.ingest import Ingest
+from hub.live import Broadcaster
+from hub.metrics import Metrics
+from hub.mqtt import ClientFactory, MqttLink
+from hub.settings import HubSettings
+from hub.state import HubState
+from hub.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def build_services(
+    settings: HubSettings, now: Callable[[], datetime] = utc_now, client_factory: ClientFactory | None = None
+) -> Services:
+    """Create the store (migrated), the state loaded from it, ingest and the MQTT link."""
+    engine = make_engine(settings.database.url, settings.database.echo)
+    migrate(engine)
+    sessions = session_factory(engine)
+    store = Store(sessions)
+    state = HubState(settings.liveness.heartbeat_misses, settings.liveness.default_snapshot_interval_s)
+    for device in store.load_devices():
+        state.restore_device(device)
+    live = Broadcaster(settings.api.sse_buffer)
+    metrics = Metrics()
+    ingest = Ingest(settings, state, store, live, metrics, now=now)
+    extra = {"client_factory": client_factory} if client_factory else {}
+    link = MqttLink(settings.mqtt, ingest.feed, **extra)
+    ingest.publish = link.publish
+    return Services(settings, sessions, ingest, link, live, metrics, now)
+
+
+def create_app(
+    settings: HubSettings, now: Callable[[], datetime] = utc_now, client_factory: ClientFactory | None = None
+) -> FastAPI:
+    """The FastAPI app; its lifespan runs ingest and the MQTT link as named tasks."""
+    svc = build_services(settings, now, client_factory)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        ingest_task = asyncio.create_task(svc.ingest.run(), name="hub:ingest")
+        link_task = asyncio.create_task(svc.link.run(stop), name="hub:mqtt")
+        log.info("hub %s: broker %s, database %s", __version__, settings.mqtt.url, settings.database.url.split("@")[-1])
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(link_task, return_exceptions=True)
+            ingest_task.cancel()
+            await asyncio.gather(ingest_task, return_exceptions=True)
+            svc.sessions.kw["bind"].dispose()
+
+    app = FastAPI(title="CampusGuard hub", version=__version__, lifespan=lifespan)
+    app.state.services = svc
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)])
+    for module in (inventory, alarms, stream):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(ops.router)  # public: probes and scrapers carry no credentials
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

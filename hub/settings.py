@@ -1,0 +1,148 @@
+"""The hub's configuration (``hub.yaml``), parsed once into frozen models that reject unknown keys."""
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from contract.topics import DEFAULT_PREFIX
+
+
+class SettingsError(ValueError):
+    """The hub's configuration file cannot be used; the message names file, field and reason."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MqttSettings(_Strict):
+    """How the hub reaches the broker; a persistent session so nothing is lost while it restarts."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = None
+    topic_prefix: str = DEFAULT_PREFIX
+    client_id: str = Field(default="campusguard-hub", min_length=1, max_length=64)
+    clean_session: bool = False
+    share_group: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$", description="$share group; empty = none")
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise ValueError("must be mqtt://host[:port]")
+        return url
+
+    @property
+    def host(self) -> str:
+        """The broker's host."""
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        """The broker's port."""
+        return urlsplit(self.url).port or 1883
+
+    def resolve_password(self) -> str | None:
+        """The password from the file or an environment variable."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_env:
+            return os.environ.get(self.password_env)
+        return None
+
+
+class DatabaseSettings(_Strict):
+    """The relational store: SQLite (WAL) by default, PostgreSQL for many hubs."""
+
+    url: str = "sqlite:///campusguard-hub.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
+            raise ValueError("use sqlite:///path or postgresql+psycopg://user@host:port/db")
+        return url
+
+
+class IngestSettings(_Strict):
+    """How messages are batched into transactions."""
+
+    batch_max: int = Field(default=2_000, ge=1, le=50_000)
+    queue_max: int = Field(default=100_000, ge=100)
+
+
+class LivenessSettings(_Strict):
+    """When a silent gateway counts as offline, and how often sequence gaps may trigger a rebirth."""
+
+    heartbeat_misses: float = Field(default=3, gt=1, le=100, description="snapshot intervals without a word")
+    default_snapshot_interval_s: float = Field(default=30, gt=0)
+    check_every_s: float = Field(default=0.5, gt=0, le=60)
+    rebirth_min_interval_s: float = Field(default=30, ge=0)
+
+
+class AlarmSettings(_Strict):
+    """The alarm ledger's timers."""
+
+    escalate_after_s: float = Field(default=300, gt=0, description="unacknowledged alarms escalate after")
+    device_offline_alarm: bool = True
+
+
+class ApiSettings(_Strict):
+    """Where the REST API listens, and whether it asks for credentials."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    auth: Literal["off"] = Field(default="off", description="accounts arrive with a later issue")
+    sse_buffer: int = Field(default=1_000, ge=10, description="changes kept for Last-Event-ID replay")
+
+
+class HubSettings(_Strict):
+    """The whole hub configuration."""
+
+    schema_version: Literal[1] = 1
+    mqtt: MqttSettings = MqttSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    ingest: IngestSettings = IngestSettings()
+    liveness: LivenessSettings = LivenessSettings()
+    alarms: AlarmSettings = AlarmSettings()
+    api: ApiSettings = ApiSettings()
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(document)"
+
+
+def load_settings(path: Path) -> HubSettings:
+    """Load ``hub.yaml``; raise SettingsError naming the file, field and reason."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SettingsError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: must be a mapping of fields")
+    try:
+        settings = HubSettings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{path}: {_field(tuple(first['loc']))}: {msg}") from None
+    url = settings.database.url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_absolute():
+        db = path.parent / url.removeprefix("sqlite:///")
+        settings = settings.model_copy(update={"database": DatabaseSettings(url=f"sqlite:///{db}")})
+    return settings

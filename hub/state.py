@@ -1,0 +1,193 @@
+"""The hub's current view of gateways and devices, in memory; it returns changes, never writes.
+
+A device's availability as the API shows it is the one its agent reports, unless its gateway is
+offline: then it is ``offline`` with reason ``gateway_offline`` (never silently "online").
+A gateway is online when its presence is not offline/stopped and it has not missed heartbeats.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from contract import Birth, DeviceInfo, Event, Snapshot
+from hub.liveness import SeqTracker, is_silent
+
+GATEWAY_OFFLINE = "gateway_offline"
+
+
+@dataclass(frozen=True)
+class Change:
+    """An availability change of a device (device_id set) or a gateway (device_id None)."""
+
+    school_id: str
+    gateway_id: str
+    device_id: str | None
+    availability: str
+    reason: str | None
+    at: datetime
+    previous: str
+
+
+@dataclass
+class DeviceState:
+    """One device: what its agent reports, and what the hub shows."""
+
+    school_id: str
+    gateway_id: str
+    id: str
+    kind: str
+    reported: str = "unknown"
+    reported_reason: str | None = None
+    availability: str = "unknown"
+    reason: str | None = None
+    since: datetime | None = None
+
+
+@dataclass
+class GatewayState:
+    """One gateway's liveness."""
+
+    school_id: str
+    id: str
+    last_seen: datetime
+    presence: str = "unknown"
+    silent: bool = False
+    born: bool = False
+    interval_s: float = 30.0
+    availability: str = "unknown"
+    reason: str | None = None
+    since: datetime | None = None
+    seqs: SeqTracker = field(default_factory=SeqTracker)
+    last_rebirth: datetime | None = None
+
+
+Key = tuple[str, str]
+
+
+class HubState:
+    """Gateways and devices by (school_id, id); every method returns the changes it caused."""
+
+    def __init__(self, heartbeat_misses: float, default_interval_s: float) -> None:
+        self.misses = heartbeat_misses
+        self.default_interval_s = default_interval_s
+        self.gateways: dict[Key, GatewayState] = {}
+        self.devices: dict[Key, DeviceState] = {}
+        self.members: dict[Key, set[str]] = {}  # (school, gateway) -> device ids
+
+    # --- loading and lookup -------------------------------------------------------------------
+
+    def gateway(self, school_id: str, gateway_id: str, now: datetime) -> GatewayState:
+        """The gateway's state, created on first contact."""
+        key = (school_id, gateway_id)
+        gw = self.gateways.get(key)
+        if gw is None:
+            gw = self.gateways[key] = GatewayState(school_id, gateway_id, now, interval_s=self.default_interval_s)
+        return gw
+
+    def restore_device(self, device: DeviceState) -> None:
+        """Load a device from the store at start-up."""
+        if device.reason != GATEWAY_OFFLINE:
+            device.reported, device.reported_reason = device.availability, device.reason
+        self.devices[(device.school_id, device.id)] = device
+        self.members.setdefault((device.school_id, device.gateway_id), set()).add(device.id)
+
+    # --- messages -----------------------------------------------------------------------------
+
+    def on_presence(self, school_id: str, gateway_id: str, presence: str, now: datetime) -> list[Change]:
+        """Retained presence or last will."""
+        gw = self.gateway(school_id, gateway_id, now)
+        gw.presence = presence
+        if presence == "online":
+            gw.last_seen, gw.silent = now, False
+        return self._settle(gw, now)
+
+    def on_birth(self, school_id: str, gateway_id: str, birth: Birth, now: datetime) -> list[Change]:
+        """An inventory: devices are added or moved to this gateway."""
+        gw = self.gateway(school_id, gateway_id, now)
+        gw.born, gw.last_seen, gw.silent = True, now, False
+        gw.seqs.reset(birth.seq)
+        for info in birth.devices:
+            self._upsert(school_id, gateway_id, info)
+        return self._settle(gw, now)
+
+    def _upsert(self, school_id: str, gateway_id: str, info: DeviceInfo) -> None:
+        device = self.devices.get((school_id, info.id))
+        if device is None:
+            self.devices[(school_id, info.id)] = DeviceState(school_id, gateway_id, info.id, info.kind)
+        else:
+            self.members.get((school_id, device.gateway_id), set()).discard(info.id)
+            device.gateway_id, device.kind = gateway_id, info.kind
+        self.members.setdefault((school_id, gateway_id), set()).add(info.id)
+
+    def on_snapshot(self, school_id: str, gateway_id: str, snap: Snapshot, now: datetime) -> tuple[list[Change], bool]:
+        """A heartbeat with every device's state; also says whether events are missing (gap)."""
+        gw = self.gateway(school_id, gateway_id, now)
+        gw.last_seen, gw.silent, gw.interval_s = now, False, snap.interval_s
+        for status in snap.devices:
+            device = self.devices.get((school_id, status.device_id))
+            if device is not None and device.gateway_id == gateway_id:
+                device.reported, device.reported_reason = status.availability, status.reason
+        pending = snap.spool.pending_events if snap.spool else None
+        gap = gw.seqs.gap(snap.seq, pending)
+        return self._settle(gw, now), gap
+
+    def on_event(self, school_id: str, gateway_id: str, event: Event, now: datetime) -> list[Change]:
+        """An event; availability events change the device at once (if not older than what we know)."""
+        gw = self.gateway(school_id, gateway_id, now)
+        gw.last_seen, gw.silent = now, False
+        gw.seqs.seen(event.seq)
+        device = self.devices.get((school_id, event.device_id))
+        fresh = device is not None and (
+            device.since is None or event.ts >= device.since or device.reason == GATEWAY_OFFLINE
+        )
+        if event.type == "availability.changed" and device is not None and event.availability and fresh:
+            device.reported, device.reported_reason = event.availability, event.reason
+            return self._settle(gw, now, at=event.ts)
+        return self._settle(gw, now)
+
+    def knows(self, school_id: str, gateway_id: str) -> bool:
+        """Whether the gateway's inventory has been seen (else a rebirth is due)."""
+        gw = self.gateways.get((school_id, gateway_id))
+        return gw is not None and gw.born
+
+    # --- liveness -----------------------------------------------------------------------------
+
+    def check(self, now: datetime) -> list[Change]:
+        """The heartbeat watchdog: gateways silent for too long go offline."""
+        changes: list[Change] = []
+        for gw in self.gateways.values():
+            if (
+                not gw.silent
+                and gw.availability != "offline"
+                and is_silent(gw.last_seen, gw.interval_s, self.misses, now)
+            ):
+                gw.silent = True
+                changes += self._settle(gw, now)
+        return changes
+
+    def _settle(self, gw: GatewayState, now: datetime, at: datetime | None = None) -> list[Change]:
+        """Recompute the gateway's and its devices' shown availability; return what changed."""
+        changes: list[Change] = []
+        reason: str | None
+        if gw.presence in ("offline", "stopped"):
+            state, reason = "offline", f"presence_{gw.presence}"
+        elif gw.silent:
+            state, reason = "offline", "heartbeat_timeout"
+        else:
+            state, reason = "online", None
+        if (state, reason) != (gw.availability, gw.reason):
+            changes.append(Change(gw.school_id, gw.id, None, state, reason, now, gw.availability))
+            gw.availability, gw.reason, gw.since = state, reason, now
+        for device_id in sorted(self.members.get((gw.school_id, gw.id), ())):
+            device = self.devices[(gw.school_id, device_id)]
+            why: str | None
+            if state == "offline":
+                shown, why = "offline", GATEWAY_OFFLINE
+            else:
+                shown, why = device.reported, device.reported_reason
+            if (shown, why) != (device.availability, device.reason):
+                when = at or now
+                if device.since is not None and when < device.since:
+                    when = now
+                changes.append(Change(gw.school_id, gw.id, device.id, shown, why, when, device.availability))
+                device.availability, device.reason, device.since = shown, why, when
+        return changes

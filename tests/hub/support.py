@@ -1,0 +1,140 @@
+"""Run the hub, simulators and agents for hub tests, against real brokers and databases."""
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from agent.config import AgentConfig
+from hub.api.deps import Services
+from hub.app import create_app
+from hub.settings import HubSettings
+from simulator.config import SimConfig
+from simulator.run import Simulator
+from tests.support.servers import free_port
+
+PROFILES = {
+    "panic": "one_click_alarm/generic-ykb100",
+    "fence": "fence/generic-dwz4",
+    "gate": "access_gate/generic-mj200",
+}
+
+
+def unique_prefix() -> str:
+    """A topic prefix of the test's own, so tests can share one broker."""
+    return f"h{uuid.uuid4().hex[:10]}/v1"
+
+
+def hub_settings(broker_url: str, db_url: str, prefix: str, **sections: dict[str, Any]) -> HubSettings:
+    """Hub settings with accelerated timers."""
+    data: dict[str, Any] = {
+        "mqtt": {"url": broker_url, "topic_prefix": prefix, "client_id": f"hub-{uuid.uuid4().hex[:8]}"},
+        "database": {"url": db_url},
+        "liveness": {"heartbeat_misses": 3, "default_snapshot_interval_s": 1, "check_every_s": 0.1},
+        "api": {"port": free_port()},
+    }
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value}
+    return HubSettings.model_validate(data)
+
+
+@dataclass
+class RunningHub:
+    """A hub serving HTTP on a real port, in this event loop."""
+
+    settings: HubSettings
+    services: Services
+    http: httpx.AsyncClient
+
+    async def get(self, path: str, **params: Any) -> Any:
+        """GET a JSON resource; fail on an error status."""
+        response = await self.http.get(path, params=params)
+        response.raise_for_status()
+        return response.json()
+
+    async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """POST JSON."""
+        return await self.http.post(path, json=body)
+
+
+@contextlib.asynccontextmanager
+async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
+    """Start the app with uvicorn on its port; stop it afterwards."""
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.api.port, log_level="warning"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    base = f"http://127.0.0.1:{settings.api.port}"
+    services: Services = app.state.services
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        await asyncio.wait_for(services.link.connected.wait(), 10)
+        try:
+            yield RunningHub(settings, services, http)
+        finally:
+            server.should_exit = True
+            await task
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float, every_s: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy; return it, or fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(every_s)
+    raise AssertionError(f"not true within {timeout_s} s; last result {last!r}")
+
+
+async def act(sim: Simulator, device: str, action: str, body: dict[str, Any] | None = None) -> None:
+    """Drive a simulated device through its HTTP control interface, like an operator would."""
+    async with httpx.AsyncClient(base_url=sim.control_url, timeout=5) as client:
+        response = await client.post(f"/devices/{device}/actions/{action}", json=body or {})
+        response.raise_for_status()
+
+
+def sim_config(devices: list[tuple[str, str]]) -> SimConfig:
+    """One simulated bus with the given (device id, profile key) devices."""
+    return SimConfig.model_validate(
+        {
+            "servers": [
+                {
+                    "id": "bus",
+                    "devices": [{"id": d, "profile": PROFILES[k], "unit_id": i} for i, (d, k) in enumerate(devices, 1)],
+                }
+            ]
+        }
+    )
+
+
+def agent_data(sim: Simulator, broker_url: str, spool: Path, prefix: str, school: str = "school-a") -> dict[str, Any]:
+    """An agent configuration (as data) polling every simulated device fast."""
+    return {
+        "school_id": school,
+        "gateway_id": "gw-01",
+        "mqtt": {"url": broker_url, "topic_prefix": prefix, "keepalive_s": 5},
+        "spool": {"path": str(spool), "ack_timeout_s": 3},
+        "snapshot_interval_s": 0.5,
+        "defaults": {"interval_s": 0.1, "timeout_s": 0.1, "offline_after": 2, "max_backoff_s": 0.5},
+        "devices": [
+            {"id": d.id, "profile": d.profile.ref, "address": d.address, "unit_id": d.unit_id}
+            for d in sim.devices.values()
+        ],
+    }
+
+
+def agent_config(sim: Simulator, broker_url: str, spool: Path, prefix: str, school: str = "school-a") -> AgentConfig:
+    """The agent configuration as a model."""
+    return AgentConfig.model_validate(agent_data(sim, broker_url, spool, prefix, school))
