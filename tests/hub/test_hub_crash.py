@@ -1,0 +1,140 @@
+"""The hub SIGKILLed with thousands of events in flight, then restarted: every event stored exactly once."""
+
+import asyncio
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from agent.config import MqttSettings, SpoolSettings
+from agent.publisher import Publisher
+from agent.spool import Spool
+from contract import Birth, DeviceInfo, Event, Snapshot
+from contract.messages import SpoolStats, new_event_id, utc_now
+from tests.hub.support import unique_prefix
+from tests.support.servers import Mosquitto, free_port
+
+pytestmark = pytest.mark.integration
+EVENTS = 5_000
+
+
+def start_hub(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``campusguard hub`` as a process of its own, so it can be killed for real."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "campusguard.cli", "hub", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def wait_healthy(port: int, timeout_s: float = 20) -> None:
+    """Wait for /healthz to say the database and broker are fine."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("hub not healthy")
+
+
+def stored(db: Path) -> list[str]:
+    """Event ids in the hub's database (read by another process, as an auditor would)."""
+    if not db.exists():
+        return []
+    with sqlite3.connect(db, timeout=10) as conn:
+        try:
+            return [row[0] for row in conn.execute("SELECT event_id FROM events")]
+        except sqlite3.OperationalError:
+            return []
+
+
+async def test_hub_killed_mid_stream_stores_every_event_once(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    prefix, port = unique_prefix(), free_port()
+    db = tmp_path / "hub.db"
+    config = tmp_path / "hub.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "mqtt": {"url": mosquitto.url, "topic_prefix": prefix, "client_id": f"hub-{port}"},
+                "database": {"url": f"sqlite:///{db}"},
+                "api": {"port": port},
+            }
+        )
+    )
+    spool = Spool(tmp_path / "spool.db", max_events=100_000)
+    for index in range(EVENTS):
+        alarm = index % 10 == 0
+        spool.append(
+            lambda seq, alarm=alarm, index=index: Event(
+                event_id=new_event_id(),
+                seq=seq,
+                device_id=f"d-{index % 50}",
+                ts=utc_now(),
+                type="alarm.raised" if alarm else "availability.changed",
+                alarm_type="intrusion" if alarm else None,
+                zone=index % 4 + 1 if alarm else None,
+                availability=None if alarm else ("online" if index % 2 else "degraded"),
+            )
+        )
+    sent_ids = {e for (e,) in spool._db.execute("SELECT event_id FROM events")}
+    assert len(sent_ids) == EVENTS
+
+    def birth() -> Birth:
+        devices = [DeviceInfo(id=f"d-{i}", kind="fence", profile="fence/x", interval_s=1) for i in range(50)]
+        return Birth(ts=utc_now(), seq=spool.last_seq, devices=devices)
+
+    def snapshot() -> Snapshot:
+        s = spool.stats()
+        stats = SpoolStats(pending_events=s.pending_events, pending_alarms=s.pending_alarms, dropped_telemetry=0)
+        return Snapshot(ts=utc_now(), seq=s.last_seq, interval_s=1, devices=[], spool=stats)
+
+    publisher = Publisher(
+        MqttSettings(url=mosquitto.url, topic_prefix=prefix, keepalive_s=5),
+        SpoolSettings(path=tmp_path / "spool.db", ack_timeout_s=2, window=2_000),
+        school_id="school-k",
+        gateway_id="gw-01",
+        spool=spool,
+        birth=birth,
+        snapshot=snapshot,
+        on_command=lambda command: None,
+        snapshot_interval_s=1,
+    )
+    hub = start_hub(config, tmp_path / "hub.log")
+    stop = asyncio.Event()
+    try:
+        await wait_healthy(port)
+        sender = asyncio.create_task(publisher.run(stop))
+        deadline = time.monotonic() + 30
+        while len(stored(db)) < 300 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        hub.send_signal(signal.SIGKILL)
+        hub.wait()
+        at_kill = len(stored(db))
+        pending_at_kill = spool.stats().pending_events
+        assert 0 < at_kill < EVENTS and pending_at_kill > 0, (at_kill, pending_at_kill)
+
+        hub = start_hub(config, tmp_path / "hub.log")
+        deadline = time.monotonic() + 60
+        while spool.stats().pending_events and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert spool.stats().pending_events == 0, "the agent still waits for acks"
+        ids = stored(db)
+        assert len(ids) == EVENTS and set(ids) == sent_ids
+        stop.set()
+        await sender
+    finally:
+        if hub.poll() is None:
+            hub.terminate()
+            hub.wait(10)
+        spool.close()
