@@ -130,7 +130,14 @@ def parse_address(text: str) -> ModbusAddress:
         unknown = set(query) - allowed
         if unknown:
             raise ValueError(f"unknown serial option(s) {sorted(unknown)}")
-        return ModbusAddress.model_validate({"transport": "rtu", "serial_port": serial, **query})
+        options: dict[str, object] = dict(query)
+        for name in ("baudrate", "stopbits", "bytesize"):
+            if name in options:
+                try:
+                    options[name] = int(query[name])
+                except ValueError:
+                    raise ValueError(f"serial option {name} must be a whole number") from None
+        return ModbusAddress.model_validate({"transport": "rtu", "serial_port": serial, **options})
     raise ValueError(f"{text!r}: use tcp://, rtu+tcp:// or rtu:// addresses")
 
 

@@ -141,7 +141,21 @@ class Profile(_Strict):
             names[point.name] = index
         _check_overlaps(expanded)
         points_by_name = {point.name: point for _, point in expanded}
+        alarm_keys: set[tuple[str, int | None]] = set()
+        for index, rule in enumerate(self.alarms):
+            if rule.repeat is not None and "{n}" not in rule.point:
+                raise _located(("alarms", index, "point"), "a repeated alarm needs {n} in its point name")
+            if rule.repeat is not None and rule.zone is not None:
+                raise _located(("alarms", index, "zone"), "a repeated alarm takes its zone from repeat")
         for index, rule in expand_alarms(self.alarms):
+            key = (rule.type, rule.zone)
+            if key in alarm_keys:
+                zone = f" zone {rule.zone}" if rule.zone is not None else ""
+                raise _located(("alarms", index, "type"), f"alarm {rule.type!r}{zone} is defined twice")
+            alarm_keys.add(key)
+            for field, name in (("latch", rule.latch and rule.latch.point), ("only_when", rule.only_when)):
+                if name and name in points_by_name and points_by_name[name].type != "bool":
+                    raise _located(("alarms", index, field), f"{name!r} must be a bool point")
             refs = (("point", rule.point), ("latch", rule.latch and rule.latch.point), ("only_when", rule.only_when))
             for field, name in refs:
                 if name and name not in names:

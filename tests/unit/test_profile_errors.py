@@ -130,3 +130,40 @@ def test_checker_exits_nonzero_and_names_the_problem(tmp_path: Path, capsys: pyt
     assert main(["profiles", "check", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "points[0].address" in out and "1 invalid" in out
+
+
+@pytest.mark.parametrize(
+    ("alarms", "field", "reason"),
+    [
+        (
+            "  - {type: panic, point: panic_input}\n  - {type: panic, point: panic_input}\n",
+            "alarms[1].type",
+            "defined twice",
+        ),
+        ("  - {type: panic, point: panic_input, repeat: {count: 2}}\n", "alarms[0].point", "needs {n}"),
+        (
+            "  - {type: panic, point: panic_input, latch: {point: battery_v}}\n",
+            "alarms[0].latch",
+            "must be a bool point",
+        ),
+        (
+            "  - {type: panic, point: panic_input, only_when: battery_v}\n",
+            "alarms[0].only_when",
+            "must be a bool point",
+        ),
+    ],
+)
+def test_alarm_rule_mistakes(tmp_path: Path, alarms: str, field: str, reason: str) -> None:
+    text = GOOD.replace("  - {type: panic, point: panic_input, severity: critical}\n", alarms)
+    with pytest.raises(ProfileError) as caught:
+        load_profile(_write(tmp_path, text))
+    assert caught.value.field == field
+    assert reason in caught.value.detail
+
+
+def test_serial_options_are_parsed_as_numbers() -> None:
+    from agent.config import parse_address
+
+    address = parse_address("rtu:///dev/ttyUSB0?baudrate=19200&parity=E&stopbits=2&bytesize=7")
+    assert (address.baudrate, address.parity, address.stopbits, address.bytesize) == (19200, "E", 2, 7)
+    assert address.bus == "rtu:/dev/ttyUSB0"
