@@ -1,17 +1,21 @@
 """``campusguard demo``: the whole system on embedded defaults, no setup.
 
-An in-process MQTT broker (amqtt), simulated devices for two schools and one agent per school.
+An in-process MQTT broker (amqtt), simulated devices for two schools, one agent per school, and the
+hub on SQLite under the data folder serving its API. ``--scenario story`` plays a scripted story.
 """
 
 import asyncio
 import logging
 import signal
 import socket
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
+    from hub.settings import HubSettings
     from simulator.config import SimConfig
 
 log = logging.getLogger(__name__)
@@ -74,10 +78,62 @@ def demo_configs(data_dir: Path, broker_port: int, control_port: int) -> tuple["
     return sim, agents
 
 
-async def _run(duration_s: float | None, port: int, data_dir: Path) -> None:
+def hub_settings(data_dir: Path, broker_port: int, port: int) -> "HubSettings":
+    """The demo hub: SQLite under the data folder, the embedded broker, the API on ``port``."""
+    from hub.settings import HubSettings
+
+    return HubSettings.model_validate(
+        {
+            "mqtt": {"url": f"mqtt://127.0.0.1:{broker_port}", "client_id": "campusguard-demo-hub"},
+            "database": {"url": f"sqlite:///{(data_dir / 'hub.db').resolve()}"},
+            "liveness": {"default_snapshot_interval_s": 5, "check_every_s": 0.5, "rebirth_min_interval_s": 5},
+            "alarms": {"escalate_after_s": 120},
+            "api": {"port": port},
+        }
+    )
+
+
+STORY: list[tuple[float, str, str, dict[str, object], str]] = [
+    (6, "s1-panic-gate", "press", {}, "门卫室一键报警按下 (panic button pressed at the gatehouse)"),
+    (12, "s2-fence", "cut", {"zone": 2}, "阳光幼儿园 东侧围墙 2 防区断线 (fence zone 2 cut)"),
+    (18, "s1-gate-main", "go_silent", {}, "校门门禁失联 (main gate controller stops answering)"),
+    (26, "s1-panic-gate", "release", {}, "按钮松开, 报警保持 (button released; the alarm stays latched)"),
+    (30, "s1-panic-gate", "reset", {}, "现场复位 (reset at the box; the console may now resolve it)"),
+]
+
+
+async def play_story(control_url: str, lose_gateway: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Drive the simulators through the story, then lose school 2's gateway."""
+    import httpx
+
+    started = asyncio.get_running_loop().time()
+    async with httpx.AsyncClient(base_url=control_url, timeout=5) as client:
+        for at, device, action, body, caption in STORY:
+            delay = started + at - asyncio.get_running_loop().time()
+            if delay > 0 and await _stopped_within(stop, delay):
+                return
+            print(f"story: {caption}", flush=True)
+            (await client.post(f"/devices/{device}/actions/{action}", json=body)).raise_for_status()
+    if not await _stopped_within(stop, 6):
+        print("story: 阳光幼儿园 网关断开 (school 2's gateway is lost)", flush=True)
+        await lose_gateway()
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    try:
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _run(duration_s: float | None, port: int, data_dir: Path, scenario: str | None) -> None:
     from amqtt.broker import Broker
 
     from agent.runtime import Agent
+    from hub.app import create_app
+    from hub.serve import start_server
     from simulator.run import Simulator
 
     broker_port = free_port()
@@ -99,11 +155,26 @@ async def _run(duration_s: float | None, port: int, data_dir: Path) -> None:
         loop.add_signal_handler(sig, stop.set)
     if duration_s is not None:
         loop.call_later(duration_s, stop.set)
+    app = create_app(hub_settings(data_dir, broker_port, port))
     agents = [Agent(config) for config in agent_configs]
+    agent_stops = {agent.config.school_id: asyncio.Event() for agent in agents}
     try:
         async with asyncio.TaskGroup() as tg:
+            server, http_task = await start_server(app, "127.0.0.1", port)
+            print(f"CampusGuard console: http://127.0.0.1:{port}", flush=True)
             for agent in agents:
-                tg.create_task(agent.run(stop), name=f"agent:{agent.config.school_id}")
+                tg.create_task(agent.run(agent_stops[agent.config.school_id]), name=f"agent:{agent.config.school_id}")
+
+            async def lose_gateway() -> None:
+                agent_stops["school-002"].set()
+
+            if scenario == "story":
+                tg.create_task(play_story(simulator.control_url, lose_gateway, stop), name="story")
+            await stop.wait()
+            for agent_stop in agent_stops.values():
+                agent_stop.set()
+            server.should_exit = True
+            await http_task
     finally:
         await simulator.stop()
         await broker.shutdown()
@@ -111,6 +182,10 @@ async def _run(duration_s: float | None, port: int, data_dir: Path) -> None:
 
 def run_demo(duration_s: float | None, port: int, data_dir: Path, scenario: str | None) -> int:
     """Run the demo until Ctrl-C or for ``duration_s`` seconds."""
+    if scenario not in (None, "story"):
+        print(f"campusguard: unknown scenario {scenario!r}; known: story", file=sys.stderr)
+        return 2
     data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_run(duration_s, port, data_dir))
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the story's requests are printed as captions
+    asyncio.run(_run(duration_s, port, data_dir, scenario))
     return 0

@@ -1,5 +1,6 @@
 """Engines for SQLite (WAL) and PostgreSQL, and running the Alembic migrations."""
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin otherwise
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from agent.config import AgentConfig
 from hub.api.deps import Services
 from hub.app import create_app
+from hub.serve import start_server
 from hub.settings import HubSettings
 from simulator.config import SimConfig
 from simulator.run import Simulator
@@ -68,13 +68,7 @@ class RunningHub:
 async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
     """Start the app with uvicorn on its port; stop it afterwards."""
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.api.port, log_level="warning"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
+    server, task = await start_server(app, "127.0.0.1", settings.api.port)
     base = f"http://127.0.0.1:{settings.api.port}"
     services: Services = app.state.services
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:

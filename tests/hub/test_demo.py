@@ -1,0 +1,48 @@
+"""``campusguard demo --duration 20`` as a user runs it: devices of both schools online in the API."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_runs_both_schools_online(tmp_path: Path) -> None:
+    port = free_port()
+    cmd = [sys.executable, "-m", "campusguard.cli", "demo", "--duration", "20", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--data-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        console = ""
+        deadline = time.monotonic() + 15
+        while not console and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line.startswith("CampusGuard console: "):
+                console = line.split(": ", 1)[1].strip()
+        assert console == f"http://127.0.0.1:{port}"
+        online: dict[str, int] = {}
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline:
+            items = httpx.get(f"{console}/api/v1/devices", params={"availability": "online"}, timeout=5).json()["items"]
+            online = {s: sum(d["school_id"] == s for d in items) for s in ("school-001", "school-002")}
+            if all(n == 4 for n in online.values()):
+                break
+            time.sleep(0.3)
+        assert online == {"school-001": 4, "school-002": 4}
+        assert httpx.get(f"{console}/healthz", timeout=5).status_code == 200
+        assert proc.wait(30) == 0, "the demo must stop by itself after --duration"
+        assert (tmp_path / "hub.db").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
