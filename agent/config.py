@@ -141,29 +141,69 @@ def parse_address(text: str) -> ModbusAddress:
     raise ValueError(f"{text!r}: use tcp://, rtu+tcp:// or rtu:// addresses")
 
 
+CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https", "onvif")
+
+
 class DeviceConfig(_Strict):
     """One device the agent polls."""
 
     id: Id
     profile: Annotated[str, Field(pattern=r"^[a-z_]+/[A-Za-z0-9_.-]+$")]
-    address: str
+    address: str = Field(description="tcp://, rtu+tcp://, rtu:// (Modbus); onvif://, rtsp://, http:// (cameras)")
     unit_id: int = Field(default=1, ge=0, le=247)
     location: str = ""
     interval_s: float | None = Field(default=None, gt=0, le=3600)
     timeout_s: float | None = Field(default=None, gt=0, le=60)
     enabled: bool = True
     attributes: dict[str, str] = Field(default_factory=dict)
+    username: str | None = Field(default=None, description="camera user")
+    password_env: str | None = Field(default=None, description="camera password from this variable")
+    password_file: Path | None = Field(default=None, description="camera password from this file")
+    stream_url: str | None = Field(default=None, description="main stream, when not found by ONVIF")
+    substream_url: str | None = Field(default=None, description="substream, checked instead of the main one")
 
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme in CAMERA_SCHEMES:
+            if not urlsplit(value).hostname:
+                raise ValueError(f"{value!r} has no host")
+            if urlsplit(value).password:
+                raise ValueError("put camera passwords in password_env or password_file, not in the address")
+            return value
         parse_address(value)
         return value
+
+    @property
+    def is_camera(self) -> bool:
+        """Whether the address is a camera's."""
+        return urlsplit(self.address).scheme in CAMERA_SCHEMES
+
+    def resolve_password(self) -> str | None:
+        """The camera password from its variable or file; never logged."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"device {self.id}: variable {self.password_env} is not set")
+            return value
+        if self.password_file:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        return None
 
     @property
     def modbus_address(self) -> ModbusAddress:
         """The parsed address."""
         return parse_address(self.address)
+
+
+class CameraDefaults(_Strict):
+    """How camera checks share the gateway."""
+
+    cpu_budget_cores: float = Field(default=1.0, gt=0, le=64, description="CPU the checks may use on average")
+    workers: int | None = Field(default=None, ge=1, le=64, description="parallel checks; default from the budget")
+    snapshot_dir: Path = Path("snapshots")
+    snapshot_retention_h: float = Field(default=72.0, gt=0, le=24 * 365)
 
 
 class AgentConfig(_Strict):
@@ -176,6 +216,7 @@ class AgentConfig(_Strict):
     spool: SpoolSettings = SpoolSettings()
     defaults: PollDefaults = PollDefaults()
     snapshot_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    cameras: CameraDefaults = CameraDefaults()
     profile_dirs: list[Path] = Field(default_factory=list, description="searched before the bundled ones")
     devices: list[DeviceConfig] = Field(default_factory=list)
 
@@ -204,4 +245,12 @@ def load_agent_config(path: Path) -> AgentConfig:
     base = path.parent
     dirs = [d if d.is_absolute() else base / d for d in config.profile_dirs]
     spool = config.spool.path if config.spool.path.is_absolute() else base / config.spool.path
-    return config.model_copy(update={"profile_dirs": dirs, "spool": config.spool.model_copy(update={"path": spool})})
+    snaps = config.cameras.snapshot_dir
+    cameras = config.cameras.model_copy(update={"snapshot_dir": snaps if snaps.is_absolute() else base / snaps})
+    return config.model_copy(
+        update={
+            "profile_dirs": dirs,
+            "spool": config.spool.model_copy(update={"path": spool}),
+            "cameras": cameras,
+        }
+    )

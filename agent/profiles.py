@@ -9,12 +9,13 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
-from agent.errors import ProfileError
+from agent.errors import ConfigError, ProfileError
+from agent.vqd import Thresholds
 from agent.yamlfile import LocatedError, read_yaml, validate_file
 
-KINDS = ("one_click_alarm", "fence", "access_gate")
+KINDS = ("one_click_alarm", "fence", "access_gate", "camera")
 Table = Literal["coil", "discrete_input", "holding_register", "input_register"]
 PointType = Literal["bool", "uint16", "int16", "uint32", "int32", "float32"]
 BIT_TABLES = ("coil", "discrete_input")
@@ -117,8 +118,8 @@ class ModbusSettings(_Strict):
     max_bits_per_read: int = Field(default=2000, ge=1, le=2000)
 
 
-class Profile(_Strict):
-    """A device model: its kind, how to talk to it, its points, alarms and metrics."""
+class ModbusProfile(_Strict):
+    """A Modbus device model: its kind, registers, points, alarms and metrics."""
 
     schema_version: Literal[1]
     kind: Literal["one_click_alarm", "fence", "access_gate"]
@@ -132,7 +133,7 @@ class Profile(_Strict):
     metrics: list[Name] = Field(default_factory=list, description="points sent in snapshots")
 
     @model_validator(mode="after")
-    def _references(self) -> "Profile":
+    def _references(self) -> "ModbusProfile":
         expanded = expand_points(self.points)
         names: dict[str, int] = {}
         for index, point in expanded:
@@ -232,16 +233,121 @@ def _check_overlaps(points: list[tuple[int, Point]]) -> None:
             claimed[key] = (point.name, point.bit)
 
 
+# The values a camera check produces; camera alarms and metrics refer to these names.
+CAMERA_POINTS: dict[str, str] = {
+    "reachable": "bool",
+    "blind": "str",  # a blind fault class (no_signal, black, covered, frozen, moved, ...) or ""
+    "image_fault": "str",  # an image-quality fault class (blur, color_cast, noise, ...) or ""
+    "fps": "float",
+    "bitrate_kbps": "float",
+    "width": "int",
+    "height": "int",
+    "open_ms": "float",
+    "check_cpu_ms": "float",
+    "clock_drift_s": "float",
+    "main_width": "int",
+    "main_height": "int",
+    "main_fps": "float",
+    "resolution_low": "bool",
+    "retention_days": "float",
+    "tamper": "bool",
+    "motion": "bool",
+    "signal_loss": "bool",
+    "image_checks_skipped": "int",
+    "y_mean": "float",
+    "sharpness": "float",
+    "noise_sigma": "float",
+    "ncc_ref": "float",
+}
+
+
+class CameraSettings(_Strict):
+    """How a camera model is checked; every value can be tuned per model."""
+
+    onvif: bool = Field(default=True, description="probe ONVIF for identity, clock, streams and events")
+    stream: Literal["rtsp", "http"] = "rtsp"
+    transport: Literal["tcp", "udp"] = "tcp"
+    use_substream: bool = Field(default=True, description="check the second ONVIF profile (cheaper)")
+    liveness_s: float = Field(default=1.0, gt=0, le=30, description="packets counted without decoding")
+    image_every: int = Field(default=1, ge=1, le=1000, description="an image check every N checks")
+    frames: int = Field(default=10, ge=2, le=250, description="frames decoded per image check")
+    onvif_every: int = Field(default=10, ge=1, le=10_000, description="full ONVIF probe every N checks")
+    open_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    read_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    deadline_s: float = Field(default=10.0, gt=0, le=120, description="wall clock for one whole check")
+    persistence: int = Field(default=3, ge=1, le=100, description="bad checks in a row before a fault")
+    clear_after: int = Field(default=2, ge=1, le=100, description="good checks in a row to clear it")
+    min_resolution: tuple[int, int] = Field(default=(1280, 720), description="main stream floor")
+    thresholds: Thresholds = Thresholds()
+
+
+class CameraProfile(_Strict):
+    """A camera model: how to check it, which results raise alarms, which are metrics."""
+
+    schema_version: Literal[1]
+    kind: Literal["camera"]
+    vendor: Annotated[str, Field(min_length=1, max_length=64)]
+    model: Annotated[str, Field(min_length=1, max_length=64)]
+    description: str = ""
+    driver: Literal["camera"]
+    camera: CameraSettings = CameraSettings()
+    alarms: list[AlarmRule] = Field(default_factory=list)
+    metrics: list[Name] = Field(default_factory=list)
+    degraded_when: list[Name] = Field(default_factory=list, description="points that mean degraded while set")
+
+    @model_validator(mode="after")
+    def _references(self) -> "CameraProfile":
+        for index, rule in enumerate(self.alarms):
+            if rule.repeat is not None:
+                raise _located(("alarms", index, "repeat"), "camera alarms are not repeated")
+            for field, name in (("point", rule.point), ("only_when", rule.only_when)):
+                if name and name not in CAMERA_POINTS:
+                    raise _located(("alarms", index, field), f"unknown camera point {name!r}")
+            if CAMERA_POINTS.get(rule.point) in ("int", "float") and rule.when is None:
+                raise _located(("alarms", index, "when"), "a numeric point needs a condition")
+        for key, names in (("metrics", self.metrics), ("degraded_when", self.degraded_when)):
+            for index, name in enumerate(names):
+                if name not in CAMERA_POINTS:
+                    raise _located((key, index), f"unknown camera point {name!r}")
+        return self
+
+
+Profile = Annotated[ModbusProfile | CameraProfile, Field(discriminator="driver")]
+
+
+class ProfileFile(RootModel[Profile]):
+    """A profile file: its ``driver`` decides which model validates it."""
+
+
 class LoadedProfile:
     """A validated profile with its repeats expanded, ready for drivers and alarm tracking."""
 
-    def __init__(self, ref: str, path: Path, profile: Profile) -> None:
+    def __init__(self, ref: str, path: Path, profile: ModbusProfile | CameraProfile) -> None:
         self.ref = ref
         self.path = path
         self.profile = profile
-        self.points = [p for _, p in expand_points(profile.points)]
+        self.points = [p for _, p in expand_points(profile.points)] if isinstance(profile, ModbusProfile) else []
         self.alarms = [r for _, r in expand_alarms(profile.alarms)]
         self.by_name = {p.name: p for p in self.points}
+
+    @property
+    def modbus_profile(self) -> ModbusProfile:
+        """The profile as a Modbus profile; ConfigError if it is not one."""
+        if not isinstance(self.profile, ModbusProfile):
+            raise ConfigError(f"profile {self.ref} is not a Modbus profile")
+        return self.profile
+
+    @property
+    def camera_profile(self) -> CameraProfile:
+        """The profile as a camera profile; ConfigError if it is not one."""
+        if not isinstance(self.profile, CameraProfile):
+            raise ConfigError(f"profile {self.ref} is not a camera profile")
+        return self.profile
+
+    @property
+    def degraded_when(self) -> list[str]:
+        """Points that make the device degraded while they are set."""
+        return list(self.profile.degraded_when) if isinstance(self.profile, CameraProfile) else []
 
     @property
     def kind(self) -> str:
@@ -252,7 +358,7 @@ class LoadedProfile:
 def load_profile(path: Path, ref: str | None = None) -> LoadedProfile:
     """Load and validate one profile file; raise ProfileError with file, line, field and reason."""
     data, lines = read_yaml(path, ProfileError)
-    profile = validate_file(path, Profile, data, lines, ProfileError)
+    profile = validate_file(path, ProfileFile, data, lines, ProfileError).root
     return LoadedProfile(ref or path.stem, path, profile)
 
 

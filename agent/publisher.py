@@ -171,7 +171,12 @@ class Publisher:
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         ack_topic = self.topics[MessageType.ACK]
+        command_topic = self.topics[MessageType.COMMAND]
         async for message in client.messages:
+            if message.topic.value not in (ack_topic, command_topic):
+                # amqtt (the demo broker) has been seen delivering retained messages of other topics.
+                log.debug("ignored a message on %s", message.topic.value)
+                continue
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
             try:
                 if message.topic.value == ack_topic:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 from agent.errors import FileError
 
 T = TypeVar("T", bound=BaseModel)
+_TAGS = frozenset({"modbus", "camera"})
 
 
 class LocatedError(ValueError):
@@ -91,6 +92,10 @@ def validate_file(
             loc, msg = tuple(first["loc"]) + cause.loc, str(cause)
         else:
             loc, msg = tuple(first["loc"]), first["msg"].removeprefix("Value error, ")
+        if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ("driver",)
+        if loc and isinstance(loc[0], str) and loc[0] in _TAGS:
+            loc = loc[1:]  # the union member pydantic tried (a profile's driver), not a field
         if first["type"] == "extra_forbidden":
             msg = "unknown field"
         raise error(str(path), field_name(loc), msg, line_of(lines, loc)) from None

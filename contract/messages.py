@@ -21,7 +21,7 @@ from contract.errors import InvalidPayload, PayloadTooLarge, UnsupportedVersion
 from contract.topics import ID_PATTERN, MessageType
 
 SCHEMA_MAJOR = 1
-SCHEMA_MINOR = 0
+SCHEMA_MINOR = 1  # 1.1: Event.image_id, Command "image", the image message
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 MAX_PAYLOAD_BYTES = 1_048_576
 MAX_ACK_IDS = 5_000
@@ -31,6 +31,7 @@ Severity = Literal["critical", "major", "minor", "info"]
 MetricValue = float | int | bool | str | None
 DeviceId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 ShortText = Annotated[str, Field(max_length=200)]
+ImageId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
 
 
 def utc_now() -> datetime:
@@ -140,6 +141,9 @@ class Event(_Message):
     availability: Availability | None = None
     previous: Availability | None = None
     reason: ShortText | None = None
+    image_id: ImageId | None = Field(
+        default=None, description="a camera snapshot kept on the gateway; fetch it with the image command"
+    )
 
     @property
     def is_alarm(self) -> bool:
@@ -167,11 +171,31 @@ class Command(_Message):
 
     command_id: Annotated[str, Field(max_length=64)]
     ts: AwareDatetime
-    name: Literal["rebirth", "probe"]
+    name: Literal["rebirth", "probe", "image"]
     device_id: DeviceId | None = None
+    image_id: ImageId | None = None
+
+    @model_validator(mode="after")
+    def _image_needs_id(self) -> "Command":
+        if self.name == "image" and not self.image_id:
+            raise ValueError("the image command needs image_id")
+        return self
 
 
-Message = Presence | Birth | Snapshot | Event | Ack | Command
+class Image(_Message):
+    """A camera snapshot (JPEG, base64) kept on the gateway, sent when the hub asks for it."""
+
+    ts: AwareDatetime
+    image_id: ImageId
+    device_id: DeviceId | None = None
+    taken: AwareDatetime | None = None
+    content_type: Literal["image/jpeg"] = "image/jpeg"
+    data_b64: Annotated[str, Field(max_length=1_000_000)] | None = Field(
+        default=None, description="absent when the image is no longer kept"
+    )
+
+
+Message = Presence | Birth | Snapshot | Event | Ack | Command | Image
 M = TypeVar("M", bound=_Message)
 
 MODELS: dict[MessageType, type[_Message]] = {
@@ -181,6 +205,7 @@ MODELS: dict[MessageType, type[_Message]] = {
     MessageType.EVENT: Event,
     MessageType.ACK: Ack,
     MessageType.COMMAND: Command,
+    MessageType.IMAGE: Image,
 }
 
 

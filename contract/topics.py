@@ -24,9 +24,12 @@ class MessageType(enum.StrEnum):
     EVENT = "event"  # agent -> hub, QoS1, acked end to end
     ACK = "ack"  # hub -> agent
     COMMAND = "command"  # hub -> agent
+    IMAGE = "image"  # agent -> hub, a camera snapshot the hub asked for (since 1.1)
 
 
-AGENT_TO_HUB = frozenset({MessageType.PRESENCE, MessageType.BIRTH, MessageType.STATUS, MessageType.EVENT})
+AGENT_TO_HUB = frozenset(
+    {MessageType.PRESENCE, MessageType.BIRTH, MessageType.STATUS, MessageType.EVENT, MessageType.IMAGE}
+)
 
 
 def is_valid_id(value: str) -> bool:

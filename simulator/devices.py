@@ -100,7 +100,7 @@ class SimulatedDevice:
         """Set points and push them into the Modbus tables."""
         assert self._set_values is not None
         self.values.update(changes)
-        word_order = self.profile.profile.modbus.word_order
+        word_order = self.profile.modbus_profile.modbus.word_order
         registers: dict[tuple[str, int], int] = {}
         for point in self.profile.points:
             if point.table in BIT_TABLES or point.type != "bool":

@@ -105,7 +105,7 @@ class ModbusDriver:
         self.device = device
         self.profile = profile
         self.bus = bus
-        self.blocks = plan_reads(profile.points, profile.profile.modbus)
+        self.blocks = plan_reads(profile.points, profile.modbus_profile.modbus)
         self.requests_per_poll = len(self.blocks)
 
     async def connect(self) -> None:
@@ -149,7 +149,7 @@ class ModbusDriver:
             raise Unreachable(str(exc)) from exc
         except ModbusException as exc:
             raise ProtocolError(str(exc)) from exc
-        return decode_points(tables, self.profile.points, self.profile.profile.modbus.word_order)
+        return decode_points(tables, self.profile.points, self.profile.modbus_profile.modbus.word_order)
 
     async def close(self) -> None:
         """Buses are closed by their pool, not by one device."""

@@ -58,7 +58,7 @@ def test_good_profile_loads(tmp_path: Path) -> None:
         ("point: panic_input", "point: panik_input", "alarms[0].point", "unknown point 'panik_input'", 10),
         ("metrics: [battery_v]", "metrics: [battery]", "metrics[0]", "unknown point 'battery'", 11),
         ("kind: one_click_alarm", "kind: toaster", "kind", "Input should be", 2),
-        ("driver: modbus", "driver: bacnet", "driver", "Input should be 'modbus'", 5),
+        ("driver: modbus", "driver: bacnet", "driver", "does not match any of the expected tags", 5),
         (
             "{name: panic_input, table: discrete_input, address: 0}",
             "{name: panic_input, table: discrete_input, address: 0, type: uint16}",
