@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 SEARCH_NS = "http://www.onvif.org/ver10/search/wsdl"
 PULLPOINT_NS = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription"
-PULL_TIMEOUT = dt.timedelta(seconds=1)  # how long one PullMessages may wait on the camera
+PULL_WAIT_S = 1  # how long one PullMessages may wait on the camera (whole seconds: some firmware)
 PULL_MESSAGE_LIMIT = 100
 SUBSCRIPTION = dt.timedelta(seconds=120)  # asked for; renewed once half of what the camera granted has passed
 DRIFT_RESYNC_S = 2.0  # a clock drift change beyond this rebuilds the services (see probe)
@@ -122,6 +122,11 @@ class OnvifClient:
         self._renew_at = 0.0  # loop time
         self._expires_at = 0.0
 
+    @property
+    def _pull_wait(self) -> dt.timedelta:
+        """The camera may hold PullMessages open this long; it must fit in our timeout with room to spare."""
+        return dt.timedelta(seconds=PULL_WAIT_S if self.timeout_s >= 2 * PULL_WAIT_S else 0)
+
     def __repr__(self) -> str:
         return f"OnvifClient({self.host}:{self.port}, user={self.username!r})"
 
@@ -161,10 +166,13 @@ class OnvifClient:
                 if loop.time() >= self._renew_at:
                     await self._renew(camera)
                 result = await self._call(
-                    self._pullpoint.PullMessages({"Timeout": PULL_TIMEOUT, "MessageLimit": PULL_MESSAGE_LIMIT})
+                    self._pullpoint.PullMessages({"Timeout": self._pull_wait, "MessageLimit": PULL_MESSAGE_LIMIT})
                 )
             except BaseException:
+                # A lost subscription often means a reboot, which may also have moved the clock:
+                # the next call re-reads it (and the service addresses) before subscribing again.
                 self._forget_subscription()
+                self._discovered = False
                 raise
             for message in getattr(result, "NotificationMessage", None) or []:
                 self._apply(message)
@@ -207,7 +215,8 @@ class OnvifClient:
         ):
             # Quirk of onvif-zeep-async: update_xaddrs only rebuilds the device service with the new
             # dt_diff; media, events and search keep signing WS-Security timestamps with the old one,
-            # so a camera whose clock was corrected would start refusing us. Start over.
+            # so a camera whose clock was corrected would start refusing us. Start over. The old
+            # subscription is not unsubscribed (that call would carry the stale offset); it expires.
             log.info("%r: camera clock moved by %.0f s; reconnecting", self, (drift - self._drift).total_seconds())
             self._forget_subscription()
             self._camera = None

@@ -1,13 +1,15 @@
 """The ONVIF adapter against the simulator's fake camera, over real HTTP on loopback."""
 
+import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from agent.errors import AuthError, ProtocolError, Unreachable
+from agent.errors import AuthError, DeviceTimeout, ProtocolError, Unreachable
 from agent.onvif import OnvifClient, topic_state
 from simulator.onvif_responder import OnvifState, add_onvif_routes
 
@@ -131,6 +133,27 @@ async def test_refused_port_is_unreachable(make_client: ClientFactory) -> None:
 
     with pytest.raises(Unreachable):
         await make_client(port).probe()
+
+
+async def test_silent_camera_is_timeout() -> None:
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accept, read, never answer; returns when the client gives up
+        writer.close()
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = OnvifClient("127.0.0.1", port, "admin", PASSWORD, timeout_s=0.5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DeviceTimeout):
+            await client.probe()
+        assert time.monotonic() - started < 2
+        with pytest.raises(DeviceTimeout):
+            await client.events()
+    finally:
+        await client.close()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_tamper_event_sets_and_clears(camera: Camera, make_client: ClientFactory) -> None:
