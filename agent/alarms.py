@@ -43,6 +43,8 @@ def in_alarm(rule: AlarmRule, value: Value, active: bool) -> bool:
         return bool(value)
     if when.equals is not None:
         return bool(value == when.equals)
+    if not isinstance(value, int | float):
+        return False  # an unknown reading (None) is not an alarm by itself
     margin = when.hysteresis if active else 0.0
     if when.above is not None:
         return float(value) > when.above - margin

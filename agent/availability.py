@@ -42,10 +42,10 @@ class AvailabilityTracker:
         self.state, self.reason = state, reason
         return Transition(previous, state, reason, at)
 
-    def success(self, at: datetime) -> Transition | None:
-        """Record a good poll."""
+    def success(self, at: datetime, degraded: str | None = None) -> Transition | None:
+        """Record a good poll; ``degraded`` names what is wrong when the device works only in part."""
         self.failures = 0
-        return self._move("online", None, at)
+        return self._move("degraded", degraded, at) if degraded else self._move("online", None, at)
 
     def failure(self, reason: str, at: datetime) -> Transition | None:
         """Record a failed poll with its reason."""

@@ -15,7 +15,19 @@ import aiomqtt
 
 from agent.config import MqttSettings, SpoolSettings
 from agent.spool import Spool
-from contract import Ack, Birth, Command, ContractError, MessageType, Presence, Snapshot, TopicTree, decode, encode
+from contract import (
+    Ack,
+    Birth,
+    Command,
+    ContractError,
+    Image,
+    MessageType,
+    Presence,
+    Snapshot,
+    TopicTree,
+    decode,
+    encode,
+)
 from contract.messages import utc_now
 
 log = logging.getLogger(__name__)
@@ -42,6 +54,7 @@ class Publisher:
         birth: Callable[[], Birth],
         snapshot: Callable[[], Snapshot],
         on_command: Callable[[Command], None],
+        images: Callable[[str], Image] | None = None,
         snapshot_interval_s: float,
         agent_version: str = "",
         client_factory: ClientFactory = aiomqtt.Client,
@@ -52,6 +65,7 @@ class Publisher:
         self._birth = birth
         self._snapshot = snapshot
         self._on_command = on_command
+        self._images = images
         self.snapshot_interval_s = snapshot_interval_s
         self.agent_version = agent_version
         self._client_factory = client_factory
@@ -188,6 +202,9 @@ class Publisher:
                     log.info("command %s from the hub", command.name)
                     if command.name == "rebirth":
                         await self._publish_state(client)
+                    elif command.name == "image" and command.image_id and self._images:
+                        image = encode(self._images(command.image_id))
+                        await client.publish(self.topics[MessageType.IMAGE], image, qos=1)
                     else:
                         self._on_command(command)
             except ContractError as exc:

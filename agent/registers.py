@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from agent.profiles import BIT_TABLES, ModbusSettings, Point
 
-Value = bool | int | float
+Number = bool | int | float  # what registers hold
+Value = Number | str | None  # what drivers report: str and None for camera results (fault class, unknown fps)
 RawTables = Mapping[str, Mapping[int, int | bool]]
 
 
@@ -50,7 +51,7 @@ def _words(raw: Mapping[int, int | bool], point: Point, word_order: str) -> byte
     return b"".join(w.to_bytes(2, "big") for w in words)
 
 
-def decode_point(tables: RawTables, point: Point, word_order: str = "big") -> Value:
+def decode_point(tables: RawTables, point: Point, word_order: str = "big") -> Number:
     """Decode one point from raw tables, applying scale and offset. KeyError if not read."""
     raw = tables[point.table]
     if point.table in BIT_TABLES:
@@ -66,12 +67,12 @@ def decode_point(tables: RawTables, point: Point, word_order: str = "big") -> Va
     return round(float(number) * point.scale + point.offset, 6)
 
 
-def decode_points(tables: RawTables, points: Iterable[Point], word_order: str = "big") -> dict[str, Value]:
+def decode_points(tables: RawTables, points: Iterable[Point], word_order: str = "big") -> dict[str, Number]:
     """Decode every point into a name-to-value map."""
     return {p.name: decode_point(tables, p, word_order) for p in points}
 
 
-def encode_point(point: Point, value: Value, word_order: str = "big") -> list[int] | bool:
+def encode_point(point: Point, value: Number, word_order: str = "big") -> list[int] | bool:
     """Encode a value into the registers (or the bit) of a point; the inverse of decode_point.
 
     For a bool inside a register the caller merges the bit; see ``merge_bit``.

@@ -4,6 +4,7 @@ Start order: publisher (the sink) first, then the poll loops (the sources); stop
 """
 
 import asyncio
+import base64
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ from agent.profiles import LoadedProfile, load_profile, resolve
 from agent.publisher import ClientFactory, Publisher
 from agent.registers import Value
 from agent.scheduler import PollLoop, PollPolicy
+from agent.snapshots import SnapshotStore
 from agent.spool import Spool
-from contract import Birth, Command, DeviceInfo, DeviceStatus, Event, Snapshot
+from contract import Birth, Command, DeviceInfo, DeviceStatus, Event, Image, Snapshot
 from contract.messages import SpoolStats, new_event_id, utc_now
 
 log = logging.getLogger(__name__)
@@ -74,11 +76,23 @@ class Agent:
         self.profiles = load_profiles(config)
         self.context = DriverContext()
         self.devices: dict[str, DeviceRuntime] = {}
+        self.snapshots: SnapshotStore | None = None
+        if any(self.profiles[d.profile].profile.driver == "camera" for d in config.devices if d.enabled):
+            from agent.videopool import VideoPool  # no thread pool on a gateway without cameras
+
+            self.context.shared["video"] = VideoPool(config.cameras.cpu_budget_cores, config.cameras.workers)
+            self.snapshots = SnapshotStore(config.cameras.snapshot_dir, config.cameras.snapshot_retention_h)
+            self.context.shared["snapshots"] = self.snapshots
         started = now()
         for device in config.devices:
             if not device.enabled:
                 continue
             profile = self.profiles[device.profile]
+            if device.is_camera != (profile.profile.driver == "camera"):
+                raise ConfigError(
+                    f"device {device.id}: address {device.address.split('://')[0]}:// does not suit "
+                    f"a {profile.profile.driver} profile ({device.profile})"
+                )
             factory = driver_factory(profile.profile.driver)
             driver = factory(device, profile, self.context, config.timeout(device))
             self.devices[device.id] = DeviceRuntime(
@@ -99,6 +113,7 @@ class Agent:
             birth=self.birth,
             snapshot=self.snapshot,
             on_command=self.on_command,
+            images=self.image,
             snapshot_interval_s=config.snapshot_interval_s,
             agent_version=__version__,
             **extra,
@@ -156,6 +171,21 @@ class Agent:
             spool=spool,
         )
 
+    def image(self, image_id: str) -> Image:
+        """A kept camera snapshot as a message (without data when it has expired)."""
+        kept = self.snapshots.load(image_id) if self.snapshots else None
+        device_id = image_id.split(".", 1)[0]
+        if kept is None:
+            return Image(ts=self.now(), image_id=image_id, device_id=device_id if device_id in self.devices else None)
+        jpeg, taken = kept
+        return Image(
+            ts=self.now(),
+            image_id=image_id,
+            device_id=device_id,
+            taken=taken,
+            data_b64=base64.b64encode(jpeg).decode(),
+        )
+
     def on_command(self, command: Command) -> None:
         """Act on a hub command the publisher does not handle itself."""
         if command.name == "probe":
@@ -188,6 +218,7 @@ class Agent:
     def _emit_alarm(self, d: DeviceRuntime, change: AlarmChange) -> None:
         log.info("%s: alarm %s %s", d.config.id, change.key, change.change)
         rule = change.rule
+        image_id = d.values.get("image_id") if change.change == "raised" else None
         self._emit(
             lambda seq: Event(
                 event_id=new_event_id(),
@@ -200,12 +231,14 @@ class Agent:
                 severity=rule.severity,
                 latched=rule.latch is not None,
                 value=change.value,
+                image_id=str(image_id) if image_id else None,
             )
         )
 
     def _on_success(self, d: DeviceRuntime, values: dict[str, Value], at: datetime, poll_ms: float) -> None:
         d.values, d.poll_ms = values, poll_ms
-        transition = d.availability.success(at)
+        degraded = next((name for name in d.profile.degraded_when if values.get(name)), None)
+        transition = d.availability.success(at, degraded)
         if transition:
             self._emit_transition(d, transition)
         for change in d.alarms.update(values, at):
@@ -221,9 +254,10 @@ class Agent:
 
     def _loop_for(self, d: DeviceRuntime) -> PollLoop:
         timeout = self.config.timeout(d.config)
+        deadline = getattr(d.driver, "poll_deadline_s", None) or timeout * max(d.driver.requests_per_poll, 1) + 0.25
         policy = PollPolicy(
             interval_s=d.interval_s,
-            deadline_s=timeout * max(d.driver.requests_per_poll, 1) + 0.25,
+            deadline_s=deadline,
             backoff_after=self.config.defaults.offline_after,
             max_backoff_s=self.config.defaults.max_backoff_s,
         )

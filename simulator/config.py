@@ -39,13 +39,35 @@ class SimServerConfig(_Strict):
         return self
 
 
+class SimCameraConfig(_Strict):
+    """One fake camera: MJPEG over HTTP, optionally an ONVIF device on the same port."""
+
+    id: Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
+    port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
+    onvif: bool = True
+    username: str | None = "admin"
+    password: str | None = "admin123"  # noqa: S105 - a simulated camera's default
+    fps: float = Field(default=10.0, gt=0, le=60)
+    width: int = Field(default=640, ge=64, le=3840)
+    height: int = Field(default=360, ge=64, le=2160)
+    seed: int = 7
+    fault: str | None = Field(default=None, description="a fault from the start (see simulator.scene.FAULTS)")
+
+
 class SimConfig(_Strict):
     """The whole simulator."""
 
     control_host: str = "127.0.0.1"
     control_port: int = Field(default=0, ge=0, le=65535)
     profile_dirs: list[Path] = Field(default_factory=list)
-    servers: list[SimServerConfig] = Field(min_length=1)
+    servers: list[SimServerConfig] = Field(default_factory=list)
+    cameras: list[SimCameraConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> "SimConfig":
+        if not self.servers and not self.cameras:
+            raise ValueError("give at least one server or camera")
+        return self
 
 
 def load_sim_config(path: Path) -> SimConfig:

@@ -14,13 +14,13 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from agent.profiles import BIT_TABLES, LoadedProfile
-from agent.registers import Value, encode_point, merge_bit
+from agent.registers import Number, encode_point, merge_bit
 
 FUNCTION_CODE = {"coil": 1, "discrete_input": 2, "holding_register": 3, "input_register": 4}
 TABLE_ORDER = ("coil", "discrete_input", "holding_register", "input_register")
 NOMINAL_FENCE_KV = 8.5
 
-SetValues = Callable[[int, int, int, list[int] | list[bool]], Awaitable[Any]]
+SetNumbers = Callable[[int, int, int, list[int] | list[bool]], Awaitable[Any]]
 
 
 class ActionError(ValueError):
@@ -41,8 +41,8 @@ class SimulatedDevice:
         self.profile = profile
         self.address = address
         self.mode = "normal"  # normal | silent | exceptions
-        self.values: dict[str, Value] = {p.name: (False if p.type == "bool" else 0) for p in profile.points}
-        self._set_values: SetValues | None = None
+        self.values: dict[str, Number] = {p.name: (False if p.type == "bool" else 0) for p in profile.points}
+        self._set_values: SetNumbers | None = None
         self._internal_write = False
         self.requests = 0
         self._initial()
@@ -91,12 +91,12 @@ class SimulatedDevice:
             return ExcCodes.DEVICE_FAILURE
         return None
 
-    async def attach(self, set_values: SetValues) -> None:
+    async def attach(self, set_values: SetNumbers) -> None:
         """Connect to the server's datastore and write the initial state."""
         self._set_values = set_values
         await self.write(dict(self.values))
 
-    async def write(self, changes: dict[str, Value]) -> None:
+    async def write(self, changes: dict[str, Number]) -> None:
         """Set points and push them into the Modbus tables."""
         assert self._set_values is not None
         self.values.update(changes)
@@ -138,7 +138,7 @@ class SimulatedDevice:
             "points": dict(self.values),
         }
 
-    async def act(self, action: str, params: dict[str, Any]) -> dict[str, Value]:
+    async def act(self, action: str, params: dict[str, Any]) -> dict[str, Number]:
         """Apply a named action; return the points it changed."""
         if action == "go_silent":
             self.mode = "silent"
@@ -161,9 +161,9 @@ class SimulatedDevice:
             raise ActionError("zone must be 1-4")
         return [zone]
 
-    def _changes(self, action: str, params: dict[str, Any]) -> dict[str, Value]:
+    def _changes(self, action: str, params: dict[str, Any]) -> dict[str, Number]:
         on = bool(params.get("on", True))
-        common: dict[str, Callable[[], dict[str, Value]]] = {
+        common: dict[str, Callable[[], dict[str, Number]]] = {
             "tamper": lambda: {"tamper": on},
             "mains_loss": lambda: {"mains_lost": on},
             "set": lambda: self._set_point(params),
@@ -178,7 +178,7 @@ class SimulatedDevice:
             return self._gate(action)
         raise ActionError(f"unknown action {action!r}")
 
-    def _set_point(self, params: dict[str, Any]) -> dict[str, Value]:
+    def _set_point(self, params: dict[str, Any]) -> dict[str, Number]:
         name = params.get("point")
         if name not in self.values:
             raise ActionError(f"unknown point {name!r}")
@@ -187,7 +187,7 @@ class SimulatedDevice:
             raise ActionError("value must be a number or boolean")
         return {str(name): value}
 
-    def _panic_box(self, action: str, params: dict[str, Any]) -> dict[str, Value]:
+    def _panic_box(self, action: str, params: dict[str, Any]) -> dict[str, Number]:
         pressed = bool(self.values["panic_input"])
         if action == "press":
             count = int(self.values["press_count"]) + (0 if pressed else 1)
@@ -203,8 +203,8 @@ class SimulatedDevice:
             return {"self_test_result": int(params.get("result", 0))}
         raise ActionError(f"unknown action {action!r} for a one_click_alarm")
 
-    def _fence(self, action: str, params: dict[str, Any]) -> dict[str, Value]:
-        changes: dict[str, Value] = {}
+    def _fence(self, action: str, params: dict[str, Any]) -> dict[str, Number]:
+        changes: dict[str, Number] = {}
         for n in self._zones(params):
             if action == "cut":
                 changes.update({f"zone{n}_wire_cut": True, f"zone{n}_voltage_kv": 0.0, f"zone{n}_pulse_loss": True})
@@ -231,7 +231,7 @@ class SimulatedDevice:
                 raise ActionError(f"unknown action {action!r} for a fence")
         return changes
 
-    def _gate(self, action: str) -> dict[str, Value]:
+    def _gate(self, action: str) -> dict[str, Number]:
         if action == "force_door":
             return {"door_open": True, "door_forced": True}
         if action == "hold_door":

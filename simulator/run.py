@@ -10,6 +10,7 @@ from pymodbus.server import ModbusTcpServer
 
 import device_profiles
 from agent.profiles import LoadedProfile, load_profile, resolve
+from simulator.camera import CameraActionError, FakeCamera
 from simulator.config import SimConfig
 from simulator.control import ControlServer
 from simulator.devices import ActionError, SimulatedDevice
@@ -23,6 +24,7 @@ class Simulator:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.devices: dict[str, SimulatedDevice] = {}
+        self.cameras: dict[str, FakeCamera] = {}
         self.servers: dict[str, ModbusTcpServer] = {}
         self.addresses: dict[str, str] = {}
         self.control = ControlServer(self.handle, config.control_host, config.control_port)
@@ -54,6 +56,21 @@ class Simulator:
             for device in devices:
                 await device.attach(server.async_setValues)
                 self.devices[device.id] = device
+        for cam in self.config.cameras:
+            camera = FakeCamera(
+                cam.id,
+                port=cam.port or _free_port("127.0.0.1"),
+                username=cam.username,
+                password=cam.password,
+                fps=cam.fps,
+                width=cam.width,
+                height=cam.height,
+                onvif=cam.onvif,
+                seed=cam.seed,
+            )
+            camera.fault = cam.fault
+            await camera.start()
+            self.cameras[cam.id] = camera
         await self.control.start()
 
     @property
@@ -64,14 +81,27 @@ class Simulator:
     async def stop(self) -> None:
         """Stop the control interface and every server."""
         await self.control.stop()
+        for camera in self.cameras.values():
+            await camera.stop()
         for server in self.servers.values():
             await server.shutdown()  # type: ignore[no-untyped-call]
 
     async def handle(self, method: str, parts: list[str], body: dict[str, Any]) -> tuple[int, Any]:
         """Route one control request."""
         if parts == ["devices"] and method == "GET":
-            items = [d.describe() for d in self.devices.values()]
+            items = [d.describe() for d in self.devices.values()] + [c.describe() for c in self.cameras.values()]
             return 200, {"items": items, "total": len(items)}
+        if len(parts) >= 2 and parts[0] == "devices" and parts[1] in self.cameras:
+            camera = self.cameras[parts[1]]
+            if len(parts) == 2 and method == "GET":
+                return 200, camera.describe()
+            if len(parts) == 4 and parts[2] == "actions" and method == "POST":
+                try:
+                    changed = await camera.act(parts[3], body)
+                except (CameraActionError, ValueError) as exc:
+                    return 400, {"error": str(exc)}
+                log.info("%s: %s", camera.id, parts[3])
+                return 200, {"ok": True, "device": camera.id, "action": parts[3], "changed": changed}
         if len(parts) >= 2 and parts[0] == "devices":
             device = self.devices.get(parts[1])
             if device is None:
@@ -105,6 +135,8 @@ async def serve(config: SimConfig, stop: asyncio.Event) -> None:
     await simulator.start()
     for server_id, address in simulator.addresses.items():
         print(f"modbus server {server_id}: {address}", flush=True)
+    for camera in simulator.cameras.values():
+        print(f"camera {camera.id}: {camera.address}", flush=True)
     print(f"simulator control: {simulator.control_url}", flush=True)
     try:
         await stop.wait()

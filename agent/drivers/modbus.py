@@ -149,7 +149,9 @@ class ModbusDriver:
             raise Unreachable(str(exc)) from exc
         except ModbusException as exc:
             raise ProtocolError(str(exc)) from exc
-        return decode_points(tables, self.profile.points, self.profile.modbus_profile.modbus.word_order)
+        word_order = self.profile.modbus_profile.modbus.word_order
+        decoded: dict[str, Value] = dict(decode_points(tables, self.profile.points, word_order))
+        return decoded
 
     async def close(self) -> None:
         """Buses are closed by their pool, not by one device."""
