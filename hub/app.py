@@ -40,7 +40,7 @@ def build_services(
     state = HubState(settings.liveness.heartbeat_misses, settings.liveness.default_snapshot_interval_s)
     for device in store.load_devices():
         state.restore_device(device)
-    live = Broadcaster(settings.api.sse_buffer)
+    live = Broadcaster()
     metrics = Metrics()
     ingest = Ingest(settings, state, store, live, metrics, now=now)
     extra = {"client_factory": client_factory} if client_factory else {}

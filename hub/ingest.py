@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contract import Ack, Birth, Command, ContractError, Event, MessageType, Presence, Snapshot, TopicTree, decode
 from contract import encode as encode_message
@@ -19,11 +19,12 @@ from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.rejects import RejectLog, source_of
 from hub.settings import HubSettings
-from hub.state import Change, HubState
+from hub.state import HubState
 from hub.store import Batch, Outcome, Store
 
 log = logging.getLogger(__name__)
 
+PRUNE_EVERY_S = 60.0  # forgetting old live-stream changes is housekeeping, not a per-batch job
 Publish = Callable[[str, bytes], Awaitable[bool]]
 Message = Presence | Birth | Snapshot | Event
 
@@ -36,19 +37,6 @@ class Inbound:
     gateway_id: str
     type: MessageType
     message: Message
-
-
-def change_dict(change: Change) -> dict[str, object]:
-    """A change as the live stream sends it."""
-    return {
-        "school_id": change.school_id,
-        "gateway_id": change.gateway_id,
-        "id": change.device_id or change.gateway_id,
-        "availability": change.availability,
-        "reason": change.reason,
-        "since": change.at.isoformat(),
-        "previous": change.previous,
-    }
 
 
 class Ingest:
@@ -76,6 +64,7 @@ class Ingest:
         self.publish: Publish | None = None
         self.last_commit: datetime | None = None
         self._next_sweep = 0.0
+        self._next_prune = 0.0
         metrics.labelled["rejects_total"] = lambda: dict(self.rejects.by_reason)
         metrics.gauges["ingest_queue_depth"] = lambda: float(self.queue.qsize())
         metrics.gauges["sse_subscribers"] = lambda: float(self.live.subscribers)
@@ -132,6 +121,9 @@ class Ingest:
             self._next_sweep = time.monotonic() + self.settings.liveness.check_every_s
             batch.changes += self.state.check(now)
             batch.escalate_after_s = self.settings.alarms.escalate_after_s
+            if time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + PRUNE_EVERY_S
+                batch.prune_live_before = now - timedelta(seconds=self.settings.api.sse_keep_s)
         if not batch:
             return
         outcome = await self._commit(batch, now)
@@ -182,10 +174,8 @@ class Ingest:
                 ack = Ack(ts=now, event_ids=ids[start : start + MAX_ACK_IDS])
                 if self.publish is not None and await self.publish(topic, encode_message(ack)):
                     self.metrics.acks_published += 1
-        for change in batch.changes:
-            self.live.publish("gateway" if change.device_id is None else "device", change_dict(change))
-        for alarm in outcome.alarms:
-            self.live.publish("alarm", alarm)
+        for event in outcome.changes:
+            self.live.publish(event)
         for school_id, gateway_id in sorted(rebirths):
             await self._rebirth(school_id, gateway_id, now)
 

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from contract.topics import DEFAULT_PREFIX
+from hub.forwarding.settings import ForwardingSettings  # issue 6: alarm forwarding rules
 
 
 class SettingsError(ValueError):
@@ -102,7 +103,8 @@ class ApiSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     auth: Literal["off"] = Field(default="off", description="accounts arrive with a later issue")
-    sse_buffer: int = Field(default=1_000, ge=10, description="changes kept for Last-Event-ID replay")
+    sse_buffer: int = Field(default=10_000, ge=10, description="changes replayed at most after Last-Event-ID")
+    sse_keep_s: float = Field(default=86_400, gt=0, description="how long changes are kept for replay")
 
 
 class HubSettings(_Strict):
@@ -115,6 +117,7 @@ class HubSettings(_Strict):
     liveness: LivenessSettings = LivenessSettings()
     alarms: AlarmSettings = AlarmSettings()
     api: ApiSettings = ApiSettings()
+    forwarding: ForwardingSettings = ForwardingSettings()  # issue 6: see docs/forwarding.md
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -9,8 +9,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from contract import DeviceInfo, Event
-from hub import ledger
+from hub import ledger, live
 from hub.db.models import Alarm, Device, Gateway, School, StoredEvent, Transition
+from hub.live import LiveEvent
 from hub.state import GATEWAY_OFFLINE, Change, DeviceState
 
 Key = tuple[str, str]
@@ -26,9 +27,17 @@ class Batch:
     events: dict[str, tuple[str, str, Event]] = field(default_factory=dict)
     escalate_after_s: float | None = None
     offline_alarms: bool = True
+    prune_live_before: datetime | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.inventory or self.agent_versions or self.changes or self.events or self.escalate_after_s)
+        return bool(
+            self.inventory
+            or self.agent_versions
+            or self.changes
+            or self.events
+            or self.escalate_after_s
+            or self.prune_live_before
+        )
 
 
 @dataclass
@@ -39,6 +48,7 @@ class Outcome:
     stored: int = 0
     duplicates: int = 0
     alarms: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[LiveEvent] = field(default_factory=list)  # as stored for the live stream
 
 
 def alarm_dict(alarm: Alarm) -> dict[str, Any]:
@@ -75,6 +85,10 @@ class Store:
             self._events(session, batch, now, outcome)
             if batch.escalate_after_s is not None:
                 outcome.alarms += [alarm_dict(a) for a in ledger.escalate(session, now, batch.escalate_after_s)]
+            if batch.prune_live_before is not None:
+                live.prune(session, batch.prune_live_before)
+            items = [("gateway" if c.device_id is None else "device", live.change_dict(c)) for c in batch.changes]
+            outcome.changes = live.record(session, items + [("alarm", a) for a in outcome.alarms], now)
         return outcome
 
     def _inventory(self, session: Session, batch: Batch, now: datetime) -> None:

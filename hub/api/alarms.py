@@ -1,13 +1,13 @@
 """The alarm ledger over HTTP: list, read, acknowledge, resolve."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
-from hub import ledger
+from hub import ledger, live
 from hub.api.deps import Principal, PrincipalDep, Services, ServicesDep, SessionDep
 from hub.api.schemas import AcknowledgeIn, AlarmOut, Page, ResolveIn
 from hub.db.models import Alarm
@@ -57,13 +57,15 @@ def get_alarm(alarm_id: str, session: SessionDep, _who: PrincipalDep) -> AlarmOu
     return AlarmOut.model_validate(alarm)
 
 
-def _write(svc: Services, actor: str, alarm_id: str, action: str, note: str | None) -> dict[str, Any]:
+def _write(svc: Services, actor: str, alarm_id: str, action: str, note: str | None) -> live.LiveEvent:
+    now = svc.now()
     with svc.sessions.begin() as session:
         if action == "acknowledge":
-            alarm = ledger.acknowledge(session, alarm_id, actor, note, svc.now())
+            alarm = ledger.acknowledge(session, alarm_id, actor, note, now)
         else:
-            alarm = ledger.resolve(session, alarm_id, actor, note or "", svc.now())
-        return alarm_dict(alarm)
+            alarm = ledger.resolve(session, alarm_id, actor, note or "", now)
+        [event] = live.record(session, [("alarm", alarm_dict(alarm))], now)
+        return event
 
 
 async def _change(
@@ -71,11 +73,11 @@ async def _change(
 ) -> AlarmOut:
     actor = who.name if who.authenticated else (by or who.name)
     try:
-        data = await run_in_threadpool(_write, svc, actor, alarm_id, action, note)
+        event = await run_in_threadpool(_write, svc, actor, alarm_id, action, note)
     except ledger.LedgerError as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    svc.live.publish("alarm", data)  # on the event loop: the broadcaster is not thread-safe
-    return AlarmOut.model_validate(data)
+    svc.live.publish(event)  # on the event loop: the broadcaster is not thread-safe
+    return AlarmOut.model_validate(event.data)
 
 
 @router.post("/{alarm_id}/acknowledge")

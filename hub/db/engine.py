@@ -31,13 +31,13 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revision(s)."""
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin otherwise
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")  # "heads": migrations added side by side by parallel work both apply
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

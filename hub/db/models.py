@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -148,3 +148,17 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]]
+
+
+class LiveRow(Base):
+    """A change sent on the live stream, kept so a console can resume after Last-Event-ID (restarts too).
+
+    The id is the stream's event id: assigned by the database, in commit order (see ``hub.live``).
+    """
+
+    __tablename__ = "live_events"
+    __table_args__ = (Index("ix_live_events_at", "at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    type: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]]
