@@ -1,0 +1,1 @@
+"""Alarm forwarding to receiving centres: rules, a durable outbox, SIA DC-09 and signed webhooks."""
