@@ -250,20 +250,21 @@ def analyze(run: Path) -> dict[str, Any]:
     for phase in meta["phases"]:
         name = phase["name"]
         res = resources(phase)
-        if name == "agent":
+        if name.startswith("agent"):
             res.update(agent_subject(run, phase))
         else:
-            res.update(sampled_subject(run, phase, name))
+            res.update(sampled_subject(run, phase, "floor" if name.startswith("floor") else "tb"))
         subjects[name] = res
     ratios: dict[str, Any] = {}
-    agent = subjects.get("agent")
-    for peer in ("floor", "tb"):
-        other = subjects.get(peer)
-        if agent and other and other["cpu_median"] and other["rss_median"]:
-            ratios[f"agent/{peer}"] = {
-                "cpu": round(agent["cpu_median"] / other["cpu_median"], 2),
-                "rss": round(agent["rss_median"] / other["rss_median"], 2),
-            }
+    for mine in ("agent", "agent_aligned"):
+        agent = subjects.get(mine)
+        for peer in ("floor", "tb"):
+            other = subjects.get(peer)
+            if agent and other and other["cpu_median"] and other["rss_median"]:
+                ratios[f"{mine}/{peer}"] = {
+                    "cpu": round(agent["cpu_median"] / other["cpu_median"], 2),
+                    "rss": round(agent["rss_median"] / other["rss_median"], 2),
+                }
     results = {"command": meta["command"], "args": meta["args"], "subjects": subjects, "ratios": ratios}
     (run / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     (run / "results.md").write_text(markdown(results), encoding="utf-8")
@@ -299,9 +300,9 @@ def markdown(results: dict[str, Any]) -> str:
         )
     extra = []
     for name, r in s.items():
-        if name == "agent":
+        if name.startswith("agent"):
             extra.append(
-                f"- agent: {r['events_in_window']} events in the window, {r['event_copies']} resent copies, "
+                f"- {name}: {r['events_in_window']} events in the window, {r['event_copies']} resent copies, "
                 f"{r['availability_events']} availability events, {r['snapshot_rows_not_online']} snapshot rows "
                 f"not online, {r['devices_seen']} devices in snapshots"
             )

@@ -32,6 +32,8 @@ CAMPUSGUARD = ROOT / ".venv" / "bin" / "campusguard"
 TB_VENV = ROOT / ".bench-venvs" / "tb"
 TB_PACKAGES = ["thingsboard-gateway==3.8.5", "pymodbus==3.9.2", "pyserial==3.5", "pyserial-asyncio==0.6"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# agent_aligned and floor_tasks are experiments that explain the agent/floor gap (see the docs).
+SUBJECTS = ("agent", "agent_aligned", "floor", "floor_tasks", "tb")
 
 sys.path.insert(0, str(HERE))
 import analyze  # noqa: E402
@@ -157,8 +159,8 @@ def sample(roles: dict[str, int], subject: str) -> dict[str, Any]:
 # --- subjects ---------------------------------------------------------------------------------
 
 
-def agent_files(run: Path, args: argparse.Namespace, ports: list[int], broker: int) -> list[str]:
-    d = run / "agent"
+def agent_files(run: Path, args: argparse.Namespace, ports: list[int], broker: int, name: str) -> list[str]:
+    d = run / name
     d.mkdir(parents=True, exist_ok=True)
     lines = [
         "schema_version: 1",
@@ -178,6 +180,8 @@ def agent_files(run: Path, args: argparse.Namespace, ports: list[int], broker: i
                 f"address: 'tcp://127.0.0.1:{ports[s]}', unit_id: {u}}}"
             )
     (d / "agent.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if name == "agent_aligned":
+        return [str(PY), str(HERE / "agent_aligned.py"), "agent", "--config", str(d / "agent.yaml")]
     return [str(CAMPUSGUARD), "agent", "--config", str(d / "agent.yaml")]
 
 
@@ -290,7 +294,21 @@ def run_subject(
     t0 = started + args.warmup
     t1 = t0 + args.seconds
     next_sample = time.time()
+    spy_started = not args.pyspy
     while time.time() < t1:
+        if not spy_started and time.time() >= t0:  # profile the measured window only
+            spy_started = True
+            spy = ROOT / ".venv" / "bin" / "py-spy"
+            spy_cmd = [str(spy), "record", "--pid", str(proc.pid), "--rate", "100", "--nonblocking"]
+            spy_cmd += [
+                "--format",
+                "raw",
+                "--output",
+                str(run / f"{name}.pyspy.txt"),
+                "--duration",
+                str(int(args.seconds)),
+            ]
+            procs.start(spy_cmd, run / f"{name}.pyspy.log")
         if proc.poll() is not None:
             print(f"{name} exited early with {proc.returncode}; see {run / f'{name}.log'}", flush=True)
             break
@@ -311,15 +329,16 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=150, help="measured window per subject")
     parser.add_argument("--warmup", type=float, default=30)
-    parser.add_argument("--subjects", default="agent,floor,tb")
+    parser.add_argument("--subjects", default="agent,floor,tb", help=f"comma-separated, of {', '.join(SUBJECTS)}")
     parser.add_argument("--sample-s", type=float, default=5.0)
     parser.add_argument("--snapshot-interval", type=float, default=10.0)
     parser.add_argument("--gap", type=float, default=5.0, help="pause between subjects")
+    parser.add_argument("--pyspy", action="store_true", help="profile each subject with py-spy (not for CPU numbers)")
     parser.add_argument("--out", type=Path, default=None, help="run directory (default bench/results/<time>)")
     args = parser.parse_args()
     subjects = [s.strip() for s in args.subjects.split(",") if s.strip()]
     for s in subjects:
-        if s not in ("agent", "floor", "tb"):
+        if s not in SUBJECTS:
             parser.error(f"unknown subject {s!r}")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run = (args.out or ROOT / "bench" / "results" / f"agent_poll-{stamp}").resolve()
@@ -358,11 +377,13 @@ def main() -> None:
             if i:
                 time.sleep(args.gap)
             env, cwd = None, None
-            if name == "agent":
-                cmd = agent_files(run, args, ports, broker)
-            elif name == "floor":
+            if name.startswith("agent"):
+                cmd = agent_files(run, args, ports, broker, name)
+            elif name.startswith("floor"):
                 cmd = [str(PY), str(HERE / "floor.py"), "--devices", str(args.devices), "--ports", port_list]
                 cmd += ["--broker-port", str(broker)]
+                if name == "floor_tasks":
+                    cmd.append("--per-device-tasks")
             else:
                 cmd = tb_files(run, args, ports, broker)
                 env = {**os.environ, "TB_GW_CONFIG_DIR": str(run / "tb" / "config") + "/"}
