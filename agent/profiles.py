@@ -265,7 +265,6 @@ class CameraSettings(_Strict):
     """How a camera model is checked; every value can be tuned per model."""
 
     onvif: bool = Field(default=True, description="probe ONVIF for identity, clock, streams and events")
-    stream: Literal["rtsp", "http"] = "rtsp"
     transport: Literal["tcp", "udp"] = "tcp"
     use_substream: bool = Field(default=True, description="check the second ONVIF profile (cheaper)")
     liveness_s: float = Field(default=1.0, gt=0, le=30, description="packets counted without decoding")

@@ -53,7 +53,7 @@ def classify(m: dict[str, float], t: Thresholds, baseline: dict[str, float] | No
     """The most important fault the metrics show, or None.
 
     Precedence (camera-health.md §1.3): no signal > black/white > covered > dark/overexposed >
-    occluded > moved > frozen > low contrast > blur > colour cast > noise > stripes. Reference
+    occluded > moved > frozen > noise > low contrast > blur > colour cast > stripes. Reference
     metrics (``ncc_ref``, ``occluded_cells``, ``edges_kept``) tell a dark but intact scene from a
     covered lens; ``baseline`` holds the camera's own healthy medians.
     """
@@ -62,7 +62,8 @@ def classify(m: dict[str, float], t: Thresholds, baseline: dict[str, float] | No
     lost_scene = ncc is None or ncc < t.moved_ncc
     if m["peak_share"] > t.solid_share and m["cast_d"] > t.solid_chroma:
         return "no_signal"
-    if m["y_std"] < t.flat_std and lost_scene:
+    flat = m["y_std"] < t.flat_std or m["peak_share"] > t.solid_share  # a few OSD pixels do not make texture
+    if flat and lost_scene:
         if m["y_mean"] < t.black_mean:
             return "black"
         if m["y_mean"] > t.white_mean:
@@ -80,6 +81,8 @@ def classify(m: dict[str, float], t: Thresholds, baseline: dict[str, float] | No
     diff = m.get("frame_diff")
     if diff is not None and diff < t.frozen_diff * min(1.0, m["y_std"] / 40):
         return "frozen"
+    if m["noise_sigma"] > t.noise_sigma:  # before low contrast: H.264 smooths snow into a grey picture
+        return "noise"
     if m["y_std"] < t.low_contrast_std:
         return "low_contrast"
     edges = m.get("edges_kept")
@@ -90,8 +93,6 @@ def classify(m: dict[str, float], t: Thresholds, baseline: dict[str, float] | No
     cast_limit = max(t.cast_k, 2 * baseline["cast_k"]) if baseline else t.cast_k
     if m["cast_k"] > cast_limit and m["cast_d"] > t.cast_d:
         return "color_cast"
-    if m["noise_sigma"] > t.noise_sigma:
-        return "noise"
     if m["stripe_ratio"] > t.stripe_ratio and m["stripe_amp"] > t.stripe_amp:
         return "stripes"
     return None
@@ -144,6 +145,8 @@ class CameraDiagnosis:
         self._blind = _Debounced(persistence, clear_after)
         self._quality = _Debounced(persistence, clear_after)
         self.history: dict[str, list[dict[str, float]]] = {"day": [], "night": []}
+        self.last_raw: str | None = None  # what the latest single check saw, before persistence
+        self.checks = 0
 
     def baseline(self, mode: str) -> dict[str, float] | None:
         """The camera's typical healthy metrics in this light (medians), once learnt."""
@@ -159,6 +162,7 @@ class CameraDiagnosis:
     def feed(self, metrics: dict[str, float], mode: str) -> Verdict:
         """Classify one check's metrics and update the reported faults."""
         raw = classify(metrics, self.thresholds, self.baseline(mode))
+        self.last_raw, self.checks = raw, self.checks + 1
         if raw is None:
             history = self.history[mode]
             history.append({"sharpness_norm": sharpness_norm(metrics), "cast_k": metrics["cast_k"]})

@@ -51,7 +51,8 @@ def _profiles_check(args: argparse.Namespace) -> int:
             failed += 1
             print(f"FAIL {exc}")
         else:
-            print(f"ok   {path}: {loaded.kind}, {len(loaded.points)} points, {len(loaded.alarms)} alarms")
+            what = f"{len(loaded.points)} points, " if loaded.points else ""
+            print(f"ok   {path}: {loaded.kind}, {what}{len(loaded.alarms)} alarms")
     print(f"{len(paths) - failed} valid, {failed} invalid")
     return 1 if failed or not paths else 0
 

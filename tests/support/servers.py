@@ -163,3 +163,39 @@ class Mosquitto:
     def url(self) -> str:
         """The broker's URL for agent and hub configs."""
         return f"mqtt://127.0.0.1:{self.port}"
+
+
+class RtspServer:
+    """gst-rtsp-server serving test patterns over RTSP/H.264 (Debian python3-gi, system Python)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> "RtspServer":
+        """Start it and wait until it serves."""
+        script = Path(__file__).with_name("gst_rtsp_server.py")
+        python = "/usr/bin/python3"
+        if not Path(python).exists():
+            raise RuntimeError("Debian's python3 with python3-gi is needed: run `make test`")
+        self.proc = subprocess.Popen(
+            [python, str(script), str(self.port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("gst-rtsp-server did not start: are the GStreamer packages installed?")
+        wait_for_port(self.port)
+        return self
+
+    def url(self, mount: str) -> str:
+        """The RTSP URL of a mount (live, black, snow, smpte)."""
+        return f"rtsp://127.0.0.1:{self.port}/{mount}"
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None
