@@ -116,9 +116,8 @@ def test_numeric_alarm_needs_a_condition(tmp_path: Path) -> None:
 
 
 def test_bundled_profiles_all_pass_the_checker(capsys: pytest.CaptureFixture[str]) -> None:
-    from campusguard.cli import main
-
     import device_profiles
+    from campusguard.cli import main
 
     bundled = len(list(device_profiles.PROFILES_DIR.rglob("*.yaml")))
     assert main(["profiles", "check", "device_profiles"]) == 0
