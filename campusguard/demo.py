@@ -29,6 +29,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+DEMO_CAMERA_PASSWORD = "admin123"  # noqa: S105 - the simulated cameras' password, demo only
 SCHOOLS = {
     "school-001": "第一实验小学",
     "school-002": "阳光幼儿园",
@@ -41,7 +42,11 @@ def demo_configs(data_dir: Path, broker_port: int, control_port: int) -> tuple["
     from simulator.config import SimConfig
 
     servers = []
+    cameras: list[dict[str, object]] = []
     agents = []
+    password_file = data_dir / "camera-password"
+    password_file.write_text(DEMO_CAMERA_PASSWORD, encoding="utf-8")
+    password_file.chmod(0o600)
     for index, school in enumerate(SCHOOLS, start=1):
         port = free_port()
         devices = [
@@ -51,7 +56,31 @@ def demo_configs(data_dir: Path, broker_port: int, control_port: int) -> tuple["
             {"id": f"s{index}-gate-main", "profile": "access_gate/generic-mj200", "unit_id": 4},
         ]
         servers.append({"id": f"bus-{index}", "port": port, "devices": devices})
-        locations = {"panic-gate": "门卫室", "panic-office": "校长室", "fence": "东侧围墙", "gate-main": "校门"}
+        school_cameras = [
+            {"id": f"s{index}-cam-gate", "port": free_port(), "seed": 10 * index + 1},
+            {"id": f"s{index}-cam-playground", "port": free_port(), "seed": 10 * index + 2},
+        ]
+        cameras.extend({**c, "password": DEMO_CAMERA_PASSWORD} for c in school_cameras)
+        locations = {
+            "panic-gate": "门卫室",
+            "panic-office": "校长室",
+            "fence": "东侧围墙",
+            "gate-main": "校门",
+            "cam-gate": "校门",
+            "cam-playground": "操场",
+        }
+        camera_devices = [
+            {
+                "id": c["id"],
+                "profile": "camera/generic-onvif",
+                "address": f"onvif://127.0.0.1:{c['port']}",
+                "username": "admin",
+                "password_file": str(password_file),
+                "interval_s": 2.0,
+                "location": locations[str(c["id"]).split("-", 1)[1]],
+            }
+            for c in school_cameras
+        ]
         agents.append(
             AgentConfig.model_validate(
                 {
@@ -61,6 +90,7 @@ def demo_configs(data_dir: Path, broker_port: int, control_port: int) -> tuple["
                     "spool": {"path": str(data_dir / f"spool-{school}.db")},
                     "snapshot_interval_s": 5,
                     "defaults": {"interval_s": 0.5, "timeout_s": 0.3},
+                    "cameras": {"snapshot_dir": str(data_dir / f"snapshots-{school}"), "cpu_budget_cores": 0.5},
                     "devices": [
                         {
                             "id": d["id"],
@@ -70,11 +100,12 @@ def demo_configs(data_dir: Path, broker_port: int, control_port: int) -> tuple["
                             "location": locations[str(d["id"]).split("-", 1)[1]],
                         }
                         for d in devices
-                    ],
+                    ]
+                    + camera_devices,
                 }
             )
         )
-    sim = SimConfig.model_validate({"control_port": control_port, "servers": servers})
+    sim = SimConfig.model_validate({"control_port": control_port, "servers": servers, "cameras": cameras})
     return sim, agents
 
 
@@ -97,6 +128,7 @@ STORY: list[tuple[float, str, str, dict[str, object], str]] = [
     (6, "s1-panic-gate", "press", {}, "门卫室一键报警按下 (panic button pressed at the gatehouse)"),
     (12, "s2-fence", "cut", {"zone": 2}, "阳光幼儿园 东侧围墙 2 防区断线 (fence zone 2 cut)"),
     (18, "s1-gate-main", "go_silent", {}, "校门门禁失联 (main gate controller stops answering)"),
+    (22, "s1-cam-playground", "covered", {}, "操场摄像机被遮挡 (the playground camera is covered)"),
     (26, "s1-panic-gate", "release", {}, "按钮松开, 报警保持 (button released; the alarm stays latched)"),
     (30, "s1-panic-gate", "reset", {}, "现场复位 (reset at the box; the console may now resolve it)"),
 ]

@@ -18,6 +18,8 @@ from hub import __version__
 from hub.api import alarms, inventory, ops, stream
 from hub.api.deps import Services, current_principal
 from hub.db.engine import make_engine, migrate, session_factory
+from hub.forwarding import api as forwarding_api
+from hub.forwarding.worker import Forwarder
 from hub.ingest import Ingest
 from hub.live import Broadcaster
 from hub.metrics import Metrics
@@ -54,10 +56,15 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI app; its lifespan runs ingest and the MQTT link as named tasks."""
     svc = build_services(settings, now, client_factory)
+    # issue 6: alarm forwarding; outbox rows are written by the store in each alarm's transaction
+    forwarder = Forwarder(settings.forwarding, svc.sessions, broadcaster=svc.live, now=now)
+    svc.ingest.store.outbox = forwarder.outbox if settings.forwarding.enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        forward_stop = asyncio.Event()  # issue 6: the forwarder (a sink) starts before ingest, stops after it
+        forward_task = asyncio.create_task(forwarder.run(forward_stop), name="hub:forwarding")
         ingest_task = asyncio.create_task(svc.ingest.run(), name="hub:ingest")
         link_task = asyncio.create_task(svc.link.run(stop), name="hub:mqtt")
         log.info("hub %s: broker %s, database %s", __version__, settings.mqtt.url, settings.database.url.split("@")[-1])
@@ -68,13 +75,17 @@ def create_app(
             await asyncio.gather(link_task, return_exceptions=True)
             ingest_task.cancel()
             await asyncio.gather(ingest_task, return_exceptions=True)
+            forward_stop.set()
+            await asyncio.gather(forward_task, return_exceptions=True)
             svc.sessions.kw["bind"].dispose()
 
     app = FastAPI(title="CampusGuard hub", version=__version__, lifespan=lifespan)
     app.state.services = svc
+    app.state.forwarder = forwarder
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)])
     for module in (inventory, alarms, stream):
         api.include_router(module.router)
+    api.include_router(forwarding_api.router)  # issue 6: /alarms/{id}/forwarding
     app.include_router(api)
     app.include_router(ops.router)  # public: probes and scrapers carry no credentials
 

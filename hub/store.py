@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from contract import DeviceInfo, Event
 from hub import ledger, live
 from hub.db.models import Alarm, Device, Gateway, School, StoredEvent, Transition
+from hub.forwarding.outbox import Outbox
 from hub.live import LiveEvent
 from hub.state import GATEWAY_OFFLINE, Change, DeviceState
 
@@ -65,6 +66,7 @@ class Store:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
+        self.outbox: Outbox | None = None  # issue 6: set by the app when forwarding is configured
 
     def load_devices(self) -> list[DeviceState]:
         """Every known device with its last shown availability."""
@@ -85,6 +87,8 @@ class Store:
             self._events(session, batch, now, outcome)
             if batch.escalate_after_s is not None:
                 outcome.alarms += [alarm_dict(a) for a in ledger.escalate(session, now, batch.escalate_after_s)]
+            if self.outbox is not None:  # issue 6: forwarded alarms get their outbox rows in this transaction
+                self.outbox.enqueue(session, outcome.alarms, now)
             if batch.prune_live_before is not None:
                 live.prune(session, batch.prune_live_before)
             items = [("gateway" if c.device_id is None else "device", live.change_dict(c)) for c in batch.changes]

@@ -11,6 +11,7 @@ from hub import ledger, live
 from hub.api.deps import Principal, PrincipalDep, Services, ServicesDep, SessionDep
 from hub.api.schemas import AcknowledgeIn, AlarmOut, Page, ResolveIn
 from hub.db.models import Alarm
+from hub.forwarding.api import with_forwarding
 from hub.store import alarm_dict
 
 router = APIRouter(prefix="/alarms", tags=["alarms"])
@@ -45,7 +46,7 @@ def list_alarms(
         query = query.where(Alarm.raised_at < until)
     total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     rows = session.scalars(query.order_by(Alarm.raised_at.desc(), Alarm.id).limit(limit).offset(offset)).all()
-    return Page(items=[AlarmOut.model_validate(r) for r in rows], total=total)
+    return Page(items=with_forwarding(session, [AlarmOut.model_validate(r) for r in rows]), total=total)
 
 
 @router.get("/{alarm_id}")
@@ -54,7 +55,7 @@ def get_alarm(alarm_id: str, session: SessionDep, _who: PrincipalDep) -> AlarmOu
     alarm = session.get(Alarm, alarm_id)
     if alarm is None:
         raise HTTPException(404, f"no alarm {alarm_id!r}")
-    return AlarmOut.model_validate(alarm)
+    return with_forwarding(session, [AlarmOut.model_validate(alarm)])[0]
 
 
 def _write(svc: Services, actor: str, alarm_id: str, action: str, note: str | None) -> live.LiveEvent:

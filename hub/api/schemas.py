@@ -5,6 +5,8 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.forwarding.schemas import DeliveryOut
+
 T = TypeVar("T")
 
 
@@ -86,6 +88,7 @@ class AlarmOut(_Out):
     resolve_note: str | None
     escalated_at: datetime | None
     escalation_level: int
+    forwarding: list[DeliveryOut] = Field(default_factory=list, description="delivery per route (issue 6)")
 
 
 class AcknowledgeIn(BaseModel):
