@@ -1,7 +1,7 @@
 """The hub's app factory: ``create_app(settings)``; the lifespan owns ingest and the MQTT link.
 
-Start order: store and state first, then the ingest task (the sink), then the MQTT link (the
-source); stop in reverse.
+Start order: store and state first, the sweep leadership (``hub.leader``), then the ingest task
+(the sink), then the MQTT link (the source); stop in reverse.
 """
 
 import asyncio
@@ -21,6 +21,7 @@ from hub.db.engine import make_engine, migrate, session_factory
 from hub.forwarding import api as forwarding_api
 from hub.forwarding.worker import Forwarder
 from hub.ingest import Ingest
+from hub.leader import Leadership
 from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.mqtt import ClientFactory, MqttLink
@@ -44,11 +45,13 @@ def build_services(
         state.restore_device(device)
     live = Broadcaster()
     metrics = Metrics()
-    ingest = Ingest(settings, state, store, live, metrics, now=now)
+    leader = Leadership(engine, settings.liveness.leader_check_s)
+    metrics.gauges["leader"] = lambda: float(leader.is_leader)
+    ingest = Ingest(settings, state, store, live, metrics, now=now, is_leader=lambda: leader.is_leader)
     extra = {"client_factory": client_factory} if client_factory else {}
     link = MqttLink(settings.mqtt, ingest.feed, **extra)
     ingest.publish = link.publish
-    return Services(settings, sessions, ingest, link, live, metrics, now)
+    return Services(settings, sessions, ingest, link, live, metrics, now, leader)
 
 
 def create_app(
@@ -63,6 +66,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        await asyncio.to_thread(svc.leader.refresh)  # decided before the first sweep could run
+        leader_task = asyncio.create_task(svc.leader.run(stop), name="hub:leader")
         forward_stop = asyncio.Event()  # issue 6: the forwarder (a sink) starts before ingest, stops after it
         forward_task = asyncio.create_task(forwarder.run(forward_stop), name="hub:forwarding")
         ingest_task = asyncio.create_task(svc.ingest.run(), name="hub:ingest")
@@ -74,7 +79,7 @@ def create_app(
             stop.set()
             await asyncio.gather(link_task, return_exceptions=True)
             ingest_task.cancel()
-            await asyncio.gather(ingest_task, return_exceptions=True)
+            await asyncio.gather(ingest_task, leader_task, return_exceptions=True)
             forward_stop.set()
             await asyncio.gather(forward_task, return_exceptions=True)
             svc.sessions.kw["bind"].dispose()

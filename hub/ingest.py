@@ -2,7 +2,8 @@
 
 One task owns the state: it takes what the MQTT reader queued, applies it in arrival order, commits
 the batch in a worker thread, and only after the commit acks the events and announces changes.
-The heartbeat watchdog and the escalation sweep run in the same task, between batches.
+The heartbeat watchdog and the escalation sweep run in the same task, between batches, in the one
+hub that holds the sweep leadership (``hub.leader``).
 """
 
 import asyncio
@@ -51,8 +52,10 @@ class Ingest:
         metrics: Metrics,
         *,
         now: Callable[[], datetime] = utc_now,
+        is_leader: Callable[[], bool] = lambda: True,
     ) -> None:
         self.settings = settings
+        self.is_leader = is_leader
         self.state = state
         self.store = store
         self.live = live
@@ -117,8 +120,9 @@ class Ingest:
         rebirths: set[tuple[str, str]] = set()
         for item in items:
             self._apply(item, now, batch, rebirths)
-        if time.monotonic() >= self._next_sweep:
+        if time.monotonic() >= self._next_sweep and self.is_leader():  # one hub sweeps: see hub.leader
             self._next_sweep = time.monotonic() + self.settings.liveness.check_every_s
+            self.metrics.sweeps += 1
             batch.changes += self.state.check(now)
             batch.escalate_after_s = self.settings.alarms.escalate_after_s
             if time.monotonic() >= self._next_prune:

@@ -88,6 +88,7 @@ class LivenessSettings(_Strict):
     default_snapshot_interval_s: float = Field(default=30, gt=0)
     check_every_s: float = Field(default=0.5, gt=0, le=60)
     rebirth_min_interval_s: float = Field(default=30, ge=0)
+    leader_check_s: float = Field(default=1.0, gt=0, le=60, description="sweep leader election (PostgreSQL)")
 
 
 class AlarmSettings(_Strict):

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.ingest import Ingest
+from hub.leader import Leadership
 from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.mqtt import MqttLink
@@ -26,6 +27,7 @@ class Services:
     live: Broadcaster
     metrics: Metrics
     now: Callable[[], datetime]
+    leader: Leadership
 
 
 @dataclass(frozen=True)
