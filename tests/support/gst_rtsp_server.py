@@ -2,7 +2,7 @@
 
 Usage: /usr/bin/python3 gst_rtsp_server.py PORT
 Mounts (640x360, 10 fps, H.264, 1 s GOP, a clock burnt in at the top): /live (an animated zone
-plate), /black, /snow.
+plate), /black, /snow; and /live1080 (1920x1080, 25 fps, 4 Mb/s) for benchmarks.
 Prints "ready" when it serves. Binds 127.0.0.1 only.
 """
 
@@ -28,12 +28,15 @@ def main() -> None:
     server.set_address("127.0.0.1")
     server.set_service(sys.argv[1])
     mounts = server.get_mount_points()
-    for mount, pattern in PATTERNS.items():
+    streams = [(m, p, 640, 360, 10, 600) for m, p in PATTERNS.items()]
+    streams.append(("live1080", PATTERNS["live"], 1920, 1080, 25, 4000))  # a main stream, for benchmarks
+    for mount, pattern, width, height, fps, kbps in streams:
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(
-            f"( videotestsrc is-live=true pattern={pattern} ! video/x-raw,width=640,height=360,framerate=10/1 "
+            f"( videotestsrc is-live=true pattern={pattern} "
+            f"! video/x-raw,width={width},height={height},framerate={fps}/1 "
             '! timeoverlay halignment=left valignment=top font-desc="Sans 14" '
-            "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 bitrate=600 "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bitrate={kbps} "
             "! rtph264pay name=pay0 pt=96 config-interval=1 )"
         )
         factory.set_shared(True)
