@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     # pymodbus logs every missed answer; the agent logs availability transitions instead.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    for chatty in ("amqtt", "transitions"):  # the embedded broker logs every state change
+    for chatty in ("amqtt", "transitions", "alembic"):  # state changes and migration plugins, not news
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         code: int = args.func(args)
