@@ -63,6 +63,17 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(duration_s=args.duration, port=args.port, data_dir=args.data_dir, scenario=args.scenario)
 
 
+def _forward_test(args: argparse.Namespace) -> int:
+    from hub.forwarding.check import run_forward_test
+    from hub.settings import SettingsError
+
+    try:
+        return run_forward_test(args.config, args.school)
+    except SettingsError as exc:
+        print(f"campusguard: {exc}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="campusguard", description=__doc__.splitlines()[0] if __doc__ else None)
@@ -86,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = profiles.add_parser("check", help="validate profile files or folders")
     check.add_argument("paths", type=Path, nargs="+")
     check.set_defaults(func=_profiles_check)
+
+    p = sub.add_parser("forward", help="alarm forwarding to receiving centres")
+    forward = p.add_subparsers(dest="forward_command", required=True)
+    test = forward.add_parser("test", help="send a periodic test (602/RP) down every route of a school")
+    test.add_argument("--school", required=True, help="school id")
+    test.add_argument("--config", type=Path, default=Path("hub.yaml"), help="hub YAML file")
+    test.set_defaults(func=_forward_test)
 
     p = sub.add_parser("demo", help="run a whole simulated system on embedded defaults")
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
