@@ -1,8 +1,10 @@
 """Everything the agent does with OpenCV (the only module importing cv2): streams and image metrics.
 
 Capture options are explicit: transport, minimal probing, open and read timeouts, one decode thread
-(shared/research/camera-health.md §4.2, §5.4). OpenCV reads FFmpeg options from an environment
-variable at open time, so opens are serialized under a lock while it is set.
+(shared/research/camera-health.md §4.2, §5.4). OpenCV reads FFmpeg options from one process-wide
+environment variable at open time. The default (RTSP over TCP) is set once; only when some camera
+needs other options (UDP) are opens serialized under a lock, since an RTSP handshake takes long
+enough that a lock around every open caps a gateway at a few hundred checks a minute.
 """
 
 import os
@@ -19,7 +21,18 @@ Frame = npt.NDArray[np.uint8]
 ANALYSIS_WIDTH = 320
 OSD_TOP, OSD_BOTTOM = 0.12, 0.10  # bands masked for temporal and reference comparisons (burnt-in clock)
 _OPEN_LOCK = threading.Lock()
+_FIXED = "probesize;32|analyzeduration;0|timeout;5000000"  # timeout: FFmpeg's socket timeout, in µs
+DEFAULT_TRANSPORT = "tcp"
+_serialize_opens = False
+os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", f"rtsp_transport;{DEFAULT_TRANSPORT}|{_FIXED}")
 cv2.setNumThreads(1)
+
+
+def require_transport(transport: str) -> None:
+    """Declare, before any check runs, that a camera needs this RTSP transport."""
+    global _serialize_opens  # noqa: PLW0603 - a process-wide switch, like the variable it guards
+    if transport != DEFAULT_TRANSPORT:
+        _serialize_opens = True
 
 
 @dataclass
@@ -48,7 +61,6 @@ class StreamResult:
 
 
 def _open(url: str, transport: str, open_timeout_s: float, read_timeout_s: float) -> cv2.VideoCapture:
-    options = f"rtsp_transport;{transport}|probesize;32|analyzeduration;0|timeout;{int(read_timeout_s * 1e6)}"
     params = [
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
         int(open_timeout_s * 1000),
@@ -57,16 +69,15 @@ def _open(url: str, transport: str, open_timeout_s: float, read_timeout_s: float
         cv2.CAP_PROP_N_THREADS,
         1,
     ]
+    if not _serialize_opens:
+        return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
     with _OPEN_LOCK:
-        previous = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
-        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = options
+        previous = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS", "")
+        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{transport}|{_FIXED}"
         try:
             return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
         finally:
-            if previous is None:
-                del os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"]
-            else:
-                os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = previous
+            os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = previous
 
 
 def read_stream(

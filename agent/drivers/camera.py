@@ -20,7 +20,7 @@ from agent.errors import AuthError, DeviceTimeout, RetryableError, Unreachable
 from agent.profiles import CameraProfile, LoadedProfile
 from agent.registers import Value
 from agent.snapshots import SnapshotStore
-from agent.video import Frame, encode_jpeg, image_metrics, light_mode, read_stream, small_grey
+from agent.video import Frame, encode_jpeg, image_metrics, light_mode, read_stream, require_transport, small_grey
 from agent.videopool import VideoPool
 from agent.vqd import CameraDiagnosis, Verdict
 
@@ -69,6 +69,7 @@ class CameraDriver:
         self.pool = pool
         self.snapshots = snapshots
         self.password = device.resolve_password()
+        require_transport(self.settings.transport)
         self.diagnosis = CameraDiagnosis(self.settings.thresholds, self.settings.persistence, self.settings.clear_after)
         self.references: dict[str, Frame] = {}
         self._healthy_since_reference = 0

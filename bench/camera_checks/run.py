@@ -56,20 +56,26 @@ def per_check(kind: str, url: str, checks: int) -> dict[str, float]:
 async def throughput(url: str, seconds: float, workers: int) -> dict[str, float]:
     """Image checks on many 'cameras' at once through the agent's pool, budgeted to one core."""
     pool = VideoPool(budget_cores=1.0, workers=workers)
-    done = 0
+    done = failed = 0
     deadline = time.monotonic() + seconds
 
     async def camera() -> None:
-        nonlocal done
+        nonlocal done, failed
         while time.monotonic() < deadline:
-            await pool.run(image_check, url)
-            done += 1
+            try:
+                await pool.run(image_check, url)
+            except AssertionError:
+                failed += 1  # the one test RTSP server process saturates before the agent does
+            else:
+                done += 1
 
     cpu0, wall0 = cpu_s(), time.monotonic()
     await asyncio.gather(*(camera() for _ in range(workers * 2)))
     cpu, wall = cpu_s() - cpu0, time.monotonic() - wall0
     pool.close()
     return {
+        "concurrent_cameras": workers * 2,
+        "failed_checks": failed,
         "checks_per_min": round(done / wall * 60, 1),
         "cpu_cores": round(cpu / wall, 2),
         "checks_per_min_per_core": round(done / cpu * 60, 1),
