@@ -53,10 +53,11 @@ def in_alarm(rule: AlarmRule, value: Value, active: bool) -> bool:
 
 
 class _RuleState:
-    __slots__ = ("active", "latch_seen", "pending", "pending_since")
+    __slots__ = ("active", "latch_seen", "pending", "pending_since", "raised_value")
 
     def __init__(self) -> None:
         self.active = False
+        self.raised_value: Value = None
         self.latch_seen = False  # the device's latch was set during this activation
         self.pending: bool | None = None  # the condition seen but not yet held for debounce_s
         self.pending_since: datetime | None = None
@@ -101,7 +102,10 @@ class AlarmTracker:
             state.active = condition
             state.latch_seen = condition and rule.latch is not None and bool(values.get(rule.latch.point))
             if condition:
+                state.raised_value = value
                 changes.append(AlarmChange(rule, "raised", value, at))
             else:
-                changes.append(AlarmChange(rule, "reset" if rule.latch else "cleared", value, at))
+                # A text point (a camera's fault class) reads "" once restored: report what ended.
+                ended = state.raised_value if isinstance(value, str) and not value else value
+                changes.append(AlarmChange(rule, "reset" if rule.latch else "cleared", ended, at))
         return changes

@@ -73,7 +73,8 @@ async def test_blind_camera_raises_an_alarm_with_its_class_and_a_fetchable_snaps
             assert (tmp_path / "snapshots" / f"{raised.image_id}.jpg").exists()
 
             await camera.act("clear", {})
-            await seen.wait_for(lambda e: e.alarm_type == "video_blind" and e.type == "alarm.cleared", 20)
+            _, cleared = await seen.wait_for(lambda e: e.alarm_type == "video_blind" and e.type == "alarm.cleared", 20)
+            assert cleared.value == "covered"  # restored, and what it was
             await seen.wait_for(lambda e: e.availability == "online" and e.previous == "degraded", 5)
             status = [body for _, kind, body in seen.other if kind == "status"][-1]
             metrics = status["devices"][0]["metrics"]

@@ -85,3 +85,10 @@ def test_zoned_alarms_have_their_own_keys() -> None:
     changes = tracker.update({"z1": True, "z2": False}, T0)
     assert [c.key for c in changes] == ["cut:1"]
     assert tracker.active() == ["cut:1"]
+
+
+def test_a_cleared_fault_class_names_the_class_that_ended() -> None:
+    tracker = AlarmTracker([_rule(type="video_blind", point="blind")])
+    raised = tracker.update({"blind": "covered"}, T0)
+    cleared = tracker.update({"blind": ""}, _at(10))
+    assert [(c.change, c.value) for c in raised + cleared] == [("raised", "covered"), ("cleared", "covered")]
