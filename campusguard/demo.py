@@ -7,11 +7,12 @@ hub on SQLite under the data folder serving its API. ``--scenario story`` plays 
 import asyncio
 import logging
 import signal
-import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from campusguard.net import free_port
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -19,14 +20,6 @@ if TYPE_CHECKING:
     from simulator.config import SimConfig
 
 log = logging.getLogger(__name__)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free now on ``host``."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 DEMO_CAMERA_PASSWORD = "admin123"  # noqa: S105 - the simulated cameras' password, demo only

@@ -10,6 +10,7 @@ from pymodbus.server import ModbusTcpServer
 
 import device_profiles
 from agent.profiles import LoadedProfile, load_profile, resolve
+from campusguard.net import free_port
 from simulator.camera import CameraActionError, FakeCamera
 from simulator.config import SimConfig
 from simulator.control import ControlServer
@@ -39,7 +40,7 @@ class Simulator:
     async def start(self) -> None:
         """Start every Modbus server, then the control interface."""
         for spec in self.config.servers:
-            port = spec.port or _free_port(spec.host)
+            port = spec.port or free_port(spec.host)
             scheme = "tcp" if spec.framer == "tcp" else "rtu+tcp"
             address = f"{scheme}://{spec.host}:{port}"
             devices = [SimulatedDevice(d.id, d.unit_id, self._profile(d.profile), address) for d in spec.devices]
@@ -59,7 +60,7 @@ class Simulator:
         for cam in self.config.cameras:
             camera = FakeCamera(
                 cam.id,
-                port=cam.port or _free_port("127.0.0.1"),
+                port=cam.port or free_port("127.0.0.1"),
                 username=cam.username,
                 password=cam.password,
                 fps=cam.fps,
@@ -118,15 +119,6 @@ class Simulator:
                 log.info("%s: %s %s", device.id, parts[3], body or "")
                 return 200, {"ok": True, "device": device.id, "action": parts[3], "changed": changed}
         return 404, {"error": "not found"}
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def serve(config: SimConfig, stop: asyncio.Event) -> None:

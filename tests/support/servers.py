@@ -7,30 +7,12 @@ Nothing here is a fake: these are the Debian packages the product runs against i
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
+from campusguard.net import free_port, wait_for_port
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
-    """Wait until something accepts TCP connections on 127.0.0.1:port."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s} s")
+__all__ = ["Mosquitto", "RtspServer", "TlsFiles", "find_binary", "free_port", "password_file", "wait_for_port"]
 
 
 def find_binary(name: str, *extra_dirs: str) -> str:
