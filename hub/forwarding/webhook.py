@@ -115,6 +115,7 @@ class WebhookSender:
             with urllib.request.urlopen(request, timeout=self.settings.timeout_s, context=self._tls) as answer:  # noqa: S310
                 return int(answer.status)
         except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response and its socket
             raise Rejected(f"{self.name}: HTTP {exc.code}", result=f"http_{exc.code}") from None
         except TimeoutError:
             raise AckTimeout(f"{self.name}: no answer within {self.settings.timeout_s} s") from None
