@@ -13,9 +13,11 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import RedirectResponse
 
+from contract import TopicTree
 from contract.messages import utc_now
 from hub import __version__
 from hub.api import alarms, inventory, ops, stream
+from hub.api import snapshots as snapshots_api
 from hub.api.deps import Services, current_principal
 from hub.db.engine import make_engine, migrate, session_factory
 from hub.forwarding import api as forwarding_api
@@ -26,6 +28,7 @@ from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.mqtt import ClientFactory, MqttLink
 from hub.settings import HubSettings
+from hub.snapshots import Snapshots
 from hub.state import HubState
 from hub.store import Store
 
@@ -62,6 +65,9 @@ def create_app(
     # issue 6: alarm forwarding; outbox rows are written by the store in each alarm's transaction
     forwarder = Forwarder(settings.forwarding, svc.sessions, broadcaster=svc.live, now=now)
     svc.ingest.store.outbox = forwarder.outbox if settings.forwarding.enabled else None
+    snapshots = Snapshots(svc.sessions, TopicTree(settings.mqtt.topic_prefix), now=now)
+    snapshots.publish = svc.link.publish
+    svc.ingest.on_image = snapshots.on_image
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,12 +78,13 @@ def create_app(
         forward_task = asyncio.create_task(forwarder.run(forward_stop), name="hub:forwarding")
         ingest_task = asyncio.create_task(svc.ingest.run(), name="hub:ingest")
         link_task = asyncio.create_task(svc.link.run(stop), name="hub:mqtt")
+        snapshot_task = asyncio.create_task(snapshots.prefetch(svc.live, stop), name="hub:snapshots")
         log.info("hub %s: broker %s, database %s", __version__, settings.mqtt.url, settings.database.url.split("@")[-1])
         try:
             yield
         finally:
             stop.set()
-            await asyncio.gather(link_task, return_exceptions=True)
+            await asyncio.gather(link_task, snapshot_task, return_exceptions=True)
             ingest_task.cancel()
             await asyncio.gather(ingest_task, leader_task, return_exceptions=True)
             forward_stop.set()
@@ -87,8 +94,9 @@ def create_app(
     app = FastAPI(title="CampusGuard hub", version=__version__, lifespan=lifespan)
     app.state.services = svc
     app.state.forwarder = forwarder
+    app.state.snapshots = snapshots
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)])
-    for module in (inventory, alarms, stream):
+    for module in (inventory, alarms, snapshots_api, stream):
         api.include_router(module.router)
     api.include_router(forwarding_api.router)  # issue 6: /alarms/{id}/forwarding
     app.include_router(api)

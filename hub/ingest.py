@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from contract import Ack, Birth, Command, ContractError, Event, MessageType, Presence, Snapshot, TopicTree, decode
 from contract import encode as encode_message
-from contract.messages import MAX_ACK_IDS, new_event_id, utc_now
+from contract.messages import MAX_ACK_IDS, Image, new_event_id, utc_now
 from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.rejects import RejectLog, source_of
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 60.0  # forgetting old live-stream changes is housekeeping, not a per-batch job
 Publish = Callable[[str, bytes], Awaitable[bool]]
-Message = Presence | Birth | Snapshot | Event
+Message = Presence | Birth | Snapshot | Event | Image
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,7 @@ class Ingest:
         self.rejects = RejectLog()
         self.queue: asyncio.Queue[Inbound] = asyncio.Queue(settings.ingest.queue_max)
         self.publish: Publish | None = None
+        self.on_image: Callable[[str, str, Image], None] | None = None  # hub.snapshots
         self.last_commit: datetime | None = None
         self._next_sweep = 0.0
         self._next_prune = 0.0
@@ -83,6 +84,7 @@ class Ingest:
                 MessageType.BIRTH,
                 MessageType.STATUS,
                 MessageType.EVENT,
+                MessageType.IMAGE,
             ):
                 return None  # our own acks and commands, if a broker echoes them
             message: Message = decode(where.message_type, payload)
@@ -95,8 +97,13 @@ class Ingest:
     async def feed(self, topic: str, payload: bytes) -> None:
         """Validate and queue one message (waits when the queue is full: backpressure)."""
         item = self.parse(topic, payload)
-        if item is not None:
-            await self.queue.put(item)
+        if item is None:
+            return
+        if isinstance(item.message, Image):  # an answer to a request, not state: straight to the asker
+            if self.on_image is not None:
+                self.on_image(item.school_id, item.gateway_id, item.message)
+            return
+        await self.queue.put(item)
 
     # --- the processing task ------------------------------------------------------------------
 
@@ -143,10 +150,11 @@ class Ingest:
             batch.agent_versions[(s, g)] = message.agent_version or ""
         elif isinstance(message, Snapshot):
             changes, gap = self.state.on_snapshot(s, g, message, now)
+            self.metrics.device_updates += len(message.devices)
             batch.changes += changes
             if gap or not self.state.knows(s, g):
                 rebirths.add((s, g))
-        else:
+        elif isinstance(message, Event):
             batch.changes += self.state.on_event(s, g, message, now)
             batch.events[message.event_id] = (s, g, message)
             if not self.state.knows(s, g):

@@ -73,6 +73,8 @@ def apply_event(session: Session, school_id: str, gateway_id: str, event: Event)
             raised_at=event.ts,
             raised_event_id=event.event_id,
             escalation_level=0,
+            value=event.value,
+            image_id=event.image_id,
         )
         session.add(alarm)
         return alarm

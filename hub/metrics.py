@@ -19,6 +19,7 @@ class Metrics:
     batch_seconds_max: float = 0.0
     batch_failures: int = 0
     sweeps: int = 0
+    device_updates: int = 0
     gauges: dict[str, Callable[[], float]] = field(default_factory=dict)
     labelled: dict[str, Callable[[], dict[str, int]]] = field(default_factory=dict)
 
@@ -49,6 +50,12 @@ class Metrics:
         metric("campusguard_hub_events_duplicate_total", "counter", "Replayed events.", [("", self.events_duplicate)])
         metric("campusguard_hub_acks_published_total", "counter", "Ack messages sent.", [("", self.acks_published)])
         metric("campusguard_hub_rebirths_total", "counter", "Rebirth commands sent.", [("", self.rebirths_requested)])
+        metric(
+            "campusguard_hub_device_updates_total",
+            "counter",
+            "Device states applied from snapshots.",
+            [("", self.device_updates)],
+        )
         metric("campusguard_hub_sweeps_total", "counter", "Watchdog/escalation sweeps run here.", [("", self.sweeps)])
         metric("campusguard_hub_batch_failures_total", "counter", "Failed batch commits.", [("", self.batch_failures)])
         metric(

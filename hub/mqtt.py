@@ -42,6 +42,7 @@ class MqttLink:
             (self.tree.subscription(MessageType.BIRTH), 1),
             (self.tree.subscription(MessageType.STATUS, group), 1),
             (self.tree.subscription(MessageType.EVENT, group), 1),
+            (self.tree.subscription(MessageType.IMAGE), 1),  # every hub: the one that asked may be any
         ]
 
     async def publish(self, topic: str, payload: bytes) -> bool:

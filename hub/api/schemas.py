@@ -88,6 +88,8 @@ class AlarmOut(_Out):
     resolve_note: str | None
     escalated_at: datetime | None
     escalation_level: int
+    value: float | int | bool | str | None = Field(default=None, description="the reading that raised it")
+    image_id: str | None = Field(default=None, description="camera snapshot: GET /alarms/{id}/snapshot")
     forwarding: list[DeliveryOut] = Field(default_factory=list, description="delivery per route (issue 6)")
 
 

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, LargeBinary, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -136,6 +136,22 @@ class Alarm(Base):
     resolve_note: Mapped[str | None] = mapped_column(Text)
     escalated_at: Mapped[datetime | None]
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)  # the reading that raised it (kV, fault class)
+    image_id: Mapped[str | None] = mapped_column(String(100))  # a camera snapshot on the gateway (hub.snapshots)
+
+
+class Snapshot(Base):
+    """A camera snapshot fetched from its gateway, kept because the gateway keeps it only for a while."""
+
+    __tablename__ = "snapshots"
+    image_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    school_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    gateway_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    taken_at: Mapped[datetime | None]
+    fetched_at: Mapped[datetime]
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditEntry(Base):
