@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from contract import DeviceInfo, Event
@@ -16,6 +16,7 @@ from hub.live import LiveEvent
 from hub.state import GATEWAY_OFFLINE, Change, DeviceState
 
 Key = tuple[str, str]
+CHUNK = 500  # keys per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
 
 
 @dataclass
@@ -61,6 +62,16 @@ def alarm_dict(alarm: Alarm) -> dict[str, Any]:
     return out
 
 
+def _existing(session: Session, columns: tuple[Any, ...], keys: list[Any]) -> set[Any]:
+    """Which of ``keys`` (tuples of ``columns``' values) have a row; CHUNK keys per query."""
+    found: set[Any] = set()
+    match = columns[0] if len(columns) == 1 else tuple_(*columns)
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start : start + CHUNK]
+        found |= {tuple(row) for row in session.execute(select(*columns).where(match.in_(chunk)))}
+    return found
+
+
 class Store:
     """Writes batches and reads start-up state; synchronous, run in a worker thread."""
 
@@ -98,62 +109,139 @@ class Store:
     def _inventory(self, session: Session, batch: Batch, now: datetime) -> None:
         schools = {s for s, _, _ in batch.inventory} | {s for s, _ in batch.agent_versions}
         schools |= {c.school_id for c in batch.changes if c.device_id is None}
-        for school_id in schools:
-            if session.get(School, school_id) is None:
-                session.add(School(id=school_id, name="", first_seen=now))
-        for (school_id, gateway_id), version in batch.agent_versions.items():
-            self._gateway(session, school_id, gateway_id, now).agent_version = version
-        for school_id, gateway_id, info in batch.inventory:
-            row = session.get(Device, (school_id, info.id))
-            if row is None:
-                row = Device(school_id=school_id, id=info.id, availability="unknown", since=now)
-                session.add(row)
-            row.gateway_id, row.kind, row.profile = gateway_id, info.kind, info.profile
-            row.vendor, row.model, row.location = info.vendor, info.model, info.location
+        known_schools = {s for (s,) in _existing(session, (School.id,), sorted(schools))}
+        missing = [{"id": s, "name": "", "first_seen": now} for s in sorted(schools - known_schools)]
+        if missing:
+            session.execute(insert(School), missing)
+        gateways = set(batch.agent_versions) | {
+            (c.school_id, c.gateway_id) for c in batch.changes if c.device_id is None
+        }
+        self._add_gateways(session, gateways, now)
+        if batch.agent_versions:
+            session.connection().execute(
+                update(Gateway)
+                .where(Gateway.school_id == bindparam("k_school"), Gateway.id == bindparam("k_id"))
+                .values(agent_version=bindparam("v_version")),
+                [{"k_school": s, "k_id": g, "v_version": v} for (s, g), v in batch.agent_versions.items()],
+            )
+        latest = {(s, info.id): (g, info) for s, g, info in batch.inventory}  # a later birth wins
+        if not latest:
+            return
+        known = _existing(session, (Device.school_id, Device.id), sorted(latest))
+        new_rows, updates = [], []
+        for (school_id, device_id), (gateway_id, info) in latest.items():
+            fields = {"gateway_id": gateway_id, "kind": info.kind, "profile": info.profile}
+            fields |= {"vendor": info.vendor, "model": info.model, "location": info.location}
+            if (school_id, device_id) in known:
+                updates.append({"k_school": school_id, "k_id": device_id, **{f"v_{k}": v for k, v in fields.items()}})
+            else:
+                new_rows.append(
+                    {"school_id": school_id, "id": device_id, "availability": "unknown", "since": now, **fields}
+                )
+        if new_rows:
+            session.execute(insert(Device), new_rows)
+        if updates:
+            columns = ("gateway_id", "kind", "profile", "vendor", "model", "location")
+            session.connection().execute(
+                update(Device)
+                .where(Device.school_id == bindparam("k_school"), Device.id == bindparam("k_id"))
+                .values({c: bindparam(f"v_{c}") for c in columns}),
+                updates,
+            )
 
     @staticmethod
-    def _gateway(session: Session, school_id: str, gateway_id: str, now: datetime) -> Gateway:
-        row = session.get(Gateway, (school_id, gateway_id))
-        if row is None:
-            row = Gateway(school_id=school_id, id=gateway_id, availability="unknown", since=now, last_seq=0)
-            session.add(row)
-        return row
+    def _add_gateways(session: Session, keys: set[Key], now: datetime) -> None:
+        """Insert the gateways that have no row yet."""
+        known = _existing(session, (Gateway.school_id, Gateway.id), sorted(keys))
+        rows = [
+            {"school_id": s, "id": g, "availability": "unknown", "since": now, "last_seq": 0}
+            for s, g in sorted(keys - known)
+        ]
+        if rows:
+            session.execute(insert(Gateway), rows)
 
     def _changes(self, session: Session, batch: Batch, outcome: Outcome) -> None:
-        for c in batch.changes:
-            session.add(
-                Transition(
-                    school_id=c.school_id,
-                    gateway_id=c.gateway_id,
-                    device_id=c.device_id,
-                    at=c.at,
-                    availability=c.availability,
-                    reason=c.reason,
+        """Append every transition, set each subject's latest state: a few statements whatever the batch's size."""
+        if not batch.changes:
+            return
+        session.execute(
+            insert(Transition),
+            [
+                {
+                    "school_id": c.school_id,
+                    "gateway_id": c.gateway_id,
+                    "device_id": c.device_id,
+                    "at": c.at,
+                    "availability": c.availability,
+                    "reason": c.reason,
+                }
+                for c in batch.changes
+            ],
+        )
+        latest = {
+            (c.school_id, c.gateway_id if c.device_id is None else c.device_id, c.device_id is None): c
+            for c in batch.changes
+        }
+        for table, is_gateway in ((Gateway, True), (Device, False)):
+            params = [
+                {"k_school": s, "k_id": i, "v_availability": c.availability, "v_reason": c.reason, "v_since": c.at}
+                for (s, i, gw), c in latest.items()
+                if gw is is_gateway
+            ]
+            if params:
+                session.connection().execute(
+                    update(table)
+                    .where(table.school_id == bindparam("k_school"), table.id == bindparam("k_id"))
+                    .values(
+                        availability=bindparam("v_availability"),
+                        reason=bindparam("v_reason"),
+                        since=bindparam("v_since"),
+                    ),
+                    params,
                 )
+        self._conditions(session, batch, outcome)
+
+    @staticmethod
+    def _conditions(session: Session, batch: Batch, outcome: Outcome) -> None:
+        """Raise or clear the hub-made offline alarms the changes call for."""
+        if not batch.offline_alarms:
+            return
+        due = [
+            c
+            for c in batch.changes
+            if c.reason != GATEWAY_OFFLINE and (c.availability == "offline" or c.previous == "offline")
+        ]
+        # Only an open, active alarm can be cleared: look them up once instead of once per recovered subject.
+        clears = {c.school_id for c in due if c.availability != "offline"}
+        active: set[tuple[str, str | None, str]] = set()
+        for start in range(0, len(clears), CHUNK):
+            chunk = sorted(clears)[start : start + CHUNK]
+            query = select(Alarm.school_id, Alarm.device_id, Alarm.kind).where(
+                Alarm.school_id.in_(chunk),
+                Alarm.kind.in_(("device_offline", "gateway_offline")),
+                Alarm.state.in_(ledger.OPEN_STATES),
+                Alarm.condition == "active",
             )
-            if c.device_id is None:
-                row: Gateway | Device | None = self._gateway(session, c.school_id, c.gateway_id, c.at)
-                kind, subject = "gateway_offline", None
-            else:
-                row = session.get(Device, (c.school_id, c.device_id))
-                kind, subject = "device_offline", c.device_id
-            if row is not None:
-                row.availability, row.reason, row.since = c.availability, c.reason, c.at
-            if not batch.offline_alarms or c.reason == GATEWAY_OFFLINE:
+            active |= {(s, d, k) for s, d, k in session.execute(query)}
+        for c in due:
+            kind = "gateway_offline" if c.device_id is None else "device_offline"
+            going_offline = c.availability == "offline"
+            if not going_offline and (c.school_id, c.device_id, kind) not in active:
                 continue
-            if c.availability == "offline" or c.previous == "offline":
-                alarm = ledger.apply_condition(
-                    session,
-                    school_id=c.school_id,
-                    gateway_id=c.gateway_id,
-                    device_id=subject,
-                    kind=kind,
-                    active=c.availability == "offline",
-                    at=c.at,
-                )
-                if alarm is not None:
-                    session.flush()
-                    outcome.alarms.append(alarm_dict(alarm))
+            alarm = ledger.apply_condition(
+                session,
+                school_id=c.school_id,
+                gateway_id=c.gateway_id,
+                device_id=c.device_id,
+                kind=kind,
+                active=going_offline,
+                at=c.at,
+            )
+            if alarm is not None:
+                session.flush()
+                outcome.alarms.append(alarm_dict(alarm))
+                if going_offline:
+                    active.add((c.school_id, c.device_id, kind))
 
     def _events(self, session: Session, batch: Batch, now: datetime, outcome: Outcome) -> None:
         ids = list(batch.events)
