@@ -6,6 +6,7 @@ Start order: publisher (the sink) first, then the poll loops (the sources); stop
 import asyncio
 import base64
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,6 +77,8 @@ class Agent:
         self.profiles = load_profiles(config)
         self.context = DriverContext()
         self.devices: dict[str, DeviceRuntime] = {}
+        self._phases: dict[tuple[str, float], float] = {}
+        self._rng = random.Random()  # noqa: S311 - schedule phases, not security
         self.snapshots: SnapshotStore | None = None
         if any(self.profiles[d.profile].profile.driver == "camera" for d in config.devices if d.enabled):
             from agent.videopool import VideoPool  # no thread pool on a gateway without cameras
@@ -268,7 +271,18 @@ class Agent:
             on_success=lambda values, at, ms: self._on_success(d, values, at, ms),
             on_failure=lambda error, at: self._on_failure(d, error, at),
             now=self.now,
+            start_offset_s=self._phase(d),
         )
+
+    def _phase(self, d: DeviceRuntime) -> float | None:
+        """The first tick's offset shared by the devices of one bus and interval; None for a phase of its own."""
+        group = d.driver.schedule_group
+        if group is None:
+            return None
+        key = (group, d.interval_s)
+        if key not in self._phases:
+            self._phases[key] = self._rng.uniform(0, min(d.interval_s, 1.0))  # buses spread over the second
+        return self._phases[key]
 
     def _stop_grace_s(self) -> float:
         """How long polls in progress may take to finish at shutdown."""

@@ -9,6 +9,9 @@ class Driver(Protocol):
     """A device adapter. It translates its library's errors into agent.errors at the boundary."""
 
     requests_per_poll: int
+    # Devices with the same group (one Modbus bus) are polled at the same phase, back to back;
+    # None: the device gets a phase of its own.
+    schedule_group: str | None
 
     async def connect(self) -> None:
         """Open what the device needs; idempotent. Raise a RetryableError when it cannot."""

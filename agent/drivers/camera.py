@@ -59,6 +59,7 @@ class CameraDriver:
     """Checks one camera."""
 
     requests_per_poll = 1
+    schedule_group: str | None = None  # cameras are checked in a worker pool, each at its own phase
 
     def __init__(
         self, device: DeviceConfig, profile: LoadedProfile, pool: VideoPool, snapshots: SnapshotStore | None

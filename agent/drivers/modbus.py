@@ -107,6 +107,7 @@ class ModbusDriver:
         self.bus = bus
         self.blocks = plan_reads(profile.points, profile.modbus_profile.modbus)
         self.requests_per_poll = len(self.blocks)
+        self.schedule_group: str | None = f"modbus:{device.modbus_address.bus}"
 
     async def connect(self) -> None:
         """Make sure the bus is connected."""
