@@ -171,10 +171,15 @@ class Publisher:
             now = time.time()
             room = self.spool_settings.window - self.spool.in_flight(now, timeout)
             batch = self.spool.due(now, timeout, room) if room > 0 else []
-            for seq, payload in batch:
-                await client.publish(topic, payload, qos=1)
-                self.spool.mark_sent([seq], time.time())
-                self.sent += 1
+            published: list[int] = []
+            try:
+                for seq, payload in batch:
+                    await client.publish(topic, payload, qos=1)
+                    published.append(seq)
+            finally:  # one spool write per batch, not one commit per event
+                if published:
+                    self.spool.mark_sent(published, time.time())
+                    self.sent += len(published)
             if batch:
                 continue
             try:
