@@ -9,13 +9,25 @@ hub that holds the sweep leadership (``hub.leader``).
 import asyncio
 import logging
 import time
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError
+
 from contract import Ack, Birth, Command, ContractError, Event, MessageType, Presence, Snapshot, TopicTree, decode
 from contract import encode as encode_message
-from contract.messages import MAX_ACK_IDS, Image, new_event_id, utc_now
+from contract.messages import (
+    MAX_ACK_IDS,
+    MAX_PAYLOAD_BYTES,
+    MODELS,
+    SCHEMA_MAJOR,
+    SCHEMA_MINOR,
+    Image,
+    new_event_id,
+    utc_now,
+)
 from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.rejects import RejectLog, source_of
@@ -28,6 +40,30 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 60.0  # forgetting old live-stream changes is housekeeping, not a per-batch job
 Publish = Callable[[str, bytes], Awaitable[bool]]
 Message = Presence | Birth | Snapshot | Event | Image
+
+
+# Versions that contract.decode validates as they are (no unknown fields to drop): see decode_payload.
+DIRECT_VERSIONS = frozenset(f"{SCHEMA_MAJOR}.{minor}" for minor in range(SCHEMA_MINOR + 1))
+
+
+def decode_payload(message_type: MessageType, payload: bytes) -> Message:
+    """``contract.decode``, with pydantic parsing the JSON bytes itself when the payload is valid.
+
+    A 50-device snapshot validates in about half the time this way (no Python dicts in between).
+    Only an accepted message of a version decode reads as it is takes the fast path; anything else
+    (invalid, another version, no version) goes through ``contract.decode``, which gives the
+    reject and its reason, so rejects are counted exactly as before.
+    """
+    if len(payload) <= MAX_PAYLOAD_BYTES:
+        try:
+            message = MODELS[message_type].model_validate_json(payload)
+        except ValidationError:
+            pass
+        else:
+            if "schema_version" in message.model_fields_set and message.schema_version in DIRECT_VERSIONS:
+                return typing.cast(Message, message)
+    message = decode(message_type, payload)
+    return typing.cast(Message, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +123,7 @@ class Ingest:
                 MessageType.IMAGE,
             ):
                 return None  # our own acks and commands, if a broker echoes them
-            message: Message = decode(where.message_type, payload)
+            message = decode_payload(where.message_type, payload)
         except ContractError as exc:
             self.rejects.reject(source_of(topic, self.tree.prefix), exc.reason, str(exc), self.now())
             return None

@@ -122,13 +122,22 @@ class HubState:
         """A heartbeat with every device's state; also says whether events are missing (gap)."""
         gw = self.gateway(school_id, gateway_id, now)
         gw.last_seen, gw.silent, gw.interval_s = now, False, snap.interval_s
+        # The common case is a heartbeat where nothing changed: a dict lookup and a compare per device,
+        # and only the devices whose report differs from the last one are settled (and written).
+        moved: list[str] = []
+        devices = self.devices
         for status in snap.devices:
-            device = self.devices.get((school_id, status.device_id))
-            if device is not None and device.gateway_id == gateway_id:
+            device = devices.get((school_id, status.device_id))
+            if (
+                device is not None
+                and device.gateway_id == gateway_id
+                and (device.reported != status.availability or device.reported_reason != status.reason)
+            ):
                 device.reported, device.reported_reason = status.availability, status.reason
+                moved.append(status.device_id)
         pending = snap.spool.pending_events if snap.spool else None
         gap = gw.seqs.gap(snap.seq, pending)
-        return self._settle(gw, now), gap
+        return self._settle(gw, now, only=moved), gap
 
     def on_event(self, school_id: str, gateway_id: str, event: Event, now: datetime) -> list[Change]:
         """An event; availability events change the device at once (if not older than what we know)."""
@@ -141,8 +150,8 @@ class HubState:
         )
         if event.type == "availability.changed" and device is not None and event.availability and fresh:
             device.reported, device.reported_reason = event.availability, event.reason
-            return self._settle(gw, now, at=event.ts)
-        return self._settle(gw, now)
+            return self._settle(gw, now, at=event.ts, only=[event.device_id])
+        return self._settle(gw, now, only=[])
 
     def knows(self, school_id: str, gateway_id: str) -> bool:
         """Whether the gateway's inventory has been seen (else a rebirth is due)."""
@@ -164,8 +173,15 @@ class HubState:
                 changes += self._settle(gw, now)
         return changes
 
-    def _settle(self, gw: GatewayState, now: datetime, at: datetime | None = None) -> list[Change]:
-        """Recompute the gateway's and its devices' shown availability; return what changed."""
+    def _settle(
+        self, gw: GatewayState, now: datetime, at: datetime | None = None, only: list[str] | None = None
+    ) -> list[Change]:
+        """Recompute the gateway's and its devices' shown availability; return what changed.
+
+        ``only`` names the devices whose report may have changed; every other member already shows
+        what it reported (or ``gateway_offline``) unless the gateway's own state changes here, and
+        then all members are recomputed.
+        """
         changes: list[Change] = []
         reason: str | None
         if gw.presence in ("offline", "stopped"):
@@ -177,7 +193,9 @@ class HubState:
         if (state, reason) != (gw.availability, gw.reason):
             changes.append(Change(gw.school_id, gw.id, None, state, reason, now, gw.availability))
             gw.availability, gw.reason, gw.since = state, reason, now
-        for device_id in sorted(self.members.get((gw.school_id, gw.id), ())):
+            only = None
+        members = self.members.get((gw.school_id, gw.id), set())
+        for device_id in sorted(members if only is None else members.intersection(only)):
             device = self.devices[(gw.school_id, device_id)]
             why: str | None
             if state == "offline":
