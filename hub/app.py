@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.responses import RedirectResponse
 
 from contract import TopicTree
 from contract.messages import utc_now
@@ -31,6 +30,7 @@ from hub.settings import HubSettings
 from hub.snapshots import Snapshots
 from hub.state import HubState
 from hub.store import Store
+from hub.web import router as web
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,6 @@ def create_app(
     app.include_router(api)
     app.include_router(ops.router)  # public: probes and scrapers carry no credentials
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    web.mount(app)  # issue 5: the console at / and /static (public: it signs in through the API)
 
     return app

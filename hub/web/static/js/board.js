@@ -1,0 +1,219 @@
+// The live alarm board: counts, filters and one big card per alarm, most severe and newest first.
+import { awaitsReset, openAction } from "./actions.js";
+import { h, replace } from "./dom.js";
+import { ago, shortTime } from "./format.js";
+import { kindName, t } from "./i18n.js";
+import { alarmOrder, deviceOf, may, schoolName, store } from "./state.js";
+
+export const filters = { school: "", kind: "", state: "open" };
+let selectedId = null;
+
+function matches(alarm) {
+  if (filters.school && alarm.school_id !== filters.school) return false;
+  if (filters.kind && alarm.kind !== filters.kind) return false;
+  if (filters.state === "open") return alarm.state !== "resolved";
+  if (filters.state === "all") return true;
+  return alarm.state === filters.state;
+}
+
+/** The alarms the board shows, in board order. */
+export function visibleAlarms() {
+  return [...store.alarms.values()].filter(matches).sort(alarmOrder);
+}
+
+function isToday(iso) {
+  return Boolean(iso) && new Date(iso).toDateString() === new Date().toDateString();
+}
+
+function counts() {
+  const all = [...store.alarms.values()].filter((a) => !filters.school || a.school_id === filters.school);
+  return {
+    raised: all.filter((a) => a.state === "raised").length,
+    acknowledged: all.filter((a) => a.state === "acknowledged").length,
+    escalated: all.filter((a) => a.state !== "resolved" && a.escalation_level > 0).length,
+    resolved_today: all.filter((a) => a.state === "resolved" && isToday(a.resolved_at)).length,
+  };
+}
+
+function select(label, name, value, options, onChange) {
+  return h(
+    "label",
+    { class: "filter" },
+    h("span", {}, label),
+    h(
+      "select",
+      { name, onchange: (e) => onChange(e.target.value) },
+      options.map(([v, text]) => h("option", { value: v, selected: v === value }, text)),
+    ),
+  );
+}
+
+function toolbar(rerender) {
+  const c = counts();
+  const kinds = [...new Set([...store.alarms.values()].map((a) => a.kind))].sort();
+  const schools = [...store.schools.values()].sort((a, b) => a.id.localeCompare(b.id));
+  const set = (key) => (value) => {
+    filters[key] = value;
+    rerender();
+  };
+  return h(
+    "div",
+    { class: "toolbar" },
+    h(
+      "div",
+      { class: "counts", role: "group" },
+      ["raised", "acknowledged", "escalated", "resolved_today"].map((key) =>
+        h(
+          "span",
+          { class: `count count-${key}`, dataset: { count: key, value: c[key] } },
+          h("b", {}, c[key]),
+          " ",
+          t(`count.${key}`),
+        ),
+      ),
+    ),
+    h(
+      "div",
+      { class: "filters" },
+      select(t("filter.school"), "school", filters.school, [
+        ["", t("filter.all")],
+        ...schools.map((s) => [s.id, s.name || s.id]),
+      ], set("school")),
+      select(t("filter.kind"), "kind", filters.kind, [["", t("filter.all")], ...kinds.map((k) => [k, kindName(k)])], set("kind")),
+      select(
+        t("filter.state"),
+        "state",
+        filters.state,
+        ["open", "raised", "acknowledged", "resolved", "all"].map((s) => [s, t(`state.${s}`)]),
+        set("state"),
+      ),
+    ),
+  );
+}
+
+function conditionLine(alarm) {
+  if (alarm.state === "resolved") {
+    return h("p", { class: "cond" }, `${t("state.resolved")} · ${alarm.resolved_by ?? ""} · ${shortTime(alarm.resolved_at)}`);
+  }
+  let text;
+  let cls = "cond";
+  if (awaitsReset(alarm)) {
+    text = t("alarm.latched_wait");
+    cls += " wait";
+  } else if (alarm.latched) text = t("alarm.reset_done");
+  else if (alarm.condition === "cleared") text = t("alarm.cleared");
+  else text = t("alarm.active");
+  return h("p", { class: cls }, text);
+}
+
+function card(alarm) {
+  const device = deviceOf(alarm);
+  const escalated = alarm.state !== "resolved" && alarm.escalation_level > 0;
+  const where = [schoolName(alarm.school_id), device?.location, alarm.device_id ?? alarm.gateway_id].filter(Boolean);
+  const canAck = alarm.state === "raised" && may("acknowledge", alarm);
+  const canResolve = alarm.state !== "resolved" && may("resolve", alarm);
+  return h(
+    "article",
+    {
+      class: "alarm-card",
+      tabindex: 0,
+      "aria-selected": alarm.id === selectedId ? "true" : "false",
+      dataset: {
+        id: alarm.id,
+        severity: alarm.severity,
+        state: alarm.state,
+        escalated: escalated ? "yes" : "no",
+        school: alarm.school_id,
+        kind: alarm.kind,
+      },
+      onfocus: () => {
+        selectedId = alarm.id;
+      },
+      ondblclick: () => {
+        location.hash = `#/alarm/${encodeURIComponent(alarm.id)}`;
+      },
+    },
+    h(
+      "div",
+      { class: "card-head" },
+      h("span", { class: `sev sev-${alarm.severity}` }, t(`severity.${alarm.severity}`)),
+      escalated ? h("span", { class: "esc" }, `⬆ ${t("alarm.escalated", { n: alarm.escalation_level })}`) : null,
+      h("span", { class: `state state-${alarm.state}` }, t(`state.${alarm.state}`)),
+      h("time", { class: "ago", datetime: alarm.raised_at, title: shortTime(alarm.raised_at), dataset: { ago: alarm.raised_at } }, ago(alarm.raised_at)),
+    ),
+    h(
+      "h3",
+      { class: "kind" },
+      kindName(alarm.kind),
+      alarm.zone !== null && alarm.zone !== undefined ? h("span", { class: "zone" }, ` · ${t("alarm.zone", { n: alarm.zone })}`) : null,
+    ),
+    h("p", { class: "where" }, where.join(" · ")),
+    conditionLine(alarm),
+    alarm.acknowledged_by && alarm.state === "acknowledged"
+      ? h(
+          "p",
+          { class: "ack" },
+          t("alarm.ack_by", { who: alarm.acknowledged_by }),
+          alarm.acknowledge_note ? `：${alarm.acknowledge_note}` : "",
+        )
+      : null,
+    h(
+      "div",
+      { class: "actions" },
+      canAck
+        ? h("button", { type: "button", class: "primary act-ack", onclick: () => openAction(alarm, "acknowledge") }, t("action.acknowledge"))
+        : null,
+      canResolve
+        ? h(
+            "button",
+            {
+              type: "button",
+              class: `act-resolve${alarm.state === "acknowledged" && !awaitsReset(alarm) ? " primary" : ""}`,
+              onclick: () => openAction(alarm, "resolve"),
+              title: awaitsReset(alarm) ? t("action.wait_reset") : null,
+            },
+            t("action.resolve"),
+          )
+        : null,
+      h("a", { class: "button ghost act-detail", href: `#/alarm/${encodeURIComponent(alarm.id)}` }, t("action.detail")),
+    ),
+  );
+}
+
+/** Draw the board into the view. */
+export function renderBoard(view) {
+  const rerender = () => renderBoard(view);
+  const alarms = visibleAlarms();
+  const hadFocus = document.activeElement?.closest?.(".alarm-card")?.dataset.id;
+  const list = h(
+    "section",
+    { class: "board", "aria-live": "polite" },
+    alarms.length
+      ? alarms.map(card)
+      : h("p", { class: "empty" }, filters.state === "open" && !filters.school && !filters.kind ? t("alarm.none") : t("alarm.none_filtered")),
+  );
+  replace(view, toolbar(rerender), list);
+  if (hadFocus) view.querySelector(`.alarm-card[data-id="${CSS.escape(hadFocus)}"]`)?.focus();
+}
+
+/** The alarm the keyboard works on: the focused card, else the first. */
+export function selectedAlarm() {
+  const id = document.activeElement?.closest?.(".alarm-card")?.dataset.id ?? selectedId;
+  return store.alarms.get(id) ?? visibleAlarms()[0];
+}
+
+/** Move the keyboard selection by delta cards. */
+export function moveSelection(delta) {
+  const cards = [...document.querySelectorAll(".alarm-card")];
+  if (!cards.length) return;
+  const index = cards.findIndex((c) => c.dataset.id === selectedAlarm()?.id);
+  const next = cards[Math.min(cards.length - 1, Math.max(0, index + delta))];
+  next.focus();
+  next.scrollIntoView({ block: "nearest" });
+}
+
+/** Refresh every "3 minutes ago" on the page. */
+export function tick() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll("[data-ago]")) el.textContent = ago(el.dataset.ago, now);
+}

@@ -1,0 +1,291 @@
+// The console's entry: sign-in, routing (#/board, #/devices, #/uptime, #/alarm/ID, #/device/S/ID),
+// the live stream feeding the store, the alarm sound and keyboard shortcuts.
+import { openAction, setupActions } from "./actions.js";
+import { api, listAll, login, logout, setUnauthorizedHandler, whoAmI } from "./api.js";
+import { moveSelection, renderBoard, selectedAlarm, tick } from "./board.js";
+import { renderAlarm } from "./detail.js";
+import { renderDevice, renderDevices } from "./devices.js";
+import { h, replace, toast } from "./dom.js";
+import { applyStatic, currentLang, setLang, t } from "./i18n.js";
+import * as sound from "./sound.js";
+import { changed, deviceKey, may, store, subscribe } from "./state.js";
+import { LiveStream } from "./stream.js";
+import { renderUptime } from "./uptime.js";
+
+const view = document.getElementById("view");
+let stream = null;
+let connState = "connecting";
+let loading = false;
+let pending = [];
+const muted = new Set(); // alarm ids whose sound the guard silenced
+
+// ---- data ------------------------------------------------------------------------------------
+
+function applyEvent(type, data) {
+  if (type === "alarm") {
+    store.alarms.set(data.id, { ...store.alarms.get(data.id), ...data });
+  } else if (type === "device") {
+    const key = deviceKey(data.school_id, data.id);
+    const known = store.devices.get(key);
+    if (known) store.devices.set(key, { ...known, availability: data.availability, reason: data.reason, since: data.since });
+    else loadDevicesSoon(); // a new device: its kind and location come from the list
+  }
+}
+
+function onEvent(type, data) {
+  if (loading) pending.push([type, data]);
+  else {
+    applyEvent(type, data);
+    changed(type === "alarm" ? "alarms" : "devices");
+  }
+}
+
+let devicesTimer = 0;
+function loadDevicesSoon() {
+  clearTimeout(devicesTimer);
+  devicesTimer = setTimeout(async () => {
+    await loadDevices();
+    changed("devices");
+  }, 1000);
+}
+
+async function loadDevices() {
+  const devices = await listAll("/devices");
+  store.devices = new Map(devices.map((d) => [deviceKey(d.school_id, d.id), d]));
+}
+
+/** Reload schools, devices and alarms; stream events arriving meanwhile are applied afterwards. */
+async function reload() {
+  loading = true;
+  pending = [];
+  try {
+    const [schools, , open, resolved] = await Promise.all([
+      api("/schools"),
+      loadDevices(),
+      api("/alarms", { params: { state: "open", limit: 1000 } }),
+      api("/alarms", { params: { state: "resolved", limit: 200 } }),
+    ]);
+    store.schools = new Map(schools.items.map((s) => [s.id, s]));
+    store.alarms = new Map([...resolved.items, ...open.items].map((a) => [a.id, a]));
+  } catch (error) {
+    if (error.status !== 401) toast(error.status === 0 ? t("error.network") : t("error.generic", { m: error.message }), "error");
+  } finally {
+    loading = false;
+    for (const [type, data] of pending) applyEvent(type, data);
+    pending = [];
+    changed("all");
+  }
+}
+
+// ---- sound -------------------------------------------------------------------------------------
+
+function updateSound() {
+  const ringing = [...store.alarms.values()].filter((a) => a.severity === "critical" && a.state === "raised");
+  for (const id of muted) if (!ringing.some((a) => a.id === id)) muted.delete(id);
+  const audible = ringing.filter((a) => !muted.has(a.id));
+  sound.ring(audible.length > 0);
+  const button = document.getElementById("sound");
+  const isMuted = ringing.length > 0 && audible.length === 0;
+  button.textContent = isMuted ? t("sound.muted") : sound.unlocked() ? t("sound.on") : t("sound.locked");
+  button.dataset.state = isMuted ? "muted" : sound.unlocked() ? "on" : "locked";
+}
+
+function muteCurrent() {
+  for (const a of store.alarms.values()) if (a.severity === "critical" && a.state === "raised") muted.add(a.id);
+  updateSound();
+}
+
+// ---- header ------------------------------------------------------------------------------------
+
+function setConn(state) {
+  connState = state;
+  document.body.dataset.conn = state;
+  const el = document.getElementById("conn");
+  el.textContent = t(`conn.${state}`);
+  el.dataset.state = state;
+}
+
+function showWho() {
+  const who = document.getElementById("who");
+  const me = store.me;
+  who.textContent = store.auth === "off" ? t("auth.off") : me ? `${me.display_name || me.username} · ${t(`role.${me.role}`)}` : "";
+  document.getElementById("logout").hidden = store.auth === "off" || !me;
+}
+
+function markNav(name) {
+  for (const a of document.querySelectorAll(".tabs a")) a.setAttribute("aria-current", a.dataset.view === name ? "page" : "false");
+}
+
+// ---- routing -----------------------------------------------------------------------------------
+
+function route() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const [name, a, b] = parts;
+  if (name === "devices") return { name: "devices" };
+  if (name === "uptime") return { name: "uptime" };
+  if (name === "alarm" && a) return { name: "alarm", id: a };
+  if (name === "device" && a && b) return { name: "device", school: a, id: b };
+  return { name: "board" };
+}
+
+function render(what = "all") {
+  if (!store.ready) return;
+  const r = route();
+  markNav(r.name === "alarm" ? "board" : r.name === "device" ? "devices" : r.name);
+  updateSound();
+  if (r.name === "board") renderBoard(view);
+  else if (r.name === "devices" && what !== "alarms") renderDevices(view);
+  else if (r.name === "uptime" && what === "all") renderUptime(view);
+  else if (r.name === "alarm" && what === "all") renderAlarm(view, r.id);
+  else if (r.name === "device" && what === "all") renderDevice(view, r.school, r.id);
+}
+
+// ---- sign-in -----------------------------------------------------------------------------------
+
+function showLogin(message = "") {
+  stream?.stop();
+  stream = null;
+  store.ready = false;
+  sound.ring(false);
+  replace(view);
+  document.getElementById("login").hidden = false;
+  document.getElementById("login-error").textContent = message;
+  document.querySelector("#login-form [name=username]").focus();
+  store.me = null;
+  showWho();
+}
+
+async function onLogin(event) {
+  event.preventDefault();
+  sound.unlock(); // the login click is the gesture browsers ask for before playing sound
+  const form = event.target;
+  const error = document.getElementById("login-error");
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  error.textContent = "";
+  try {
+    store.me = await login(form.username.value.trim(), form.password.value);
+    form.password.value = "";
+    document.getElementById("login").hidden = true;
+    start();
+  } catch (failure) {
+    if (failure.status === 401) error.textContent = t("auth.bad");
+    else if (failure.status === 429) error.textContent = t("auth.limited", { s: failure.retryAfter ?? 60 });
+    else error.textContent = failure.status === 0 ? t("error.network") : t("error.generic", { m: failure.message });
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function start() {
+  showWho();
+  store.ready = true;
+  replace(view, h("p", { class: "muted" }, "…"));
+  stream = new LiveStream({
+    onEvent,
+    onState: setConn,
+    onReady: reload,
+    onResync: reload,
+  });
+  stream.start();
+}
+
+// ---- keyboard ------------------------------------------------------------------------------------
+
+const KEYS = [
+  ["1 2 3", "help.nav"],
+  ["↑ ↓ / k j", "help.move"],
+  ["a", "help.ack"],
+  ["r", "help.resolve"],
+  ["Enter", "help.open"],
+  ["m", "help.mute"],
+  ["l", "help.lang"],
+  ["?", "help.help"],
+];
+
+function onKey(event) {
+  sound.unlock();
+  updateSound();
+  if (event.target.closest("input, textarea, select, dialog[open]") || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (!store.ready) return;
+  const onBoard = route().name === "board";
+  const key = event.key;
+  const go = { 1: "#/board", 2: "#/devices", 3: "#/uptime" }[key];
+  if (go) location.hash = go;
+  else if (key === "?") {
+    replace(document.getElementById("help-keys"), KEYS.map(([k, text]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, t(text))]));
+    document.getElementById("help-dialog").showModal();
+  } else if (key === "l") toggleLang();
+  else if (key === "m") muteCurrent();
+  else if (onBoard && (key === "ArrowDown" || key === "j")) moveSelection(1);
+  else if (onBoard && (key === "ArrowUp" || key === "k")) moveSelection(-1);
+  else if (onBoard && (key === "a" || key === "r" || key === "Enter")) {
+    const alarm = selectedAlarm();
+    if (!alarm) return;
+    if (key === "Enter") location.hash = `#/alarm/${encodeURIComponent(alarm.id)}`;
+    else if (key === "a" && alarm.state === "raised" && may("acknowledge", alarm)) openAction(alarm, "acknowledge");
+    else if (key === "r" && alarm.state !== "resolved" && may("resolve", alarm)) openAction(alarm, "resolve");
+    else return;
+  } else return;
+  event.preventDefault();
+}
+
+function toggleLang() {
+  setLang(currentLang() === "zh" ? "en" : "zh");
+  document.getElementById("lang").textContent = currentLang() === "zh" ? "EN" : "中文";
+  document.getElementById("lang").lang = currentLang() === "zh" ? "en" : "zh-CN";
+  applyStatic();
+  setConn(connState);
+  showWho();
+  render("all");
+}
+
+// ---- boot --------------------------------------------------------------------------------------
+
+async function boot() {
+  setLang(currentLang());
+  applyStatic();
+  document.getElementById("lang").textContent = currentLang() === "zh" ? "EN" : "中文";
+  setConn("connecting");
+  setupActions();
+  subscribe(render);
+  window.addEventListener("hashchange", () => render("all"));
+  document.addEventListener("keydown", onKey);
+  document.addEventListener("pointerdown", () => {
+    sound.unlock();
+    setTimeout(updateSound, 50);
+  });
+  document.getElementById("lang").addEventListener("click", toggleLang);
+  document.getElementById("sound").addEventListener("click", () => {
+    sound.unlock();
+    if (document.body.dataset.sound === "ringing") muteCurrent();
+    else setTimeout(updateSound, 50);
+  });
+  document.getElementById("login-form").addEventListener("submit", onLogin);
+  document.getElementById("logout").addEventListener("click", async () => {
+    await logout();
+    showLogin();
+  });
+  setUnauthorizedHandler(() => showLogin());
+  setInterval(tick, 1000);
+  await signIn();
+  document.body.dataset.ready = "yes";
+}
+
+/** Ask the hub who we are: start, or show the login form; retry while the hub is unreachable. */
+async function signIn() {
+  let who;
+  try {
+    who = await whoAmI();
+  } catch {
+    toast(t("error.network"), "error");
+    setTimeout(signIn, 5000);
+    return;
+  }
+  store.auth = who.auth;
+  store.me = who.me;
+  if (who.auth === "on" && !who.me) showLogin();
+  else start();
+}
+
+boot();

@@ -1,0 +1,51 @@
+// The alarm sound: a two-tone chime made with WebAudio (no audio file), repeated while a
+// top-severity alarm is unacknowledged. Browsers allow sound only after a user gesture (the login
+// click, or any click or key on the page), so the context is created or resumed on the first one.
+
+let context = null;
+let timer = 0;
+let ringing = false;
+
+/** Create or resume the audio context; call from a click or key handler. */
+export function unlock() {
+  try {
+    context ??= new AudioContext();
+    if (context.state === "suspended") context.resume();
+  } catch {
+    context = null; // no WebAudio: the page still shows the alarm
+  }
+}
+
+/** Whether the browser lets us play sound now. */
+export function unlocked() {
+  return context !== null && context.state === "running";
+}
+
+function chime() {
+  if (!unlocked()) return;
+  const start = context.currentTime;
+  for (const [offset, frequency] of [[0, 880], [0.28, 660], [0.56, 880]]) {
+    const osc = context.createOscillator();
+    const gain = context.createGain();
+    osc.type = "square";
+    osc.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, start + offset);
+    gain.gain.exponentialRampToValueAtTime(0.25, start + offset + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.24);
+    osc.connect(gain).connect(context.destination);
+    osc.start(start + offset);
+    osc.stop(start + offset + 0.26);
+  }
+}
+
+/** Ring (every 2 s) or stop; body[data-sound] says which, for people and tests. */
+export function ring(on) {
+  if (on === ringing) return;
+  ringing = on;
+  document.body.dataset.sound = on ? "ringing" : "quiet";
+  clearInterval(timer);
+  if (on) {
+    chime();
+    timer = setInterval(chime, 2000);
+  }
+}

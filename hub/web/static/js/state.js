@@ -1,0 +1,61 @@
+// What the console knows: who is signed in, schools, devices and alarms, kept current by the stream.
+
+export const store = {
+  auth: "off", // "on" | "off"
+  me: null,
+  schools: new Map(), // id -> {id, name}
+  devices: new Map(), // "school/device" -> device
+  alarms: new Map(), // id -> alarm
+};
+
+const listeners = new Set();
+
+/** Call fn(what) after every change; what is "alarms", "devices", "schools" or "all". */
+export function subscribe(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/** Tell the views something changed. */
+export function changed(what) {
+  for (const fn of listeners) fn(what);
+}
+
+export function deviceKey(schoolId, deviceId) {
+  return `${schoolId}/${deviceId}`;
+}
+
+/** The device an alarm is about, if known. */
+export function deviceOf(alarm) {
+  return alarm.device_id ? store.devices.get(deviceKey(alarm.school_id, alarm.device_id)) : undefined;
+}
+
+/** A school's display name (its id when the directory has no name). */
+export function schoolName(id) {
+  return store.schools.get(id)?.name || id;
+}
+
+export const SEVERITY_RANK = { critical: 0, major: 1, minor: 2, info: 3 };
+
+// Security alarms, which a person who guards must handle; IT staff handle every other (technical)
+// kind. Mirrors hub/auth/roles.py SECURITY_KINDS; the API decides, this only hides useless buttons.
+const SECURITY_KINDS = new Set(["panic", "intrusion", "wire_cut", "tamper", "door_forced", "door_held", "unknown"]);
+
+/** Whether the signed-in user may do action ("acknowledge" | "resolve") on the alarm. */
+export function may(action, alarm) {
+  if (store.auth === "off") return true;
+  const me = store.me;
+  if (!me?.permissions?.[action]) return false;
+  if (me.role === "it_staff") return !SECURITY_KINDS.has(alarm.kind);
+  return true;
+}
+
+/** Board order: open before resolved, most severe first, then newest first. */
+export function alarmOrder(a, b) {
+  const open = (x) => (x.state === "resolved" ? 1 : 0);
+  return (
+    open(a) - open(b) ||
+    (SEVERITY_RANK[a.severity] ?? 9) - (SEVERITY_RANK[b.severity] ?? 9) ||
+    new Date(b.raised_at) - new Date(a.raised_at)
+  );
+}
