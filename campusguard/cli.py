@@ -18,10 +18,18 @@ def _agent(args: argparse.Namespace) -> int:
 
 
 def _hub(args: argparse.Namespace) -> int:
-    from hub.run import run_hub
     from hub.settings import SettingsError
 
     try:
+        if getattr(args, "account_command", None) is not None:  # hub user ... / hub token ...
+            from hub.auth.cli import run
+
+            return run(args)
+        if args.config is None:
+            print("campusguard hub: --config is required", file=sys.stderr)
+            return 2
+        from hub.run import run_hub
+
         run_hub(args.config)
     except SettingsError as exc:
         print(f"campusguard: {exc}", file=sys.stderr)
@@ -85,8 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_agent)
 
     p = sub.add_parser("hub", help="run the hub: ingest, liveness, alarm ledger and REST API")
-    p.add_argument("--config", type=Path, required=True, help="hub YAML file")
+    p.add_argument("--config", type=Path, help="hub YAML file")
     p.set_defaults(func=_hub)
+    from hub.auth.commands import add_parsers  # argparse only: imports no server code
+
+    add_parsers(p.add_subparsers(dest="hub_command", required=False))
 
     p = sub.add_parser("simulate", help="run simulated devices with a control interface")
     p.add_argument("--config", type=Path, required=True, help="simulator YAML file")

@@ -16,6 +16,7 @@ from campusguard.net import free_port
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
+    from hub.api.deps import Services
     from hub.settings import HubSettings
     from simulator.config import SimConfig
 
@@ -113,8 +114,38 @@ def hub_settings(data_dir: Path, broker_port: int, port: int) -> "HubSettings":
             "liveness": {"default_snapshot_interval_s": 5, "check_every_s": 0.5, "rebirth_min_interval_s": 5},
             "alarms": {"escalate_after_s": 120},
             "api": {"port": port},
+            "districts": [{"id": "demo-district", "name": "示范区 (demo district)"}],
+            "schools": [{"id": school, "name": name, "district": "demo-district"} for school, name in SCHOOLS.items()],
         }
     )
+
+
+DEMO_USER = "demo"
+
+
+def demo_account(services: "Services") -> tuple[str, str]:
+    """The demo account (district_admin of every school) with a fresh password and API token; both returned.
+
+    The data folder outlives a run, so an existing account gets a new password and its old tokens
+    are revoked: only the credentials printed by this run work.
+    """
+    from hub.auth import passwords, tokens, users
+
+    password, now = passwords.generate_password(), services.now()
+    with services.sessions.begin() as db:
+        user = users.get(db, DEMO_USER)
+        if user is None:
+            user = users.add(
+                db, username=DEMO_USER, password=password, role="district_admin", schools=[], district="*",
+                display_name="演示 Demo", now=now,
+            )  # fmt: skip
+        else:
+            users.set_password(db, user, password, now)
+            users.set_disabled(db, user, False)
+            for old in tokens.of_user(db, user.id):
+                tokens.revoke(db, old.id, now)
+        _, token = tokens.create(db, user, "demo", now)
+    return password, token
 
 
 STORY: list[tuple[float, str, str, dict[str, object], str]] = [
@@ -187,6 +218,9 @@ async def _run(duration_s: float | None, port: int, data_dir: Path, scenario: st
         async with asyncio.TaskGroup() as tg:
             server, http_task = await start_server(app, "127.0.0.1", port)
             print(f"CampusGuard console: http://127.0.0.1:{port}", flush=True)
+            if app.state.services.settings.api.auth == "on":
+                password, token = demo_account(app.state.services)
+                print(f"Demo login: {DEMO_USER} / {password}   API token: Authorization: Bearer {token}", flush=True)
             for agent in agents:
                 tg.create_task(agent.run(agent_stops[agent.config.school_id]), name=f"agent:{agent.config.school_id}")
 

@@ -18,6 +18,8 @@ from hub import __version__
 from hub.api import alarms, inventory, ops, stream
 from hub.api import snapshots as snapshots_api
 from hub.api.deps import Services, current_principal
+from hub.auth import admin as accounts
+from hub.auth import routes as auth_routes
 from hub.db.engine import make_engine, migrate, session_factory
 from hub.forwarding import api as forwarding_api
 from hub.forwarding.worker import Forwarder
@@ -99,7 +101,9 @@ def create_app(
     for module in (inventory, alarms, snapshots_api, stream):
         api.include_router(module.router)
     api.include_router(forwarding_api.router)  # issue 6: /alarms/{id}/forwarding
+    api.include_router(accounts.router)  # issue 5: users, API tokens, audit log
     app.include_router(api)
+    app.include_router(auth_routes.router)  # issue 5: login is public; logout and me check the caller
     app.include_router(ops.router)  # public: probes and scrapers carry no credentials
 
     web.mount(app)  # issue 5: the console at / and /static (public: it signs in through the API)

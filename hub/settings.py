@@ -2,11 +2,20 @@
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from contract.topics import DEFAULT_PREFIX
 from hub.forwarding.settings import ForwardingSettings  # issue 6: alarm forwarding rules
@@ -98,14 +107,46 @@ class AlarmSettings(_Strict):
     device_offline_alarm: bool = True
 
 
+def _on_off(value: object) -> object:
+    """YAML 1.1 reads a bare ``on``/``off`` as a boolean: take it as the word."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
+
+
 class ApiSettings(_Strict):
-    """Where the REST API listens, and whether it asks for credentials."""
+    """Where the REST API listens, and how callers sign in (see docs/accounts.md)."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    auth: Literal["off"] = Field(default="off", description="accounts arrive with a later issue")
+    auth: Annotated[Literal["on", "off"], BeforeValidator(_on_off)] = Field(
+        default="on", description="off: every caller is an anonymous operator with full access"
+    )
+    secure_cookies: Literal["auto"] | bool = Field(
+        default="auto", description="auto: Secure cookies when the request came over https"
+    )
+    session_idle_s: float = Field(default=12 * 3600, gt=0, description="a session unused this long ends")
+    session_max_s: float = Field(default=24 * 3600, gt=0, description="a session ends this long after login")
+    login_window_s: float = Field(default=300, gt=0, description="failed logins are counted over this window")
+    login_failures_per_user: int = Field(default=5, ge=1, description="then that username is locked out")
+    login_failures_per_ip: int = Field(default=20, ge=1, description="then that client address is locked out")
     sse_buffer: int = Field(default=10_000, ge=10, description="changes replayed at most after Last-Event-ID")
     sse_keep_s: float = Field(default=86_400, gt=0, description="how long changes are kept for replay")
+
+
+class DistrictEntry(_Strict):
+    """A district (education bureau) in the directory."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = ""
+
+
+class SchoolEntry(_Strict):
+    """A school in the directory: its name and district, which scope district accounts."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = ""
+    district: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class HubSettings(_Strict):
@@ -119,6 +160,20 @@ class HubSettings(_Strict):
     alarms: AlarmSettings = AlarmSettings()
     api: ApiSettings = ApiSettings()
     forwarding: ForwardingSettings = ForwardingSettings()  # issue 6: see docs/forwarding.md
+    schools: tuple[SchoolEntry, ...] = ()  # issue 5: names and districts; scopes district accounts
+    districts: tuple[DistrictEntry, ...] = ()
+
+    @model_validator(mode="after")
+    def _directory(self) -> "HubSettings":
+        for what, entries in (("schools", self.schools), ("districts", self.districts)):
+            ids = [e.id for e in entries]
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"{what}: duplicate id")
+        known = {d.id for d in self.districts}
+        for school in self.schools:
+            if known and school.district is not None and school.district not in known:
+                raise ValueError(f"schools: {school.id}: district {school.district!r} is not in districts")
+        return self
 
 
 def _field(loc: tuple[Any, ...]) -> str:

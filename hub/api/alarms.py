@@ -1,5 +1,11 @@
-"""The alarm ledger over HTTP: list, read, acknowledge, resolve."""
+"""The alarm ledger over HTTP: list, read, acknowledge, resolve; only the caller's schools.
 
+An alarm of a school outside the caller's scope answers 404 as if it did not exist; one the caller's
+role may not handle (a viewer, or IT staff and a security alarm) answers 403. Every attempt to
+acknowledge or resolve is in the audit log, refused ones included.
+"""
+
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -8,8 +14,10 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from hub import ledger, live
-from hub.api.deps import Principal, PrincipalDep, Services, ServicesDep, SessionDep
+from hub.api.deps import PrincipalDep, Services, ServicesDep, SessionDep, visible_alarm
 from hub.api.schemas import AcknowledgeIn, AlarmOut, Page, ResolveIn
+from hub.auth import audit
+from hub.auth.principal import Principal
 from hub.db.models import Alarm
 from hub.forwarding.api import with_forwarding
 from hub.store import alarm_dict
@@ -21,7 +29,7 @@ router = APIRouter(prefix="/alarms", tags=["alarms"])
 def list_alarms(
     *,
     session: SessionDep,
-    _who: PrincipalDep,
+    who: PrincipalDep,
     state: Literal["raised", "acknowledged", "resolved", "open"] | None = None,
     school_id: str | None = None,
     device_id: str | None = None,
@@ -31,8 +39,8 @@ def list_alarms(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[AlarmOut]:
-    """Alarms, newest first; ``state=open`` means raised or acknowledged."""
-    query = select(Alarm)
+    """Alarms of the caller's schools, newest first; ``state=open`` means raised or acknowledged."""
+    query = select(Alarm).where(who.scope.clause(Alarm.school_id))
     if state == "open":
         query = query.where(Alarm.state.in_(ledger.OPEN_STATES))
     elif state:
@@ -50,44 +58,81 @@ def list_alarms(
 
 
 @router.get("/{alarm_id}")
-def get_alarm(alarm_id: str, session: SessionDep, _who: PrincipalDep) -> AlarmOut:
+def get_alarm(alarm_id: str, session: SessionDep, who: PrincipalDep) -> AlarmOut:
     """One alarm."""
-    alarm = session.get(Alarm, alarm_id)
-    if alarm is None:
-        raise HTTPException(404, f"no alarm {alarm_id!r}")
-    return with_forwarding(session, [AlarmOut.model_validate(alarm)])[0]
+    return with_forwarding(session, [AlarmOut.model_validate(visible_alarm(session, who, alarm_id))])[0]
 
 
-def _write(svc: Services, actor: str, alarm_id: str, action: str, note: str | None) -> live.LiveEvent:
+@dataclass(frozen=True)
+class _Action:
+    who: Principal
+    actor: str
+    alarm_id: str
+    verb: Literal["acknowledge", "resolve"]
+    note: str | None
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, detail: str, outcome: str, school_id: str | None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.outcome, self.school_id = status, detail, outcome, school_id
+
+
+def _write(svc: Services, act: _Action) -> live.LiveEvent:
     now = svc.now()
     with svc.sessions.begin() as session:
-        if action == "acknowledge":
-            alarm = ledger.acknowledge(session, alarm_id, actor, note, now)
-        else:
-            alarm = ledger.resolve(session, alarm_id, actor, note or "", now)
+        found = session.get(Alarm, act.alarm_id)
+        if found is None or not act.who.scope.allows(found.school_id):
+            school = found.school_id if found else None  # a probe of another school: its admins see it
+            raise _Refused(404, f"no alarm {act.alarm_id!r}", "not_found", school)
+        if not act.who.can_handle(found.kind):
+            detail = f"a {act.who.role} may not {act.verb} a {found.kind} alarm"
+            raise _Refused(403, detail, "forbidden", found.school_id)
+        try:
+            if act.verb == "acknowledge":
+                alarm = ledger.acknowledge(session, act.alarm_id, act.actor, act.note, now)
+            else:
+                alarm = ledger.resolve(session, act.alarm_id, act.actor, act.note or "", now)
+        except ledger.LedgerError as exc:
+            raise _Refused(exc.status, str(exc), "conflict", found.school_id) from None
+        audit.record(
+            session, at=now, actor=act.actor, action=f"alarm.{act.verb}", target=act.alarm_id,
+            school_id=alarm.school_id, client_ip=act.who.client_ip, kind=alarm.kind, note=act.note,
+        )  # fmt: skip
         [event] = live.record(session, [("alarm", alarm_dict(alarm))], now)
         return event
 
 
-async def _change(
-    svc: Services, *, who: Principal, alarm_id: str, action: str, note: str | None, by: str | None
-) -> AlarmOut:
-    actor = who.name if who.authenticated else (by or who.name)
+def _refused(svc: Services, act: _Action, refused: _Refused) -> None:
+    with svc.sessions.begin() as session:
+        audit.record(
+            session, at=svc.now(), actor=act.actor, action=f"alarm.{act.verb}", target=act.alarm_id,
+            outcome=refused.outcome, school_id=refused.school_id, client_ip=act.who.client_ip, detail=refused.detail,
+        )  # fmt: skip
+
+
+async def _change(svc: Services, act: _Action) -> AlarmOut:
     try:
-        event = await run_in_threadpool(_write, svc, actor, alarm_id, action, note)
-    except ledger.LedgerError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        event = await run_in_threadpool(_write, svc, act)
+    except _Refused as exc:
+        await run_in_threadpool(_refused, svc, act, exc)
+        raise HTTPException(exc.status, exc.detail) from None
     svc.live.publish(event)  # on the event loop: the broadcaster is not thread-safe
     return AlarmOut.model_validate(event.data)
+
+
+def _actor(who: Principal, by: str | None) -> str:
+    """The logged-in username; with auth off, the ``by`` field of the body."""
+    return who.name if who.authenticated else (by or who.name)
 
 
 @router.post("/{alarm_id}/acknowledge")
 async def acknowledge_alarm(alarm_id: str, body: AcknowledgeIn, svc: ServicesDep, who: PrincipalDep) -> AlarmOut:
     """Acknowledge a raised alarm, optionally with a note."""
-    return await _change(svc, who=who, alarm_id=alarm_id, action="acknowledge", note=body.note, by=body.by)
+    return await _change(svc, _Action(who, _actor(who, body.by), alarm_id, "acknowledge", body.note))
 
 
 @router.post("/{alarm_id}/resolve")
 async def resolve_alarm(alarm_id: str, body: ResolveIn, svc: ServicesDep, who: PrincipalDep) -> AlarmOut:
     """Resolve an alarm with a note; 409 while a latched alarm is not reset at its device."""
-    return await _change(svc, who=who, alarm_id=alarm_id, action="resolve", note=body.note, by=body.by)
+    return await _change(svc, _Action(who, _actor(who, body.by), alarm_id, "resolve", body.note))

@@ -1,13 +1,15 @@
-"""What the routers need, injected through FastAPI dependencies; and the seam where auth plugs in."""
+"""What the routers need, injected through FastAPI dependencies, and who is calling (``hub.auth``)."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.auth.principal import CsrfRejected, NotAuthenticated, Principal, authenticate
+from hub.db.models import Alarm
 from hub.ingest import Ingest
 from hub.leader import Leadership
 from hub.live import Broadcaster
@@ -30,23 +32,39 @@ class Services:
     leader: Leadership
 
 
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling. With auth off every caller is the anonymous operator."""
-
-    name: str
-    authenticated: bool = False
-
-
 def services(request: Request) -> Services:
     """The app's services."""
     found: Services = request.app.state.services
     return found
 
 
-def current_principal(request: Request) -> Principal:
-    """The caller. The accounts issue replaces this with token checks; routes already depend on it."""
-    return Principal(name="anonymous")
+def current_principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
+    """The caller, from an API token or a session cookie (with its CSRF token on state changes).
+
+    401 without valid credentials; 403 when a cookie-authenticated state change lacks the CSRF token.
+    With ``api.auth: off`` every caller is the anonymous operator.
+    """
+    try:
+        with svc.sessions.begin() as session:
+            return authenticate(request, session, svc.settings, svc.now())
+    except NotAuthenticated as exc:
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    except CsrfRejected as exc:
+        raise HTTPException(403, str(exc)) from None
+
+
+def in_scope(who: Principal, school_id: str, what: str) -> None:
+    """404 when the school is outside the caller's scope: its resources are not revealed."""
+    if not who.scope.allows(school_id):
+        raise HTTPException(404, f"no {what}")
+
+
+def visible_alarm(session: Session, who: Principal, alarm_id: str) -> Alarm:
+    """The alarm, or 404 when it does not exist or belongs to a school outside the caller's scope."""
+    alarm = session.get(Alarm, alarm_id)
+    if alarm is None or not who.scope.allows(alarm.school_id):
+        raise HTTPException(404, f"no alarm {alarm_id!r}")
+    return alarm
 
 
 def db_session(svc: Annotated[Services, Depends(services)]) -> Iterator[Session]:

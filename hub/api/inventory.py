@@ -1,4 +1,4 @@
-"""Schools, gateways, devices, device history and uptime."""
+"""Schools, gateways, devices, device history and uptime: only of the schools in the caller's scope."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import Select, func, select
 
-from hub.api.deps import PrincipalDep, SessionDep
+from hub.api.deps import PrincipalDep, ServicesDep, SessionDep
 from hub.api.schemas import DayUptimeOut, DeviceOut, GatewayOut, Page, SchoolOut, TransitionOut, UptimeOut
+from hub.auth.principal import Principal
 from hub.db.models import Device, Gateway, School, Transition
 from hub.uptime import uptime_by_day
 
@@ -20,16 +21,23 @@ def _count(session: SessionDep, query: Select[tuple[object]]) -> int:
 
 
 @router.get("/schools")
-def list_schools(session: SessionDep, _who: PrincipalDep) -> Page[SchoolOut]:
-    """Every school that has a gateway."""
-    rows = session.scalars(select(School).order_by(School.id)).all()
-    return Page(items=[SchoolOut.model_validate(r) for r in rows], total=len(rows))
+def list_schools(session: SessionDep, svc: ServicesDep, who: PrincipalDep) -> Page[SchoolOut]:
+    """The schools in scope: those in ``hub.yaml``'s directory and those that have a gateway."""
+    listed = {s.id: s for s in svc.settings.schools}
+    seen = {r.id: r for r in session.scalars(select(School).where(who.scope.clause(School.id)))}
+    items = []
+    for school_id in sorted(set(seen) | {s for s in listed if who.scope.allows(s)}):
+        entry, row = listed.get(school_id), seen.get(school_id)
+        name = entry.name if entry and entry.name else (row.name if row else "")
+        district = entry.district if entry else None
+        items.append(SchoolOut(id=school_id, name=name, district=district, first_seen=row.first_seen if row else None))
+    return Page(items=items, total=len(items))
 
 
 @router.get("/gateways")
-def list_gateways(session: SessionDep, _who: PrincipalDep, school_id: str | None = None) -> Page[GatewayOut]:
+def list_gateways(session: SessionDep, who: PrincipalDep, school_id: str | None = None) -> Page[GatewayOut]:
     """Gateways and their liveness, optionally of one school."""
-    query = select(Gateway).order_by(Gateway.school_id, Gateway.id)
+    query = select(Gateway).where(who.scope.clause(Gateway.school_id)).order_by(Gateway.school_id, Gateway.id)
     if school_id:
         query = query.where(Gateway.school_id == school_id)
     rows = session.scalars(query).all()
@@ -40,7 +48,7 @@ def list_gateways(session: SessionDep, _who: PrincipalDep, school_id: str | None
 def list_devices(
     *,
     session: SessionDep,
-    _who: PrincipalDep,
+    who: PrincipalDep,
     school_id: str | None = None,
     gateway_id: str | None = None,
     kind: str | None = None,
@@ -49,7 +57,7 @@ def list_devices(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[DeviceOut]:
     """Devices with their current availability, filtered by school, gateway, kind, availability."""
-    query = select(Device)
+    query = select(Device).where(who.scope.clause(Device.school_id))
     for column, value in (
         (Device.school_id, school_id),
         (Device.gateway_id, gateway_id),
@@ -63,17 +71,17 @@ def list_devices(
     return Page(items=[DeviceOut.model_validate(r) for r in rows], total=total)
 
 
-def _device(session: SessionDep, school_id: str, device_id: str) -> Device:
-    device = session.get(Device, (school_id, device_id))
+def _device(session: SessionDep, who: Principal, school_id: str, device_id: str) -> Device:
+    device = session.get(Device, (school_id, device_id)) if who.scope.allows(school_id) else None
     if device is None:
         raise HTTPException(404, f"no device {device_id!r} in school {school_id!r}")
     return device
 
 
 @router.get("/schools/{school_id}/devices/{device_id}")
-def get_device(school_id: str, device_id: str, session: SessionDep, _who: PrincipalDep) -> DeviceOut:
+def get_device(school_id: str, device_id: str, session: SessionDep, who: PrincipalDep) -> DeviceOut:
     """One device."""
-    return DeviceOut.model_validate(_device(session, school_id, device_id))
+    return DeviceOut.model_validate(_device(session, who, school_id, device_id))
 
 
 @router.get("/schools/{school_id}/devices/{device_id}/history")
@@ -82,13 +90,13 @@ def device_history(
     school_id: str,
     device_id: str,
     session: SessionDep,
-    _who: PrincipalDep,
+    who: PrincipalDep,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Limit = 1_000,
 ) -> Page[TransitionOut]:
     """The device's availability transitions, newest first."""
-    _device(session, school_id, device_id)
+    _device(session, who, school_id, device_id)
     query = select(Transition).where(Transition.school_id == school_id, Transition.device_id == device_id)
     if since:
         query = query.where(Transition.at >= since)
@@ -105,12 +113,12 @@ def device_uptime(
     school_id: str,
     device_id: str,
     session: SessionDep,
-    _who: PrincipalDep,
+    who: PrincipalDep,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> UptimeOut:
     """Time-weighted uptime per UTC day over [start, end) (default: the last 24 h)."""
-    _device(session, school_id, device_id)
+    _device(session, who, school_id, device_id)
     end = (end or datetime.now(UTC)).astimezone(UTC)
     start = (start or end - timedelta(days=1)).astimezone(UTC)
     if start >= end or end - start > timedelta(days=400):

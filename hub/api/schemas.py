@@ -22,11 +22,12 @@ class _Out(BaseModel):
 
 
 class SchoolOut(_Out):
-    """A school."""
+    """A school: name and district from the directory in ``hub.yaml``; first seen when a gateway spoke."""
 
     id: str
     name: str
-    first_seen: datetime
+    district: str | None = None
+    first_seen: datetime | None
 
 
 class GatewayOut(_Out):

@@ -3,8 +3,7 @@
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from hub.api.deps import PrincipalDep, SessionDep
-from hub.db.models import Alarm
+from hub.api.deps import PrincipalDep, SessionDep, visible_alarm
 from hub.snapshots import SnapshotError, Snapshots
 
 router = APIRouter(prefix="/alarms", tags=["alarms"])
@@ -20,11 +19,9 @@ router = APIRouter(prefix="/alarms", tags=["alarms"])
         504: {"description": "the gateway did not send it in time (offline?)"},
     },
 )
-async def alarm_snapshot(alarm_id: str, request: Request, session: SessionDep, _who: PrincipalDep) -> Response:
+async def alarm_snapshot(alarm_id: str, request: Request, session: SessionDep, who: PrincipalDep) -> Response:
     """The camera snapshot referenced by the alarm; fetched from its gateway the first time."""
-    alarm = session.get(Alarm, alarm_id)
-    if alarm is None:
-        raise HTTPException(404, f"no alarm {alarm_id!r}")
+    alarm = visible_alarm(session, who, alarm_id)  # issue 5: another school's alarm is 404
     if not alarm.image_id:
         raise HTTPException(404, f"alarm {alarm_id!r} has no snapshot")
     snapshots: Snapshots = request.app.state.snapshots

@@ -1,12 +1,11 @@
 """Forwarding over HTTP: delivery state inside alarm responses, and every attempt of one alarm."""
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.api.deps import PrincipalDep, SessionDep
+from hub.api.deps import PrincipalDep, SessionDep, visible_alarm
 from hub.api.schemas import AlarmOut, Page
-from hub.db.models import Alarm
 from hub.forwarding.models import Attempt, OutboxRow
 from hub.forwarding.schemas import AttemptOut, DeliveryOut
 
@@ -27,10 +26,9 @@ def with_forwarding(session: Session, alarms: list[AlarmOut]) -> list[AlarmOut]:
 
 
 @router.get("/{alarm_id}/forwarding")
-def forwarding_attempts(alarm_id: str, session: SessionDep, _who: PrincipalDep) -> Page[AttemptOut]:
-    """Every delivery attempt of one alarm, oldest first."""
-    if session.get(Alarm, alarm_id) is None:
-        raise HTTPException(404, f"no alarm {alarm_id!r}")
+def forwarding_attempts(alarm_id: str, session: SessionDep, who: PrincipalDep) -> Page[AttemptOut]:
+    """Every delivery attempt of one alarm (of a school in the caller's scope), oldest first."""
+    visible_alarm(session, who, alarm_id)
     rows = session.execute(
         select(Attempt, OutboxRow.route, OutboxRow.restore)
         .join(OutboxRow, OutboxRow.id == Attempt.outbox_id)

@@ -14,6 +14,7 @@ import httpx
 from agent.config import AgentConfig
 from hub.api.deps import Services
 from hub.app import create_app
+from hub.auth import tokens, users
 from hub.serve import start_server
 from hub.settings import HubSettings
 from simulator.config import SimConfig
@@ -59,9 +60,10 @@ class RunningHub:
         response.raise_for_status()
         return response.json()
 
-    async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        """POST JSON."""
-        return await self.http.post(path, json=body)
+    async def post(self, path: str, body: dict[str, Any], token: str | None = None) -> httpx.Response:
+        """POST JSON, as the test admin or as the owner of ``token``."""
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return await self.http.post(path, json=body, headers=headers)
 
 
 @contextlib.asynccontextmanager
@@ -71,13 +73,31 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
     server, task = await start_server(app, "127.0.0.1", settings.api.port)
     base = f"http://127.0.0.1:{settings.api.port}"
     services: Services = app.state.services
-    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+    token = create_account(services, "test-admin", "district_admin", district="*")[1]  # sees every school
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, timeout=10, headers=headers) as http:
         await asyncio.wait_for(services.link.connected.wait(), 10)
         try:
             yield RunningHub(settings, services, http)
         finally:
             server.should_exit = True
             await task
+
+
+TEST_PASSWORD = "correct horse battery"
+
+
+def create_account(
+    services: Services, username: str, role: str, *, schools: list[str] | None = None, district: str | None = None
+) -> tuple[str, str]:
+    """An account with ``TEST_PASSWORD`` (kept if it exists: a restarted hub) and a new API token of it."""
+    with services.sessions.begin() as db:
+        user = users.get(db, username) or users.add(
+            db, username=username, password=TEST_PASSWORD, role=role, schools=schools or [], district=district,
+            now=services.now(),
+        )  # fmt: skip
+        _, token = tokens.create(db, user, "tests", services.now())
+    return user.username, token
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float, every_s: float = 0.05) -> Any:

@@ -9,7 +9,16 @@ import pytest
 
 from agent.runtime import Agent
 from simulator.run import Simulator
-from tests.hub.support import act, agent_config, eventually, hub_settings, running_hub, sim_config, unique_prefix
+from tests.hub.support import (
+    act,
+    agent_config,
+    create_account,
+    eventually,
+    hub_settings,
+    running_hub,
+    sim_config,
+    unique_prefix,
+)
 from tests.support.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -46,15 +55,22 @@ async def test_panic_press_to_resolved_alarm(mosquitto: Mosquitto, db_url: str, 
             assert latency < 1.0
             assert alarm["device_id"] == "panic-1" and alarm["latched"] and alarm["severity"] == "critical"
 
+            # A guard of another school can neither see nor acknowledge it (issue 5); school A's guard can.
+            _, guard_b = create_account(hub.services, "guard-b", "guard", schools=["school-b"])
+            other = await hub.http.get(f"/api/v1/alarms/{alarm['id']}", headers={"Authorization": f"Bearer {guard_b}"})
+            assert other.status_code == 404
+            response = await hub.post(f"/api/v1/alarms/{alarm['id']}/acknowledge", {"note": "x"}, token=guard_b)
+            assert response.status_code == 404
+            _, guard = create_account(hub.services, "wang", "guard", schools=["school-a"])
             response = await hub.post(
-                f"/api/v1/alarms/{alarm['id']}/acknowledge", {"note": "guard on the way", "by": "王"}
+                f"/api/v1/alarms/{alarm['id']}/acknowledge", {"note": "guard on the way", "by": "王"}, token=guard
             )
             assert response.status_code == 200, response.text
-            assert response.json()["state"] == "acknowledged" and response.json()["acknowledged_by"] == "王"
+            assert response.json()["state"] == "acknowledged" and response.json()["acknowledged_by"] == "wang"
 
             # Latched (GB 50394 5.2.3): releasing the button is not enough; the console cannot close it yet.
             await act(sim, "panic-1", "release")
-            response = await hub.post(f"/api/v1/alarms/{alarm['id']}/resolve", {"note": "false alarm", "by": "王"})
+            response = await hub.post(f"/api/v1/alarms/{alarm['id']}/resolve", {"note": "false alarm"}, token=guard)
             assert response.status_code == 409 and "reset" in response.json()["detail"]
 
             await act(sim, "panic-1", "reset")
@@ -63,10 +79,13 @@ async def test_panic_press_to_resolved_alarm(mosquitto: Mosquitto, db_url: str, 
                 return (await hub.get(f"/api/v1/alarms/{alarm['id']}"))["reset_at"] is not None
 
             await eventually(reset_seen, 5)
-            response = await hub.post(f"/api/v1/alarms/{alarm['id']}/resolve", {"note": "学生误按，已复位", "by": "王"})
+            response = await hub.post(
+                f"/api/v1/alarms/{alarm['id']}/resolve", {"note": "学生误按，已复位"}, token=guard
+            )
             assert response.status_code == 200, response.text
             resolved = response.json()
             assert resolved["state"] == "resolved" and resolved["resolve_note"] == "学生误按，已复位"
+            assert resolved["resolved_by"] == "wang"
             assert (await hub.get("/api/v1/alarms", state="open"))["total"] == 0
             # A second resolve is a conflict, not a silent success.
             assert (await hub.post(f"/api/v1/alarms/{alarm['id']}/resolve", {"note": "again"})).status_code == 409

@@ -1,5 +1,7 @@
-"""``campusguard demo --duration 20`` as a user runs it: devices of both schools online in the API."""
+"""``campusguard demo --duration 20`` as a user runs it: the printed demo login and token work, and the
+devices of both schools are online in the API."""
 
+import re
 import subprocess
 import sys
 import time
@@ -28,10 +30,20 @@ def test_demo_runs_both_schools_online(tmp_path: Path) -> None:
             if line.startswith("CampusGuard console: "):
                 console = line.split(": ", 1)[1].strip()
         assert console == f"http://127.0.0.1:{port}"
+        demo_line = proc.stdout.readline()  # exactly the next line
+        match = re.fullmatch(r"Demo login: demo / (\S+)   API token: Authorization: Bearer (\S+)\n", demo_line)
+        assert match, demo_line
+        password, token = match.groups()
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{console}/api/v1/devices", timeout=5).status_code == 401  # auth is on
+        login = httpx.post(f"{console}/api/v1/auth/login", json={"username": "demo", "password": password}, timeout=5)
+        assert login.status_code == 200
+        assert login.json()["user"]["role"] == "district_admin"
         online: dict[str, int] = {}
         deadline = time.monotonic() + 12
         while time.monotonic() < deadline:
-            items = httpx.get(f"{console}/api/v1/devices", params={"availability": "online"}, timeout=5).json()["items"]
+            params = {"availability": "online"}
+            items = httpx.get(f"{console}/api/v1/devices", params=params, headers=headers, timeout=5).json()["items"]
             online = {s: sum(d["school_id"] == s for d in items) for s in ("school-001", "school-002")}
             if all(n == 4 for n in online.values()):
                 break

@@ -17,11 +17,15 @@ import httpx
 import pytest
 
 from agent.runtime import Agent
+from contract.messages import utc_now
+from hub import live
 from simulator.run import Simulator
 from tests.hub.support import (
+    TEST_PASSWORD,
     RunningHub,
     act,
     agent_config,
+    create_account,
     eventually,
     hub_settings,
     running_hub,
@@ -122,11 +126,11 @@ async def test_stream_pushes_alarms_and_replays_missed_changes_across_a_restart(
                 alarm_id = raised.data["id"]
 
                 # Disconnected: the alarm is acknowledged meanwhile.
-                response = await hub.post(f"/api/v1/alarms/{alarm_id}/acknowledge", {"note": "on my way", "by": "李"})
+                response = await hub.post(f"/api/v1/alarms/{alarm_id}/acknowledge", {"note": "on my way"})
                 assert response.status_code == 200, response.text
                 async with open_stream(hub, raised.id) as stream:
                     missed = await stream.wait_for(panic, 2)
-                    assert missed.data["state"] == "acknowledged" and missed.data["acknowledged_by"] == "李"
+                    assert missed.data["state"] == "acknowledged" and missed.data["acknowledged_by"] == "test-admin"
                     assert missed.id is not None and missed.id > raised.id
                 seen_before_restart = missed.id
 
@@ -146,9 +150,7 @@ async def test_stream_pushes_alarms_and_replays_missed_changes_across_a_restart(
                     assert replayed.data["id"] == alarm_id and replayed.data["reset_at"] is not None
                     assert replayed.data["state"] == "acknowledged"
                     # ... and the stream goes on live after the replay, with ids still growing.
-                    response = await hub.post(
-                        f"/api/v1/alarms/{alarm_id}/resolve", {"note": "误按，已复位", "by": "李"}
-                    )
+                    response = await hub.post(f"/api/v1/alarms/{alarm_id}/resolve", {"note": "误按，已复位"})
                     assert response.status_code == 200, response.text
                     resolved = await stream.wait_for(lambda f: panic(f) and f.data["state"] == "resolved", 2)
                     assert resolved.id is not None and resolved.id > replayed.id
@@ -198,3 +200,31 @@ async def test_unacknowledged_alarm_escalates_after_the_configured_time(
             stop.set()
     finally:
         await sim.stop()
+
+
+async def test_stream_carries_only_the_callers_schools(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    settings = hub_settings(mosquitto.url, f"sqlite:///{tmp_path / 'hub.db'}", unique_prefix())
+    async with running_hub(settings) as hub, httpx.AsyncClient(base_url=str(hub.http.base_url)) as guard:
+        create_account(hub.services, "guard-a", "guard", schools=["school-a"])
+        response = await guard.post("/api/v1/auth/login", json={"username": "guard-a", "password": TEST_PASSWORD})
+        assert response.status_code == 200
+
+        def record(*schools: str) -> list[live.LiveEvent]:
+            with hub.services.sessions.begin() as db:
+                return live.record(
+                    db, [("alarm", {"school_id": s, "id": f"{s}-{i}"}) for i, s in enumerate(schools)], utc_now()
+                )
+
+        record("school-b", "school-a")  # before the stream opens: replayed after Last-Event-ID 0
+        headers, timeout = {"Last-Event-ID": "0"}, httpx.Timeout(10, read=30)
+        async with guard.stream("GET", "/api/v1/stream", headers=headers, timeout=timeout) as rsp:  # the cookie
+            assert rsp.status_code == 200
+            stream = Stream(rsp.aiter_lines())
+            assert (await stream.next(5)).data["school_id"] == "school-a"
+            for event in record("school-b", "school-b", "school-a"):
+                hub.services.live.publish(event)
+            later = await stream.next(5)
+            assert (later.data["school_id"], later.data["id"]) == ("school-a", "school-a-2")
+        csrf = guard.cookies["cg_csrf"]
+        assert (await guard.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf})).status_code == 204
+        assert (await guard.get("/api/v1/stream")).status_code == 401
