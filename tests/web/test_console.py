@@ -1,0 +1,201 @@
+"""The guards' console in Chromium against a running hub with simulators: the issue's must-shows."""
+
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import PASSWORD, Stack
+
+pytestmark = pytest.mark.integration
+
+
+def sign_in(page: Page, stack: Stack, username: str) -> None:
+    """Open the console, sign in through its form and wait for the live stream."""
+    page.goto(stack.url)
+    page.fill("#login-form [name=username]", username)
+    page.fill("#login-form [name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#login")).to_be_hidden()
+    expect(page.locator("body")).to_have_attribute("data-conn", "live")
+
+
+def card(page: Page, device: str, state: str | None = None) -> Any:
+    """The board's card of the device's alarm (optionally in a state)."""
+    where = f'[data-state="{state}"]' if state else ""
+    return page.locator(f".alarm-card{where}", has_text=device)
+
+
+def open_alarm(stack: Stack, device: str) -> dict[str, Any]:
+    """The device's open alarm, from the API (as the district admin)."""
+    items = stack.api("GET", "/alarms", params={"device_id": device, "state": "open"}).json()["items"]
+    assert len(items) == 1, items
+    return dict(items[0])
+
+
+def wait_until(check: Any, timeout_s: float) -> Any:
+    """Poll a function until it returns something truthy."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"not true within {timeout_s} s")
+
+
+def test_guard_sees_a_press_within_2_s_acknowledges_and_resolves_after_the_reset(page: Page, stack: Stack) -> None:
+    sign_in(page, stack, "guard-a")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("#who")).to_contain_text("保安")
+    expect(card(page, "a-panic-1")).to_have_count(0)
+    page.evaluate("window.notReloaded = true")
+
+    pressed = time.monotonic()
+    stack.act("a-panic-1", "press")
+    page.locator(".alarm-card", has_text="a-panic-1").wait_for(timeout=2_000)
+    shown_after_s = time.monotonic() - pressed
+    assert shown_after_s < 2.0
+    alarm = card(page, "a-panic-1", "raised")
+    expect(alarm).to_contain_text("一键报警")
+    expect(alarm).to_contain_text("紧急")  # severity as text, not only colour
+    expect(alarm).to_contain_text("第一实验小学 · 门卫室 · a-panic-1")
+    expect(alarm).to_contain_text("待现场复位")
+    expect(page.locator("body")).to_have_attribute("data-sound", "ringing")  # the login click unlocked audio
+    assert page.evaluate("window.notReloaded") is True
+
+    alarm.locator(".act-ack").click()
+    page.fill("#action-note", "保安已赶往门卫室")
+    page.click("#action-submit")
+    acknowledged = card(page, "a-panic-1", "acknowledged")
+    expect(acknowledged).to_contain_text("guard-a")
+    expect(acknowledged).to_contain_text("保安已赶往门卫室")
+    expect(page.locator("body")).to_have_attribute("data-sound", "quiet")
+
+    # Latched (GB 50394 5.2.3): the hub refuses to resolve before the device reports its reset.
+    acknowledged.locator(".act-resolve").click()
+    expect(page.locator("#action-error")).to_contain_text("现场复位")
+    page.fill("#action-note", "误按")
+    page.click("#action-submit")
+    expect(page.locator("#action-error")).to_contain_text("现场复位")
+    page.click("#action-cancel")
+    assert open_alarm(stack, "a-panic-1")["state"] == "acknowledged"
+
+    stack.act("a-panic-1", "release")
+    stack.act("a-panic-1", "reset")
+    expect(acknowledged).to_contain_text("已现场复位", timeout=5_000)  # pushed by the stream
+    acknowledged.locator(".act-resolve").click()
+    page.fill("#action-note", "学生误按，已现场复位")
+    page.click("#action-submit")
+    expect(card(page, "a-panic-1")).to_have_count(0)  # the board shows open alarms
+    resolved = stack.api("GET", "/alarms", params={"device_id": "a-panic-1", "state": "resolved"}).json()["items"][0]
+    assert resolved["resolve_note"] == "学生误按，已现场复位"
+    assert resolved["acknowledged_by"] == "guard-a" and resolved["resolved_by"] == "guard-a"
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_a_guard_of_school_a_can_neither_see_nor_acknowledge_school_b_alarms(page: Page, stack: Stack) -> None:
+    sign_in(page, stack, "guard-a")
+    stack.act("b-panic-1", "press")
+    stack.act("a-fence", "cut", {"zone": 2})
+    # School A's alarm arrives live; by then school B's (pressed first) would have too.
+    expect(card(page, "a-fence").first).to_be_visible(timeout=5_000)  # a cut raises several fence alarms
+    other = wait_until(lambda: stack.api("GET", "/alarms", params={"device_id": "b-panic-1"}).json()["items"], 5)[0]
+    assert other["state"] == "raised"
+    expect(page.locator('.alarm-card[data-school="school-b"]')).to_have_count(0)
+    expect(page.locator(".board")).not_to_contain_text("阳光幼儿园")
+    school_options = page.locator("select[name=school] option").all_inner_texts()
+    assert "阳光幼儿园" not in school_options and "第一实验小学" in school_options
+
+    page.goto(f"{stack.url}/#/alarm/{other['id']}")
+    expect(page.locator(".notfound")).to_contain_text("未找到该报警")
+    expect(page.locator(".act-ack")).to_have_count(0)
+    # Even a hand-made request from the page (with the session and its CSRF token) is refused.
+    status = page.evaluate(
+        """async (id) => {
+            const csrf = document.cookie.split("; ").find((c) => c.startsWith("cg_csrf=")).slice(8);
+            const r = await fetch(`/api/v1/alarms/${id}/acknowledge`, {
+                method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}, body: "{}"});
+            return r.status;
+        }""",
+        other["id"],
+    )
+    assert status in (403, 404)
+    assert stack.api("GET", f"/alarms/{other['id']}").json()["state"] == "raised"
+
+    # School B's guard sees it and can act on it: the page hid it for scope, not by accident.
+    page.click("#logout")
+    expect(page.locator("#login")).to_be_visible()
+    sign_in(page, stack, "guard-b")
+    expect(card(page, "b-panic-1", "raised")).to_contain_text("阳光幼儿园")
+    expect(card(page, "a-fence")).to_have_count(0)
+    card(page, "b-panic-1").locator(".act-ack").click()
+    page.click("#action-submit")
+    expect(card(page, "b-panic-1", "acknowledged")).to_have_count(1)
+
+
+def test_the_page_survives_a_hub_restart_and_shows_alarms_raised_meanwhile(page: Page, stack: Stack) -> None:
+    stream_requests: list[dict[str, str]] = []
+    page.on("request", lambda r: stream_requests.append(r.all_headers()) if r.url.endswith("/api/v1/stream") else None)
+    sign_in(page, stack, "guard-a")
+    page.evaluate("window.notReloaded = true")
+    stack.act("a-panic-3", "press")  # seen live: the stream has an id to resume from
+    expect(card(page, "a-panic-3")).to_have_count(1, timeout=5_000)
+    seen = int(page.locator("body").get_attribute("data-last-event-id") or 0)
+    assert seen > 0
+
+    def while_down() -> None:
+        expect(page.locator("body")).to_have_attribute("data-conn", "reconnecting", timeout=5_000)
+        stack.act("a-panic-2", "press")  # the agent spools it until the hub is back
+        time.sleep(0.5)
+
+    stack.restart_hub(while_down)
+    expect(card(page, "a-panic-2", "raised")).to_have_count(1, timeout=10_000)
+    expect(page.locator("body")).to_have_attribute("data-conn", "live")
+    expect(page.locator("#conn")).to_have_text("实时")
+    assert page.evaluate("window.notReloaded") is True
+    assert any(int(h.get("last-event-id", 0)) >= seen for h in stream_requests[1:]), stream_requests
+    # The board still works against the new hub process: acknowledge the alarm raised meanwhile.
+    card(page, "a-panic-2").locator(".act-ack").click()
+    page.click("#action-submit")
+    expect(card(page, "a-panic-2", "acknowledged")).to_have_count(1)
+
+
+def test_data_is_shown_as_text_never_as_markup(page: Page, stack: Stack) -> None:
+    sign_in(page, stack, "admin")
+    page.goto(f"{stack.url}/#/devices")
+    row = page.locator('tr[data-device="a-panic-3"]')
+    expect(row).to_contain_text("<img src=x onerror=alert(1)>值班室")
+    expect(page.locator("main img")).to_have_count(0)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (390, 844)], ids=["control-room", "phone"])
+def test_board_and_it_views_fit_the_screen_in_both_languages(page: Page, stack: Stack, width: int, height: int) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    sign_in(page, stack, "admin")
+    expect(page.locator(".alarm-card").first).to_be_visible(timeout=5_000)
+    expect(page.locator(".alarm-card .act-detail").first).to_be_in_viewport()
+
+    def no_sideways_scroll() -> None:
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    no_sideways_scroll()
+    page.click("#lang")
+    expect(page.locator("html")).to_have_attribute("lang", "en-GB")
+    expect(page.locator(".tabs")).to_contain_text("Alarms")
+    expect(page.locator("#conn")).to_have_text("Live")
+    no_sideways_scroll()
+
+    page.click('.tabs a[data-view="devices"]')
+    expect(page.locator('tr[data-device="a-fence"]')).to_contain_text("Online")
+    expect(page.locator('section.school[data-school="school-a"]')).to_contain_text("Online rate")
+    no_sideways_scroll()
+    page.click('tr[data-device="a-fence"] a')
+    expect(page.locator(".device-detail")).to_contain_text("Device state changes")
+    expect(page.locator(".device-detail svg.chart")).to_have_count(1)
+    no_sideways_scroll()
+
+    page.click('.tabs a[data-view="uptime"]')
+    expect(page.locator("main h1")).to_have_text("Camera uptime (time-weighted)")
+    page.click("#lang")
+    expect(page.locator(".tabs")).to_contain_text("报警")
