@@ -98,6 +98,14 @@ class Broadcaster:
         self._subscribers.add(queue)
         return queue
 
+    def close(self) -> None:
+        """End every open stream (the hub is stopping); clients reconnect with Last-Event-ID."""
+        for queue in list(self._subscribers):
+            self._subscribers.discard(queue)
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
     def unsubscribe(self, queue: asyncio.Queue[LiveEvent | None]) -> None:
         """Stop sending to ``queue``."""
         self._subscribers.discard(queue)

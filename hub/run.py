@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-import uvicorn
-
 from hub.app import create_app
+from hub.serve import HubServer, server_config
 from hub.settings import load_settings
 
 
@@ -12,4 +11,4 @@ def run_hub(config_path: Path) -> None:
     """Load the settings and serve."""
     settings = load_settings(config_path)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_level="warning")
+    HubServer(server_config(app, settings.api.host, settings.api.port)).run()

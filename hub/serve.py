@@ -1,15 +1,34 @@
-"""Serving the hub's app with uvicorn inside an event loop someone else owns (demo, tests)."""
+"""Serving the hub's app with uvicorn: ``campusguard hub`` and inside an event loop someone else owns.
+
+An open live stream (SSE) never finishes by itself, and uvicorn waits for open responses before it
+runs the app's shutdown; so the hub's server ends the streams first (the consoles reconnect with
+Last-Event-ID to whichever hub answers next), and gives other requests a bounded grace period.
+"""
 
 import asyncio
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI
 
+GRACEFUL_SHUTDOWN_S = 5
 
-class EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that leaves signals to the loop's owner (it would swallow Ctrl-C)."""
+
+class HubServer(uvicorn.Server):
+    """A uvicorn server that ends the hub's live streams when it starts shutting down."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """End the streams, then shut down as uvicorn does."""
+        services = getattr(getattr(self.config.app, "state", None), "services", None)
+        if services is not None:
+            services.live.close()
+        await super().shutdown(sockets)
+
+
+class EmbeddedServer(HubServer):
+    """A hub server that leaves signals to the loop's owner (it would swallow Ctrl-C)."""
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -17,9 +36,14 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
+def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """The uvicorn configuration the hub runs with."""
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+
+
 async def start_server(app: FastAPI, host: str, port: int) -> tuple[EmbeddedServer, "asyncio.Task[None]"]:
     """Start serving; return once the port accepts connections. Stop with ``server.should_exit = True``."""
-    server = EmbeddedServer(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = EmbeddedServer(server_config(app, host, port))
     task = asyncio.create_task(server.serve(), name="hub:http")
     while not server.started:  # uvicorn exposes only this flag
         if task.done():
