@@ -75,12 +75,14 @@ export async function listAll(path, params = {}, pageSize = 1000) {
 }
 
 /**
- * Who is signed in: {auth: "off"} when the hub has no accounts (no /auth/me route),
- * {auth: "on", me} when signed in, {auth: "on", me: null} when the login form is needed.
+ * Who is signed in: {auth: "off", me} when the hub has no accounts (/auth/me says auth "off";
+ * older hubs had no such route), {auth: "on", me} when signed in, {auth: "on", me: null} when the
+ * login form is needed.
  */
 export async function whoAmI() {
   try {
     const me = await api("/auth/me", { quiet401: true });
+    if (me.auth === "off") return { auth: "off", me };
     setCsrf(me.csrf_token);
     return { auth: "on", me };
   } catch (error) {
