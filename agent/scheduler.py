@@ -1,9 +1,9 @@
 """The poll loop of one device: absolute schedule, per-poll deadline, no overlap, backoff.
 
 A poll that overruns its slot skips the missed ticks instead of piling up. The first tick's offset
-within the interval is given by the caller: devices on one bus share it, so they are polled back to
-back (they queue on the bus anyway) and the event loop wakes once per bus and interval, not once per
-device; ``bench/agent_poll`` measured the per-device spread at twice the CPU. After ``backoff_after``
+within the interval is given by the caller: bus devices share it, so the devices of one bus are
+polled back to back (they queue on the bus anyway) while the buses run side by side; a random phase
+per device cost ``bench/agent_poll`` twice the CPU. After ``backoff_after``
 consecutive failures the next attempt waits ``interval * 2^k`` (capped, with jitter), so a dead
 device on a shared bus costs its neighbours one timeout per backoff period, not one per interval.
 """

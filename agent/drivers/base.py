@@ -9,8 +9,8 @@ class Driver(Protocol):
     """A device adapter. It translates its library's errors into agent.errors at the boundary."""
 
     requests_per_poll: int
-    # Devices with the same group (one Modbus bus) are polled at the same phase, back to back;
-    # None: the device gets a phase of its own.
+    # Not None (the Modbus bus): polled at the phase shared by bus devices, back to back with the
+    # others of its group; None: the device gets a phase of its own.
     schedule_group: str | None
 
     async def connect(self) -> None:

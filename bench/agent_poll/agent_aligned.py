@@ -11,6 +11,7 @@ import random
 import sys
 import types
 
+import agent.runtime
 import agent.scheduler
 from campusguard.cli import main
 
@@ -20,8 +21,10 @@ class _AlignedRandom(random.Random):
         return a  # start offset 0 (backoff jitter would be 0.9: unused while every device answers)
 
 
-# Only the scheduler module sees the aligned generator; random.Random stays as it is elsewhere.
+# Only the scheduler and runtime modules see the aligned generator (the runtime draws one phase per
+# bus since 5658b19; with this every bus starts at offset 0); random.Random stays as it is elsewhere.
 agent.scheduler.random = types.SimpleNamespace(Random=_AlignedRandom)  # type: ignore[assignment]
+agent.runtime.random = types.SimpleNamespace(Random=_AlignedRandom)  # type: ignore[attr-defined]
 
 if __name__ == "__main__":
     sys.argv[0] = "campusguard"
