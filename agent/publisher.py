@@ -40,6 +40,18 @@ class _Stop(Exception):
 ClientFactory = Callable[..., aiomqtt.Client]
 
 
+def _honour_swallowed_cancel() -> None:
+    """Raise CancelledError if this task was asked to stop and the request got lost on the way.
+
+    On Python 3.11, ``asyncio.wait_for`` (which aiomqtt awaits PUBACKs with) returns the result
+    and drops a cancel that lands as the PUBACK arrives; the task then loops for ever with
+    ``cancelling()`` > 0 and its TaskGroup never finishes (seen as an agent that would not stop).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Publisher:
     """Keeps one MQTT session alive and moves the agent's messages over it."""
 
@@ -128,8 +140,8 @@ class Publisher:
                     return
             except* aiomqtt.MqttError as group:
                 if not outage_logged:
-                    log.warning(
-                        "broker %s:%s unavailable: %s", self.settings.host, self.settings.port, group.exceptions[0]
+                    log.warning(  # the text, not the exception: a kept record would keep its traceback alive
+                        "broker %s:%s unavailable: %s", self.settings.host, self.settings.port, str(group.exceptions[0])
                     )
                     outage_logged = True
             try:
@@ -167,6 +179,7 @@ class Publisher:
         topic = self.topics[MessageType.EVENT]
         timeout = self.spool_settings.ack_timeout_s
         while True:
+            _honour_swallowed_cancel()
             self._wake.clear()
             now = time.time()
             room = self.spool_settings.window - self.spool.in_flight(now, timeout)
@@ -192,6 +205,7 @@ class Publisher:
         ack_topic = self.topics[MessageType.ACK]
         command_topic = self.topics[MessageType.COMMAND]
         async for message in client.messages:
+            _honour_swallowed_cancel()
             if message.topic.value not in (ack_topic, command_topic):
                 # amqtt (the demo broker) has been seen delivering retained messages of other topics.
                 log.debug("ignored a message on %s", message.topic.value)
@@ -218,5 +232,6 @@ class Publisher:
 
     async def _send_snapshots(self, client: aiomqtt.Client) -> None:
         while True:
+            _honour_swallowed_cancel()
             await asyncio.sleep(self.snapshot_interval_s)
             await client.publish(self.topics[MessageType.STATUS], encode(self._snapshot()), qos=1)
