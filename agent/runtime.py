@@ -272,6 +272,7 @@ class Agent:
             on_failure=lambda error, at: self._on_failure(d, error, at),
             now=self.now,
             start_offset_s=self._phase(d),
+            turn=d.driver.turn,
         )
 
     def _phase(self, d: DeviceRuntime) -> float | None:

@@ -9,6 +9,7 @@ device on a shared bus costs its neighbours one timeout per backoff period, not 
 """
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -59,6 +60,7 @@ class PollLoop:
         now: Callable[[], datetime],
         rng: random.Random | None = None,
         start_offset_s: float | None = None,
+        turn: asyncio.Lock | None = None,
     ) -> None:
         self.name = name
         self.policy = policy
@@ -68,6 +70,7 @@ class PollLoop:
         self._now = now
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self.start_offset_s = start_offset_s  # None: a random phase of its own
+        self._turn = turn or contextlib.nullcontext()
         self._probe = asyncio.Event()
         self._stopping = False
         self.failures = 0
@@ -89,6 +92,10 @@ class PollLoop:
 
     async def _once(self) -> None:
         loop = asyncio.get_running_loop()
+        async with self._turn:  # the bus: devices at one phase queue here, outside their deadlines
+            await self._exchange(loop)
+
+    async def _exchange(self, loop: asyncio.AbstractEventLoop) -> None:
         started = loop.time()
         try:
             async with asyncio.timeout(self.policy.deadline_s):

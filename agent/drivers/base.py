@@ -1,5 +1,6 @@
 """What every driver offers the scheduler: connect, poll, close. The scheduler owns time."""
 
+import asyncio
 from typing import Protocol
 
 from agent.registers import Value
@@ -12,6 +13,9 @@ class Driver(Protocol):
     # Not None (the Modbus bus): polled at the phase shared by bus devices, back to back with the
     # others of its group; None: the device gets a phase of its own.
     schedule_group: str | None
+    # Held around each poll when not None (the bus lock); the wait for it is not part of the poll's
+    # deadline, so devices queued behind a neighbour's timeout are not failed for it.
+    turn: asyncio.Lock | None
 
     async def connect(self) -> None:
         """Open what the device needs; idempotent. Raise a RetryableError when it cannot."""

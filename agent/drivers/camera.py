@@ -60,6 +60,7 @@ class CameraDriver:
 
     requests_per_poll = 1
     schedule_group: str | None = None  # cameras are checked in a worker pool, each at its own phase
+    turn: asyncio.Lock | None = None  # no shared medium to wait for
 
     def __init__(
         self, device: DeviceConfig, profile: LoadedProfile, pool: VideoPool, snapshots: SnapshotStore | None

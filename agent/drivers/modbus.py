@@ -39,6 +39,7 @@ class ModbusBus:
         self.timeout_s = timeout_s
         self._client: Client | None = None
         self._connect_lock = asyncio.Lock()
+        self.turn = asyncio.Lock()  # one device's poll at a time; waited for outside its deadline
 
     def _make_client(self) -> Client:
         a = self.address
@@ -108,6 +109,7 @@ class ModbusDriver:
         self.blocks = plan_reads(profile.points, profile.modbus_profile.modbus)
         self.requests_per_poll = len(self.blocks)
         self.schedule_group: str | None = f"modbus:{device.modbus_address.bus}"
+        self.turn: asyncio.Lock | None = bus.turn
 
     async def connect(self) -> None:
         """Make sure the bus is connected."""
