@@ -283,7 +283,7 @@ class Agent:
         bench/agent_poll measured a phase per bus at 1.4x the CPU of one shared phase (buses then
         take turns, one answer per wake), and a phase per device at 1.8x.
         """
-        if d.driver.schedule_group is None:
+        if d.driver.schedule_group is None or self.config.defaults.bus_phase == "spread":
             return None
         if d.interval_s not in self._phases:
             self._phases[d.interval_s] = self._rng.uniform(0, min(d.interval_s, 1.0))

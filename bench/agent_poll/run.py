@@ -169,7 +169,8 @@ def agent_files(run: Path, args: argparse.Namespace, ports: list[int], broker: i
         f"mqtt: {{url: 'mqtt://127.0.0.1:{broker}'}}",
         f"spool: {{path: '{d / 'spool.db'}'}}",
         f"snapshot_interval_s: {args.snapshot_interval}",
-        "defaults: {interval_s: 1.0, timeout_s: 0.5, offline_after: 2, max_backoff_s: 30}",
+        "defaults: {interval_s: 1.0, timeout_s: 0.5, offline_after: 2, max_backoff_s: 30, "
+        f"bus_phase: {args.bus_phase}}}",
         f"profile_dirs: ['{HERE / 'profiles'}']",
         "devices:",
     ]
@@ -333,6 +334,7 @@ def main() -> None:
     parser.add_argument("--sample-s", type=float, default=5.0)
     parser.add_argument("--snapshot-interval", type=float, default=10.0)
     parser.add_argument("--gap", type=float, default=5.0, help="pause between subjects")
+    parser.add_argument("--bus-phase", choices=["spread", "shared"], default="spread", help="the agent's bus_phase")
     parser.add_argument("--pyspy", action="store_true", help="profile each subject with py-spy (not for CPU numbers)")
     parser.add_argument("--out", type=Path, default=None, help="run directory (default bench/results/<time>)")
     args = parser.parse_args()

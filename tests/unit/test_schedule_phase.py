@@ -28,7 +28,13 @@ def test_bus_devices_share_a_phase_per_interval(tmp_path: Path) -> None:
         }
     )
     config = AgentConfig.model_validate(
-        {"school_id": "s", "gateway_id": "g", "spool": {"path": str(tmp_path / "spool.db")}, "devices": devices}
+        {
+            "school_id": "s",
+            "gateway_id": "g",
+            "spool": {"path": str(tmp_path / "spool.db")},
+            "defaults": {"bus_phase": "shared"},
+            "devices": devices,
+        }
     )
     agent = Agent(config)
     try:
@@ -38,6 +44,21 @@ def test_bus_devices_share_a_phase_per_interval(tmp_path: Path) -> None:
     assert offsets["a1"] == offsets["a2"] == offsets["a3"] == offsets["b1"] == offsets["b2"] == offsets["b3"]
     assert offsets["slow"] is not None and offsets["slow"] != offsets["a1"]  # another interval, another tick
     assert all(o is not None and 0 <= o <= 1.0 for o in offsets.values())
+
+
+def test_by_default_every_device_has_a_phase_of_its_own(tmp_path: Path) -> None:
+    devices = [
+        {"id": f"a{i}", "profile": "fence/generic-dwz4", "address": "tcp://127.0.0.1:1502", "unit_id": i}
+        for i in range(1, 3)
+    ]
+    config = AgentConfig.model_validate(
+        {"school_id": "s", "gateway_id": "g", "spool": {"path": str(tmp_path / "spool.db")}, "devices": devices}
+    )
+    agent = Agent(config)
+    try:
+        assert [agent._loop_for(d).start_offset_s for d in agent.devices.values()] == [None, None]
+    finally:
+        agent.spool.close()
 
 
 async def test_a_given_offset_is_the_first_tick() -> None:
