@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,25 +38,10 @@ sys.path.insert(0, str(HERE))
 import analyze  # noqa: E402
 from sim import device_name, layout  # noqa: E402
 
+from campusguard.net import free_port  # noqa: E402
+from campusguard.net import wait_for_port as wait_port  # noqa: E402
+
 # --- processes --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_port(port: int, timeout_s: float = 15) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def wait_line(path: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
@@ -366,7 +350,7 @@ def main() -> None:
         )
         mosq_bin = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         mosq = procs.start([mosq_bin, "-c", str(run / "mosquitto.conf")], run / "mosquitto.log")
-        wait_port(broker)
+        wait_port(broker, 15)
         port_list = ",".join(map(str, ports))
         sim_cmd = [str(PY), str(HERE / "sim.py"), "--devices", str(args.devices), "--ports", port_list]
         sim = procs.start([*sim_cmd, "--out", str(run / "toggles.csv")], run / "sim.log")

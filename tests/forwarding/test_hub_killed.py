@@ -9,8 +9,6 @@ its open attempt is marked ``interrupted``, and it sends again.
 import asyncio
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,34 +21,10 @@ import yaml
 from contract import Event, MessageType, TopicTree, encode
 from contract.messages import new_event_id, utc_now
 from tests.forwarding.receiver import Proxy, account, sia_receiver
-from tests.hub.support import unique_prefix
+from tests.hub.support import start_hub, unique_prefix, wait_healthy
 from tests.support.servers import Mosquitto, free_port
 
 pytestmark = pytest.mark.integration
-
-
-def start_hub(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``campusguard hub`` as a process of its own, so it can be killed for real."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "campusguard.cli", "hub", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def wait_healthy(port: int, timeout_s: float = 20) -> None:
-    """Wait for /healthz."""
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(timeout=2) as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("hub not healthy")
 
 
 def query(db: Path, sql: str) -> list[tuple[Any, ...]]:

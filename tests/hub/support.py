@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -152,3 +154,27 @@ def agent_data(sim: Simulator, broker_url: str, spool: Path, prefix: str, school
 def agent_config(sim: Simulator, broker_url: str, spool: Path, prefix: str, school: str = "school-a") -> AgentConfig:
     """The agent configuration as a model."""
     return AgentConfig.model_validate(agent_data(sim, broker_url, spool, prefix, school))
+
+
+def start_hub(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``campusguard hub`` as a process of its own, so it can be killed for real."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "campusguard.cli", "hub", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def wait_healthy(port: int, timeout_s: float = 20) -> None:
+    """Wait for /healthz to say the database and broker are fine."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("hub not healthy")

@@ -7,12 +7,9 @@ import asyncio
 import contextlib
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 import yaml
@@ -22,35 +19,11 @@ from agent.publisher import Publisher
 from agent.spool import Spool
 from contract import Birth, DeviceInfo, Event, Snapshot
 from contract.messages import SpoolStats, new_event_id, utc_now
-from tests.hub.support import unique_prefix
+from tests.hub.support import start_hub, unique_prefix, wait_healthy
 from tests.support.servers import Mosquitto, free_port
 
 pytestmark = pytest.mark.integration
 EVENTS = 5_000
-
-
-def start_hub(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``campusguard hub`` as a process of its own, so it can be killed for real."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "campusguard.cli", "hub", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def wait_healthy(port: int, timeout_s: float = 20) -> None:
-    """Wait for /healthz to say the database and broker are fine."""
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(timeout=2) as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("hub not healthy")
 
 
 def stored(db_url: str) -> list[str]:

@@ -4,7 +4,6 @@ import asyncio
 import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from sqlalchemy import create_engine
 
 from hub.leader import Leadership
 from tests.hub.conftest import Postgres
-from tests.hub.support import unique_prefix
+from tests.hub.support import start_hub, unique_prefix
 from tests.support.servers import Mosquitto, free_port
 
 ESCALATE_S = 1.0
@@ -28,13 +27,6 @@ FAILOVER_S = 5.0  # leader_check_s is 0.5 here: a dead leader's lock is freed wh
 def test_sqlite_hub_is_always_the_leader(tmp_path: Path) -> None:
     leadership = Leadership(create_engine(f"sqlite:///{tmp_path / 'hub.db'}"))
     assert leadership.is_leader and leadership.refresh()
-
-
-def start_hub(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``campusguard hub`` as a process of its own."""
-    with log.open("ab") as out:
-        cmd = [sys.executable, "-m", "campusguard.cli", "hub", "--config", str(config)]
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
 
 
 async def sweep_metrics(client: httpx.AsyncClient, port: int) -> tuple[bool, int] | None:

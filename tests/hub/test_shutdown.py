@@ -13,8 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.hub.support import unique_prefix
-from tests.hub.test_hub_crash import start_hub, wait_healthy
+from tests.hub.support import start_hub, unique_prefix, wait_healthy
 from tests.support.servers import Mosquitto, free_port
 
 pytestmark = pytest.mark.integration
