@@ -12,6 +12,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from campusguard.tasks import cancel_and_wait
 from contract import TopicTree
 from contract.messages import utc_now
 from hub import __version__
@@ -87,7 +88,7 @@ def create_app(
         finally:
             stop.set()
             await asyncio.gather(link_task, snapshot_task, return_exceptions=True)
-            ingest_task.cancel()
+            await cancel_and_wait(ingest_task)  # it publishes acks: one cancel can get lost there
             await asyncio.gather(ingest_task, leader_task, return_exceptions=True)
             forward_stop.set()
             await asyncio.gather(forward_task, return_exceptions=True)

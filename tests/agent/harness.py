@@ -14,6 +14,7 @@ import aiomqtt
 
 from agent.config import AgentConfig
 from agent.runtime import Agent
+from campusguard.tasks import cancel_and_wait
 from contract import Ack, Event, MessageType, TopicTree, decode, encode
 from contract.messages import utc_now
 from simulator.config import SimConfig
@@ -127,7 +128,7 @@ async def watcher(broker: Mosquitto, prefix: str, ack: bool = True) -> AsyncIter
         try:
             yield received
         finally:
-            task.cancel()
+            await cancel_and_wait(task)  # it acks with QoS 1 publishes, where one cancel can get lost
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
