@@ -87,11 +87,11 @@ class PollDefaults(_Strict):
     offline_after: int = Field(default=2, ge=1, le=100, description="failed polls before offline")
     max_backoff_s: float = Field(default=30.0, gt=0, le=3600)
     bus_phase: Literal["spread", "shared"] = Field(
-        default="spread",
+        default="shared",
         description=(
-            "spread: each device polls at a random phase of its own; shared: every bus device with one "
-            "interval polls at one phase (about 0.7x the CPU with many devices, see docs/benchmarks.md), "
-            "not the default: a device polled right after a silent neighbour then timed out too in tests"
+            "shared: every bus device with one interval polls at one phase, back to back on its bus "
+            "(about 0.7x the CPU of spread with many devices, see docs/benchmarks.md); spread: each "
+            "device polls at a random phase of its own"
         ),
     )
 
@@ -223,7 +223,9 @@ class AgentConfig(_Strict):
     mqtt: MqttSettings = MqttSettings()
     spool: SpoolSettings = SpoolSettings()
     defaults: PollDefaults = PollDefaults()
-    snapshot_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    # 10 s: the hub's watchdog (3 snapshots: 30 s) then catches a frozen agent before the broker's
+    # will does (1.5 x the 30 s keep-alive: 45 s); with 30 s the will always came first.
+    snapshot_interval_s: float = Field(default=10.0, gt=0, le=3600)
     cameras: CameraDefaults = CameraDefaults()
     profile_dirs: list[Path] = Field(default_factory=list, description="searched before the bundled ones")
     devices: list[DeviceConfig] = Field(default_factory=list)

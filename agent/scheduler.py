@@ -14,8 +14,10 @@ import logging
 import math
 import random
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from agent.errors import AgentError, DeviceTimeout, FatalError
 from agent.registers import Value
@@ -60,7 +62,7 @@ class PollLoop:
         now: Callable[[], datetime],
         rng: random.Random | None = None,
         start_offset_s: float | None = None,
-        turn: asyncio.Lock | None = None,
+        turn: AbstractAsyncContextManager[Any] | None = None,
     ) -> None:
         self.name = name
         self.policy = policy

@@ -3,9 +3,11 @@
 Each kind has actions that change points the way the real device would (a press latches; a reset
 clears the latch; a cut zone loses its voltage). Faults apply to any kind: ``go_silent`` stops
 answering (like a dead device on an RS-485 bus), ``answer_exceptions`` answers every request with a
-Modbus exception, ``recover`` undoes both.
+Modbus exception, ``answer_late`` (``delay_s``) answers each request that much later (a slow unit whose
+answers arrive after the poller gave up), ``recover`` undoes them.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -40,7 +42,8 @@ class SimulatedDevice:
         self.unit_id = unit_id
         self.profile = profile
         self.address = address
-        self.mode = "normal"  # normal | silent | exceptions
+        self.mode = "normal"  # normal | silent | exceptions | late
+        self.late_s = 0.0
         self.values: dict[str, Number] = {p.name: (False if p.type == "bool" else 0) for p in profile.points}
         self._set_values: SetNumbers | None = None
         self._internal_write = False
@@ -89,6 +92,8 @@ class SimulatedDevice:
             raise NoSuchIdException(str(self.unit_id))  # with ignore_missing_devices: no answer at all
         if self.mode == "exceptions":
             return ExcCodes.DEVICE_FAILURE
+        if self.mode == "late":
+            await asyncio.sleep(self.late_s)
         return None
 
     async def attach(self, set_values: SetNumbers) -> None:
@@ -146,6 +151,12 @@ class SimulatedDevice:
         if action == "answer_exceptions":
             self.mode = "exceptions"
             return {}
+        if action == "answer_late":
+            delay = params.get("delay_s", 1.0)
+            if not isinstance(delay, int | float) or not 0 < delay <= 10:
+                raise ActionError("delay_s must be a number of seconds in (0, 10]")
+            self.mode, self.late_s = "late", float(delay)
+            return {}
         if action == "recover":
             self.mode = "normal"
             return {}
@@ -189,8 +200,8 @@ class SimulatedDevice:
 
     def _panic_box(self, action: str, params: dict[str, Any]) -> dict[str, Number]:
         pressed = bool(self.values["panic_input"])
-        if action == "press":
-            count = int(self.values["press_count"]) + (0 if pressed else 1)
+        if action == "press":  # the box counts activations: a press that latches it
+            count = int(self.values["press_count"]) + (0 if self.values["panic_latched"] else 1)
             return {"panic_input": True, "panic_latched": True, "press_count": count}
         if action == "release":
             return {"panic_input": False}

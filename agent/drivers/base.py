@@ -1,7 +1,7 @@
 """What every driver offers the scheduler: connect, poll, close. The scheduler owns time."""
 
-import asyncio
-from typing import Protocol
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 from agent.registers import Value
 
@@ -15,7 +15,7 @@ class Driver(Protocol):
     schedule_group: str | None
     # Held around each poll when not None (the bus lock); the wait for it is not part of the poll's
     # deadline, so devices queued behind a neighbour's timeout are not failed for it.
-    turn: asyncio.Lock | None
+    turn: AbstractAsyncContextManager[Any] | None
 
     async def connect(self) -> None:
         """Open what the device needs; idempotent. Raise a RetryableError when it cannot."""

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import http.client
 import logging
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -60,7 +61,7 @@ class CameraDriver:
 
     requests_per_poll = 1
     schedule_group: str | None = None  # cameras are checked in a worker pool, each at its own phase
-    turn: asyncio.Lock | None = None  # no shared medium to wait for
+    turn: AbstractAsyncContextManager[Any] | None = None  # no shared medium to wait for
 
     def __init__(
         self, device: DeviceConfig, profile: LoadedProfile, pool: VideoPool, snapshots: SnapshotStore | None

@@ -318,7 +318,7 @@ def main() -> None:
     parser.add_argument("--sample-s", type=float, default=5.0)
     parser.add_argument("--snapshot-interval", type=float, default=10.0)
     parser.add_argument("--gap", type=float, default=5.0, help="pause between subjects")
-    parser.add_argument("--bus-phase", choices=["spread", "shared"], default="spread", help="the agent's bus_phase")
+    parser.add_argument("--bus-phase", choices=["spread", "shared"], default="shared", help="the agent's bus_phase")
     parser.add_argument("--pyspy", action="store_true", help="profile each subject with py-spy (not for CPU numbers)")
     parser.add_argument("--out", type=Path, default=None, help="run directory (default bench/results/<time>)")
     args = parser.parse_args()

@@ -21,6 +21,7 @@ from hub.serve import start_server
 from hub.settings import HubSettings
 from simulator.config import SimConfig
 from simulator.run import Simulator
+from simulator.thread import SimulatorThread
 from tests.support.servers import free_port
 
 PROFILES = {
@@ -114,7 +115,7 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float, ever
     raise AssertionError(f"not true within {timeout_s} s; last result {last!r}")
 
 
-async def act(sim: Simulator, device: str, action: str, body: dict[str, Any] | None = None) -> None:
+async def act(sim: Simulator | SimulatorThread, device: str, action: str, body: dict[str, Any] | None = None) -> None:
     """Drive a simulated device through its HTTP control interface, like an operator would."""
     async with httpx.AsyncClient(base_url=sim.control_url, timeout=5) as client:
         response = await client.post(f"/devices/{device}/actions/{action}", json=body or {})
@@ -135,7 +136,9 @@ def sim_config(devices: list[tuple[str, str]]) -> SimConfig:
     )
 
 
-def agent_data(sim: Simulator, broker_url: str, spool: Path, prefix: str, school: str = "school-a") -> dict[str, Any]:
+def agent_data(
+    sim: Simulator | SimulatorThread, broker_url: str, spool: Path, prefix: str, school: str = "school-a"
+) -> dict[str, Any]:
     """An agent configuration (as data) polling every simulated device fast."""
     return {
         "school_id": school,
@@ -151,7 +154,9 @@ def agent_data(sim: Simulator, broker_url: str, spool: Path, prefix: str, school
     }
 
 
-def agent_config(sim: Simulator, broker_url: str, spool: Path, prefix: str, school: str = "school-a") -> AgentConfig:
+def agent_config(
+    sim: Simulator | SimulatorThread, broker_url: str, spool: Path, prefix: str, school: str = "school-a"
+) -> AgentConfig:
     """The agent configuration as a model."""
     return AgentConfig.model_validate(agent_data(sim, broker_url, spool, prefix, school))
 

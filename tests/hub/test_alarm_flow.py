@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agent.runtime import Agent
-from simulator.run import Simulator
+from simulator.thread import SimulatorThread
 from tests.hub.support import (
     act,
     agent_config,
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 async def test_panic_press_to_resolved_alarm(mosquitto: Mosquitto, db_url: str, tmp_path: Path) -> None:
     prefix = unique_prefix()
-    sim = Simulator(sim_config([("panic-1", "panic"), ("fence-1", "fence")]))
+    sim = SimulatorThread(sim_config([("panic-1", "panic"), ("fence-1", "fence")]))
     await sim.start()
     agent = Agent(agent_config(sim, mosquitto.url, tmp_path / "spool.db", prefix))
     stop = asyncio.Event()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from simulator.run import Simulator
+from simulator.thread import SimulatorThread
 from tests.hub.support import (
     RunningHub,
     act,
@@ -28,20 +28,26 @@ from tests.hub.support import (
 from tests.support.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
-SNAPSHOT_S = 0.5
+SNAPSHOT_S = 1.0
 WATCHDOG_S = 3 * SNAPSHOT_S  # heartbeat_misses x the agent's snapshot interval
+# A realistic per-request timeout: the suite must pass beside `stress-ng --cpu 2`, where a process
+# can wait 100 ms for a core and a 0.1 s timeout measures the machine, not the device.
+TIMEOUT_S = 0.5
 
 
 @contextlib.asynccontextmanager
 async def system(
     broker: Mosquitto, db_url: str, tmp: Path
-) -> AsyncIterator[tuple[RunningHub, Simulator, subprocess.Popen[bytes]]]:
+) -> AsyncIterator[tuple[RunningHub, SimulatorThread, subprocess.Popen[bytes]]]:
     """Simulated devices, an agent process (`campusguard agent`) and a hub, all devices online."""
     prefix = unique_prefix()
-    sim = Simulator(sim_config([("panic-1", "panic"), ("gate-1", "gate")]))
+    sim = SimulatorThread(sim_config([("panic-1", "panic"), ("gate-1", "gate")]))
     await sim.start()
     config = tmp / "agent.yaml"
-    config.write_text(yaml.safe_dump(agent_data(sim, broker.url, tmp / "spool.db", prefix)))
+    data = agent_data(sim, broker.url, tmp / "spool.db", prefix)
+    data["snapshot_interval_s"] = SNAPSHOT_S
+    data["defaults"]["timeout_s"] = TIMEOUT_S
+    config.write_text(yaml.safe_dump(data))
     cmd = [sys.executable, "-m", "campusguard.cli", "agent", "--config", str(config)]
     with (tmp / "agent.log").open("wb") as log:
         agent = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -79,7 +85,7 @@ async def test_silent_device_is_offline_within_the_watchdog_time(
         await eventually(gate_offline, WATCHDOG_S)
         elapsed = time.monotonic() - started
         devices = await devices_by_id(hub)
-        assert devices["panic-1"]["availability"] == "online", "one silent device must not take others down"
+        assert devices["panic-1"]["availability"] != "offline", "one silent device must not take others down"
         assert devices["gate-1"]["reason"] == "timeout"
         alarms = (await hub.get("/api/v1/alarms", kind="device_offline"))["items"]
         assert [a["device_id"] for a in alarms] == ["gate-1"]
@@ -91,6 +97,8 @@ async def test_silent_device_is_offline_within_the_watchdog_time(
             return (await devices_by_id(hub))["gate-1"]["availability"] == "online"
 
         await eventually(gate_back, 5)
+        panic = (await hub.get("/api/v1/schools/school-a/devices/panic-1/history"))["items"]
+        assert "offline" not in [h["availability"] for h in panic], "the silent neighbour took panic-1 offline"
         alarm = (await hub.get("/api/v1/alarms", kind="device_offline"))["items"][0]
         assert alarm["condition"] == "cleared" and alarm["state"] == "raised"  # a person still closes it
         history = (await hub.get("/api/v1/schools/school-a/devices/gate-1/history"))["items"]

@@ -19,7 +19,7 @@ import pytest
 from agent.runtime import Agent
 from contract.messages import utc_now
 from hub import live
-from simulator.run import Simulator
+from simulator.thread import SimulatorThread
 from tests.hub.support import (
     TEST_PASSWORD,
     RunningHub,
@@ -103,7 +103,7 @@ async def test_stream_pushes_alarms_and_replays_missed_changes_across_a_restart(
 ) -> None:
     prefix = unique_prefix()
     settings = hub_settings(mosquitto.url, db_url, prefix)
-    sim = Simulator(sim_config([("panic-1", "panic")]))
+    sim = SimulatorThread(sim_config([("panic-1", "panic")]))
     await sim.start()
     agent = Agent(agent_config(sim, mosquitto.url, tmp_path / "spool.db", prefix))
     stop = asyncio.Event()
@@ -168,7 +168,7 @@ async def test_unacknowledged_alarm_escalates_after_the_configured_time(
     escalate_s = 0.6
     prefix = unique_prefix()
     settings = hub_settings(mosquitto.url, db_url, prefix, alarms={"escalate_after_s": escalate_s})
-    sim = Simulator(sim_config([("panic-1", "panic")]))
+    sim = SimulatorThread(sim_config([("panic-1", "panic")]))
     await sim.start()
     agent = Agent(agent_config(sim, mosquitto.url, tmp_path / "spool.db", prefix))
     stop = asyncio.Event()

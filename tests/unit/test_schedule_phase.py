@@ -46,13 +46,19 @@ def test_bus_devices_share_a_phase_per_interval(tmp_path: Path) -> None:
     assert all(o is not None and 0 <= o <= 1.0 for o in offsets.values())
 
 
-def test_by_default_every_device_has_a_phase_of_its_own(tmp_path: Path) -> None:
+def test_spread_gives_every_device_a_phase_of_its_own(tmp_path: Path) -> None:
     devices = [
         {"id": f"a{i}", "profile": "fence/generic-dwz4", "address": "tcp://127.0.0.1:1502", "unit_id": i}
         for i in range(1, 3)
     ]
     config = AgentConfig.model_validate(
-        {"school_id": "s", "gateway_id": "g", "spool": {"path": str(tmp_path / "spool.db")}, "devices": devices}
+        {
+            "school_id": "s",
+            "gateway_id": "g",
+            "spool": {"path": str(tmp_path / "spool.db")},
+            "defaults": {"bus_phase": "spread"},
+            "devices": devices,
+        }
     )
     agent = Agent(config)
     try:
