@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests start as real servers (installed when missing and we are root).
 DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients postgresql openssl python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-x chromium
 
-.PHONY: setup system-deps check test demo bench clean
+.PHONY: setup system-deps check test faults demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ check: setup
 
 test: setup system-deps
 	$(BIN)/pytest
+
+# The fault matrix at length (bounded in `make test`): 40 agent kills per backend, a 10-minute receiver outage.
+faults: setup system-deps
+	CAMPUSGUARD_FAULT_ROUNDS=40 CAMPUSGUARD_FORWARD_OUTAGE_S=600 $(BIN)/pytest --timeout=1800 tests/faults \
+		tests/forwarding/test_hub_killed.py tests/forwarding/test_outbox.py tests/hub/test_hub_crash.py \
+		tests/hub/test_liveness.py tests/agent/test_outage.py tests/hub/test_poison.py
 
 demo: setup
 	$(BIN)/campusguard demo

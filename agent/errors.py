@@ -5,7 +5,8 @@ AgentError
 │   ├── Unreachable           no connection (reason "unreachable")
 │   ├── DeviceTimeout         connected, no answer in time (reason "timeout")
 │   ├── Busy                  the device or bus said busy (reason "busy")
-│   └── ProtocolError         the device answered nonsense or an exception (reason "protocol")
+│   ├── ProtocolError         the device answered nonsense or an exception (reason "protocol")
+│   └── InternalError         the driver or its library failed unexpectedly (reason "internal")
 └── FatalError                retrying will not help until a person acts
     ├── ConfigError           bad configuration or profile: stops start-up
     │   └── FileError         a YAML file is invalid: names file, line, field and reason
@@ -46,6 +47,12 @@ class ProtocolError(RetryableError):
     """The device answered, but with an exception or data that makes no sense."""
 
     reason = "protocol"
+
+
+class InternalError(RetryableError):
+    """A driver or library raised something no one translated: a bug, kept to its device."""
+
+    reason = "internal"
 
 
 class FatalError(AgentError):

@@ -19,6 +19,7 @@ KINDS = ("one_click_alarm", "fence", "access_gate", "camera")
 Table = Literal["coil", "discrete_input", "holding_register", "input_register"]
 PointType = Literal["bool", "uint16", "int16", "uint32", "int32", "float32"]
 BIT_TABLES = ("coil", "discrete_input")
+INTEGER_TYPES = ("uint16", "int16", "uint32", "int32")
 WIDTH = {"bool": 1, "uint16": 1, "int16": 1, "uint32": 2, "int32": 2, "float32": 2}
 NAME = r"^[a-z][a-z0-9_]*(\{n\}[a-z0-9_]*)?$"
 Name = Annotated[str, Field(pattern=NAME, max_length=64)]
@@ -105,6 +106,13 @@ class AlarmRule(_Strict):
     debounce_s: float = Field(default=0.0, ge=0, le=3600)
     latch: Latch | None = None
     only_when: Name | None = Field(default=None, description="evaluate only while this point is true")
+    counter: Name | None = Field(
+        default=None,
+        description=(
+            "an integer point the device counts activations in (a panic box's press counter): "
+            "activations the agent did not see, between two polls or while it was down, become alarms"
+        ),
+    )
     repeat: Repeat | None = None
     description: str = ""
 
@@ -157,10 +165,21 @@ class ModbusProfile(_Strict):
             for field, name in (("latch", rule.latch and rule.latch.point), ("only_when", rule.only_when)):
                 if name and name in points_by_name and points_by_name[name].type != "bool":
                     raise _located(("alarms", index, field), f"{name!r} must be a bool point")
-            refs = (("point", rule.point), ("latch", rule.latch and rule.latch.point), ("only_when", rule.only_when))
+            refs = (
+                ("point", rule.point),
+                ("latch", rule.latch and rule.latch.point),
+                ("only_when", rule.only_when),
+                ("counter", rule.counter),
+            )
             for field, name in refs:
                 if name and name not in names:
                     raise _located(("alarms", index, field), f"unknown point {name!r}")
+            if rule.counter:
+                counter = points_by_name[rule.counter]
+                if counter.type not in INTEGER_TYPES or counter.scale != 1:
+                    raise _located(("alarms", index, "counter"), f"{rule.counter!r} must be an unscaled integer point")
+                if rule.debounce_s:
+                    raise _located(("alarms", index, "counter"), "an alarm with a counter cannot be debounced")
             target = points_by_name.get(rule.point)
             if target and target.type != "bool" and rule.when is None:
                 raise _located(("alarms", index, "when"), "a numeric point needs a condition")
@@ -204,11 +223,13 @@ def expand_alarms(rules: list[AlarmRule]) -> list[tuple[int, AlarmRule]]:
         for n in range(1, rule.repeat.count + 1):
             latch = Latch(point=_expand_name(rule.latch.point, n)) if rule.latch else None
             only_when = _expand_name(rule.only_when, n) if rule.only_when else None
+            counter = _expand_name(rule.counter, n) if rule.counter else None
             update = {
                 "point": _expand_name(rule.point, n),
                 "zone": n,
                 "latch": latch,
                 "only_when": only_when,
+                "counter": counter,
                 "repeat": None,
             }
             out.append((index, rule.model_copy(update=update)))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import aiomqtt
 
 from agent.config import MqttSettings, SpoolSettings
-from agent.spool import Spool
+from agent.spool import Spool, SpoolError
 from contract import (
     Ack,
     Birth,
@@ -93,8 +93,9 @@ class Publisher:
         """Tell the sender that the spool has new events."""
         self._wake.set()
 
-    def _presence(self, state: str) -> bytes:
-        return encode(Presence.model_validate({"state": state, "ts": utc_now(), "agent_version": self.agent_version}))
+    def _presence(self, state: str, reason: str | None = None) -> bytes:
+        data = {"state": state, "ts": utc_now(), "agent_version": self.agent_version, "reason": reason}
+        return encode(Presence.model_validate(data))
 
     def _client(self) -> aiomqtt.Client:
         s = self.settings
@@ -132,6 +133,11 @@ class Publisher:
                     backoff, outage_logged = 0.5, False
                     try:
                         await self._session(client, stop)
+                    except Exception as exc:
+                        # Leaving the client sends a clean DISCONNECT, so the broker would not fire
+                        # the will: say "offline", and why, before the agent exits for its supervisor.
+                        await self._say_offline(client, f"{type(exc).__name__}: {exc}")
+                        raise
                     finally:
                         self.connected.clear()
                     await client.publish(
@@ -151,11 +157,22 @@ class Publisher:
                 pass
             backoff = min(backoff * 2, 15.0)
 
+    async def _say_offline(self, client: aiomqtt.Client, reason: str) -> None:
+        topic = self.topics[MessageType.PRESENCE]
+        try:
+            async with asyncio.timeout(5):
+                await client.publish(topic, self._presence("offline", reason[:200]), qos=1, retain=True)
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            log.error("could not say offline before exiting: %s", exc)
+
     async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         await client.subscribe([(self.topics[MessageType.ACK], 1), (self.topics[MessageType.COMMAND], 1)])
         await client.publish(self.topics[MessageType.PRESENCE], self._presence("online"), qos=1, retain=True)
         await self._publish_state(client)
-        self.spool.mark_all_unsent()
+        try:
+            self.spool.mark_all_unsent()
+        except SpoolError as exc:  # the resend timer brings them out anyway
+            log.error("after connecting: %s", exc)
         self.connected.set()
 
         async def until_stopped() -> None:
@@ -182,8 +199,13 @@ class Publisher:
             _honour_swallowed_cancel()
             self._wake.clear()
             now = time.time()
-            room = self.spool_settings.window - self.spool.in_flight(now, timeout)
-            batch = self.spool.due(now, timeout, room) if room > 0 else []
+            try:
+                room = self.spool_settings.window - self.spool.in_flight(now, timeout)
+                batch = self.spool.due(now, timeout, room) if room > 0 else []
+            except SpoolError as exc:  # the events stay where they are; try again shortly
+                log.error("reading the spool: %s", exc)
+                await asyncio.sleep(1.0)
+                continue
             published: list[int] = []
             try:
                 for seq, payload in batch:
@@ -191,8 +213,11 @@ class Publisher:
                     published.append(seq)
             finally:  # one spool write per batch, not one commit per event
                 if published:
-                    self.spool.mark_sent(published, time.time())
                     self.sent += len(published)
+                    try:
+                        self.spool.mark_sent(published, time.time())
+                    except SpoolError as exc:  # they are sent again: the hub stores by id
+                        log.error("marking events sent: %s", exc)
             if batch:
                 continue
             try:
@@ -214,8 +239,11 @@ class Publisher:
             try:
                 if message.topic.value == ack_topic:
                     ack = decode(MessageType.ACK, payload, Ack)
-                    if self.spool.ack(list(ack.event_ids)):
-                        self.wake()
+                    try:
+                        if self.spool.ack(list(ack.event_ids)):
+                            self.wake()
+                    except SpoolError as exc:  # the events are resent and acked again
+                        log.error("applying an ack: %s", exc)
                 else:
                     command = decode(MessageType.COMMAND, payload, Command)
                     log.info("command %s from the hub", command.name)

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import device_profiles
-from agent import __version__
+from agent import __version__, sdnotify
 from agent.alarms import AlarmChange, AlarmTracker
 from agent.availability import AvailabilityTracker, Transition
 from agent.config import AgentConfig, DeviceConfig
@@ -24,11 +25,18 @@ from agent.publisher import ClientFactory, Publisher
 from agent.registers import Value
 from agent.scheduler import PollLoop, PollPolicy
 from agent.snapshots import SnapshotStore
-from agent.spool import Spool
+from agent.spool import Spool, SpoolError
+from agent.spool import SpoolStats as SpoolCounts
 from contract import Birth, Command, DeviceInfo, DeviceStatus, Event, Image, Snapshot
 from contract.messages import SpoolStats, new_event_id, utc_now
 
 log = logging.getLogger(__name__)
+
+
+def _detected(change: AlarmChange) -> str:
+    return {"restart": " (while the agent was down)", "counter": " (counted by the device, not seen)"}.get(
+        change.detected or "", ""
+    )
 
 
 @dataclass
@@ -43,6 +51,7 @@ class DeviceRuntime:
     interval_s: float
     values: dict[str, Value] = field(default_factory=dict)
     poll_ms: float | None = None
+    saved_alarms: dict[str, Any] | None = None  # the alarm state last written to the spool
     loop: PollLoop | None = None
 
 
@@ -80,6 +89,9 @@ class Agent:
         self._phases: dict[float, float] = {}  # interval -> first-tick offset of bus devices
         self._rng = random.Random()  # noqa: S311 - schedule phases, not security
         self.snapshots: SnapshotStore | None = None
+        self.spool_errors = 0  # writes that failed (disk full, I/O error, read-only)
+        self._spool_stats = SpoolCounts(0, 0, 0, 0, 0)
+        self.spool_error: str | None = None  # the last failure, until a write succeeds
         if any(self.profiles[d.profile].profile.driver == "camera" for d in config.devices if d.enabled):
             from agent.videopool import VideoPool  # no thread pool on a gateway without cameras
 
@@ -87,6 +99,7 @@ class Agent:
             self.snapshots = SnapshotStore(config.cameras.snapshot_dir, config.cameras.snapshot_retention_h)
             self.context.shared["snapshots"] = self.snapshots
         started = now()
+        saved_alarms = self.spool.alarm_states()
         for device in config.devices:
             if not device.enabled:
                 continue
@@ -103,7 +116,7 @@ class Agent:
                 profile=profile,
                 driver=driver,
                 availability=AvailabilityTracker(started, config.defaults.offline_after),
-                alarms=AlarmTracker(profile.alarms),
+                alarms=AlarmTracker(profile.alarms, saved_alarms.get(device.id)),
                 interval_s=config.interval(device),
             )
         extra = {"client_factory": client_factory} if client_factory else {}
@@ -160,11 +173,17 @@ class Agent:
                     active_alarms=d.alarms.active(),
                 )
             )
-        stats = self.spool.stats()
+        try:
+            stats = self._spool_stats = self.spool.stats()
+        except SpoolError as exc:  # the heartbeat goes out regardless, with the last counts and the error
+            self._spool_failed(exc)
+            stats = self._spool_stats
         spool = SpoolStats(
             pending_events=stats.pending_events,
             pending_alarms=stats.pending_alarms,
             dropped_telemetry=stats.dropped_telemetry,
+            write_errors=self.spool_errors,
+            error=self.spool_error,
         )
         return Snapshot(
             ts=self.now(),
@@ -199,8 +218,20 @@ class Agent:
     # --- poll outcomes -----------------------------------------------------------------------
 
     def _emit(self, build: Callable[[int], Event]) -> None:
-        self.spool.append(build)
+        try:
+            self.spool.append(build)
+        except SpoolError as exc:  # telemetry: the next snapshot carries the state anyway
+            self._spool_failed(exc)
+            return
+        self.spool_error = None
         self.publisher.wake()
+
+    def _spool_failed(self, exc: SpoolError) -> None:
+        """Count a failed spool write; it is reported in every snapshot until a write succeeds."""
+        self.spool_errors += 1
+        self.spool_error = str(exc)[:200]
+        if self.spool_errors % 100 == 1:
+            log.error("spool write failed (%d so far): %s", self.spool_errors, exc)
 
     def _emit_transition(self, d: DeviceRuntime, t: Transition) -> None:
         if t.state in ("offline", "degraded") or t.previous in ("offline", "degraded"):
@@ -218,24 +249,23 @@ class Agent:
             )
         )
 
-    def _emit_alarm(self, d: DeviceRuntime, change: AlarmChange) -> None:
-        log.info("%s: alarm %s %s", d.config.id, change.key, change.change)
+    @staticmethod
+    def _alarm_event(d: DeviceRuntime, change: AlarmChange) -> Callable[[int], Event]:
         rule = change.rule
         image_id = d.values.get("image_id") if change.change == "raised" else None
-        self._emit(
-            lambda seq: Event(
-                event_id=new_event_id(),
-                seq=seq,
-                device_id=d.config.id,
-                ts=change.at,
-                type=f"alarm.{change.change}",
-                alarm_type=rule.type,
-                zone=rule.zone,
-                severity=rule.severity,
-                latched=rule.latch is not None,
-                value=change.value,
-                image_id=str(image_id) if image_id else None,
-            )
+        return lambda seq: Event(
+            event_id=new_event_id(),
+            seq=seq,
+            device_id=d.config.id,
+            ts=change.at,
+            type=f"alarm.{change.change}",
+            alarm_type=rule.type,
+            zone=rule.zone,
+            severity=rule.severity,
+            latched=rule.latch is not None,
+            value=change.value,
+            image_id=str(image_id) if image_id else None,
+            detected=change.detected,
         )
 
     def _on_success(self, d: DeviceRuntime, values: dict[str, Value], at: datetime, poll_ms: float) -> None:
@@ -244,8 +274,26 @@ class Agent:
         transition = d.availability.success(at, degraded)
         if transition:
             self._emit_transition(d, transition)
-        for change in d.alarms.update(values, at):
-            self._emit_alarm(d, change)
+        changes = d.alarms.update(values, at)
+        if not d.alarms.rules:
+            return
+        state = d.alarms.export()
+        if changes or state != d.saved_alarms:
+            # The events and the state they leave are written together: a restart in between
+            # would otherwise report a change twice or not at all.
+            try:
+                self.spool.append_all([self._alarm_event(d, c) for c in changes], (d.config.id, state))
+            except SpoolError as exc:
+                # Nothing was kept: go back to the saved state, so the next poll finds these again.
+                d.alarms = d.alarms.rewound(d.saved_alarms)
+                self._spool_failed(exc)
+                return
+            for change in changes:
+                log.info("%s: alarm %s %s%s", d.config.id, change.key, change.change, _detected(change))
+            d.saved_alarms = state
+            self.spool_error = None
+            if changes:
+                self.publisher.wake()
 
     def _on_failure(self, d: DeviceRuntime, error: AgentError, at: datetime) -> None:
         transition = d.availability.failure(error.reason, at)
@@ -289,6 +337,30 @@ class Agent:
             self._phases[d.interval_s] = self._rng.uniform(0, min(d.interval_s, 1.0))
         return self._phases[d.interval_s]
 
+    def _polls(self) -> int:
+        return sum(d.loop.polls for d in self.devices.values() if d.loop)
+
+    async def _feed_watchdog(self) -> None:
+        """Tell systemd the agent is up, then feed its watchdog while the poll loops make progress.
+
+        A stuck event loop feeds nothing, and neither does one whose polls have all stopped for
+        three periods: systemd then restarts the agent (``deploy/campusguard-agent.service``).
+        """
+        sdnotify.notify(f"READY=1\nSTATUS=polling {len(self.devices)} devices")
+        period = sdnotify.watchdog_period_s()
+        if period is None:
+            return
+        last, idle = self._polls(), 0
+        while True:
+            await asyncio.sleep(period)
+            polls = self._polls()
+            idle = 0 if polls > last or not self.devices else idle + 1
+            last = polls
+            if idle < 3:
+                sdnotify.notify("WATCHDOG=1")
+            elif idle == 3:
+                log.error("no poll finished for %.0f s: no longer feeding the systemd watchdog", 3 * period)
+
     def _stop_grace_s(self) -> float:
         """How long polls in progress may take to finish at shutdown."""
         return max((d.loop.policy.deadline_s for d in self.devices.values() if d.loop), default=0.0) + 1.0
@@ -303,7 +375,10 @@ class Agent:
                 for d in self.devices.values():
                     d.loop = self._loop_for(d)
                     pollers.append(tg.create_task(d.loop.run(), name=f"poll:{d.config.id}"))
+                watchdog = tg.create_task(self._feed_watchdog(), name="systemd-watchdog")
                 await stop.wait()
+                watchdog.cancel()
+                sdnotify.notify("STOPPING=1")
                 for d in self.devices.values():
                     if d.loop:
                         d.loop.stop()

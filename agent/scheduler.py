@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent.errors import AgentError, DeviceTimeout, FatalError
+from agent.errors import AgentError, DeviceTimeout, FatalError, InternalError
 from agent.registers import Value
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ class PollLoop:
         self._stopping = False
         self.failures = 0
         self.polls = 0
+        self.internal_errors = 0
 
     def probe(self) -> None:
         """Poll as soon as possible (a hub's "probe now" command)."""
@@ -106,11 +107,23 @@ class PollLoop:
             self._fail(DeviceTimeout(f"no answer within {self.policy.deadline_s:.2f} s"))
         except AgentError as exc:
             self._fail(exc)
+        except Exception as exc:  # noqa: BLE001 - the supervisor boundary: a driver bug stays with its device
+            self._internal(exc)
         else:
             self.failures = 0
-            self._on_success(values, self._now(), (loop.time() - started) * 1000)
+            try:
+                self._on_success(values, self._now(), (loop.time() - started) * 1000)
+            except Exception as exc:  # noqa: BLE001 - the same boundary around what the values set off
+                self._internal(exc)
         finally:
             self.polls += 1
+
+    def _internal(self, exc: Exception) -> None:
+        """An untranslated error: logged with its traceback (first and every 100th), the device backs off."""
+        self.internal_errors += 1
+        if self.internal_errors % 100 == 1:
+            log.error("%s: unexpected error (%d so far)", self.name, self.internal_errors, exc_info=exc)
+        self._fail(InternalError(f"{type(exc).__name__}: {exc}"[:200]))
 
     def _fail(self, exc: AgentError) -> None:
         self.failures += 1

@@ -5,14 +5,21 @@ an event leaves the spool only on the hub's application-level ack. Sending order
 then other events, each oldest first (by the per-gateway ``seq``). Above ``max_events`` the spool
 first coalesces telemetry (latest availability change per device wins), then drops the oldest
 telemetry, counting every drop. Alarms are never dropped: past the cap they are kept and counted.
+
+Beside the events it keeps each device's alarm state (``agent.alarms``), written in the same
+transaction as the alarm events that changed it, so a restarted agent knows what was up. A failed
+write (full disk, I/O error, read-only file) raises ``SpoolError`` and leaves nothing half-written.
 """
 
+import contextlib
+import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from contract import Event, encode
 
@@ -29,7 +36,12 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_order ON events (is_alarm DESC, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS alarm_state (device_id TEXT PRIMARY KEY, state TEXT NOT NULL);
 """
+
+
+class SpoolError(Exception):
+    """The spool could not be written (disk full, I/O error, read-only): nothing of the call was kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,9 @@ class Spool:
         # Alarms must survive a power cut of the gateway, not only a crash of the process.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+        if "published" not in columns:  # a spool from before 1.2: what was sent is not known, say all
+            self._db.execute("ALTER TABLE events ADD COLUMN published INTEGER NOT NULL DEFAULT 1")
         self._count = self._scalar("SELECT COUNT(*) FROM events")
 
     def _scalar(self, sql: str, *args: object) -> int:
@@ -75,30 +90,81 @@ class Spool:
     @property
     def last_seq(self) -> int:
         """The last sequence number assigned (persists across restarts and an empty spool)."""
-        with self._lock:
+        with self._lock, self._translated():
             return self._meta("last_seq")
 
     def append(self, build: Callable[[int], Event]) -> Event:
         """Assign the next seq, build the event with it, and store it durably in one transaction."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                seq = self._meta("last_seq") + 1
+        return self.append_all([build])[0]
+
+    def append_all(
+        self, builds: list[Callable[[int], Event]], alarm_state: tuple[str, dict[str, Any]] | None = None
+    ) -> list[Event]:
+        """Store events (each built with its seq) and, optionally, one device's alarm state, atomically."""
+        events: list[Event] = []
+        with self._lock, self._transaction():
+            seq = self._meta("last_seq")
+            for build in builds:
+                seq += 1
                 event = build(seq)
                 self._db.execute(
-                    "INSERT INTO events (seq, event_id, is_alarm, device_id, payload) VALUES (?,?,?,?,?)",
+                    "INSERT INTO events (seq, event_id, is_alarm, device_id, payload, published) VALUES (?,?,?,?,?,0)",
                     (seq, event.event_id, int(event.is_alarm), event.device_id, encode(event)),
                 )
-                self._bump("last_seq", 1)
-                self._count += 1
-                if self._count > self.max_events:
-                    self._enforce_cap()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                events.append(event)
+            if events:
+                self._bump("last_seq", len(events))
+                self._count += len(events)
+            if alarm_state is not None:
+                device_id, state = alarm_state
+                self._db.execute(
+                    "INSERT INTO alarm_state (device_id, state) VALUES (?, ?) "
+                    "ON CONFLICT(device_id) DO UPDATE SET state = excluded.state",
+                    (device_id, json.dumps(state, separators=(",", ":"))),
+                )
+            if self._count > self.max_events:
+                self._enforce_cap()
+        return events
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """A read or single write outside a transaction: a database error becomes a SpoolError."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise SpoolError(f"spool {self.path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT; on any failure roll back (a failed ROLLBACK must not hide why) and re-count."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
                 self._count = self._scalar("SELECT COUNT(*) FROM events")
-                raise
-        return event
+            if isinstance(exc, sqlite3.Error):
+                raise SpoolError(f"spool {self.path}: {exc}") from exc
+            raise
+
+    def alarm_states(self) -> dict[str, dict[str, Any]]:
+        """Every device's persisted alarm state (what ``AlarmTracker.export`` gave)."""
+        with self._lock, self._translated():
+            rows = self._db.execute("SELECT device_id, state FROM alarm_state").fetchall()
+        states: dict[str, dict[str, Any]] = {}
+        for device_id, text in rows:
+            try:
+                state = json.loads(text)
+            except ValueError:
+                log.warning("spool: unreadable alarm state of %s ignored", device_id)
+                continue
+            if isinstance(state, dict):
+                states[str(device_id)] = state
+        return states
 
     def _enforce_cap(self) -> None:
         excess = self._count - self.max_events
@@ -125,7 +191,7 @@ class Spool:
 
     def due(self, now: float, resend_after_s: float, limit: int) -> list[tuple[int, bytes]]:
         """Events to (re)send now: never sent, or sent before ``now - resend_after_s``; alarms first."""
-        with self._lock:
+        with self._lock, self._translated():
             rows = self._db.execute(
                 "SELECT seq, payload FROM events WHERE sent_at IS NULL OR sent_at < ? "
                 "ORDER BY is_alarm DESC, seq LIMIT ?",
@@ -135,7 +201,7 @@ class Spool:
 
     def in_flight(self, now: float, resend_after_s: float) -> int:
         """How many events were sent recently and still wait for their ack."""
-        with self._lock:
+        with self._lock, self._translated():
             return self._scalar(
                 "SELECT COUNT(*) FROM events WHERE sent_at IS NOT NULL AND sent_at >= ?",
                 now - resend_after_s,
@@ -143,30 +209,35 @@ class Spool:
 
     def mark_sent(self, seqs: list[int], now: float) -> None:
         """Record that these events were handed to the broker."""
-        with self._lock:
-            self._db.executemany("UPDATE events SET sent_at = ? WHERE seq = ?", [(now, s) for s in seqs])
+        with self._lock, self._translated():
+            self._db.executemany("UPDATE events SET sent_at = ?, published = 1 WHERE seq = ?", [(now, s) for s in seqs])
 
     def mark_all_unsent(self) -> None:
         """After a reconnect, everything unacked is due again at once."""
-        with self._lock:
+        with self._lock, self._translated():
             self._db.execute("UPDATE events SET sent_at = NULL")
 
     def ack(self, event_ids: list[str]) -> int:
-        """Forget events the hub has stored; return how many were removed."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        """Forget events the hub has stored; return how many were removed.
+
+        Only events this agent has sent can be acked: an id it holds but never published cannot
+        have reached a hub, so an ack naming it is forged or confused and is ignored.
+        """
+        with self._lock, self._transaction():
             removed = 0
             for start in range(0, len(event_ids), 500):
                 chunk = event_ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                removed += self._db.execute(f"DELETE FROM events WHERE event_id IN ({marks})", chunk).rowcount  # noqa: S608
-            self._db.execute("COMMIT")
+                removed += self._db.execute(
+                    f"DELETE FROM events WHERE published = 1 AND event_id IN ({marks})",  # noqa: S608
+                    chunk,
+                ).rowcount
             self._count -= removed
         return removed
 
     def stats(self) -> SpoolStats:
         """Counts for the status snapshot and metrics."""
-        with self._lock:
+        with self._lock, self._translated():
             return SpoolStats(
                 pending_events=self._count,
                 pending_alarms=self._scalar("SELECT COUNT(*) FROM events WHERE is_alarm = 1"),

@@ -15,22 +15,49 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from contract.errors import InvalidPayload, PayloadTooLarge, UnsupportedVersion
 from contract.topics import ID_PATTERN, MessageType
 
 SCHEMA_MAJOR = 1
-SCHEMA_MINOR = 1  # 1.1: Event.image_id, Command "image", the image message
+SCHEMA_MINOR = 2  # 1.1: Event.image_id, Command "image", the image message; 1.2: Event.detected, bounds,
+# SpoolStats.write_errors and .error, Presence.reason
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 MAX_PAYLOAD_BYTES = 1_048_576
 MAX_ACK_IDS = 5_000
 
+MAX_SEQ = 2**63 - 1  # a signed 64-bit column on every database
+MAX_INTERVAL_S = 86_400.0
+YEARS = (2000, 2200)  # a device clock outside these is broken; the hub keeps its own time anyway
+
 Availability = Literal["unknown", "online", "degraded", "offline"]
 Severity = Literal["critical", "major", "minor", "info"]
-MetricValue = float | int | bool | str | None
 DeviceId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 ShortText = Annotated[str, Field(max_length=200)]
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+MetricValue = (
+    Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[int, Field(ge=-MAX_SEQ - 1, le=MAX_SEQ)]
+    | bool
+    | ShortText
+    | None
+)
+Interval = Annotated[float, Field(gt=0, le=MAX_INTERVAL_S, allow_inf_nan=False)]
+
+
+def _sane_time(value: datetime) -> datetime:
+    """A timestamp that converts to UTC and lies in a plausible range (years 2000-2200)."""
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("timestamp out of range") from None
+    if not YEARS[0] <= utc.year <= YEARS[1]:
+        raise ValueError(f"timestamp year {utc.year} outside {YEARS[0]}-{YEARS[1]}")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_sane_time)]
 ImageId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
 
 
@@ -52,7 +79,7 @@ def new_event_id() -> str:
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     schema_version: str = SCHEMA_VERSION
 
@@ -61,14 +88,15 @@ class Presence(_Message):
     """Whether a gateway's agent is connected; retained, and the agent's last will."""
 
     state: Literal["online", "stopped", "offline"]
-    ts: AwareDatetime
+    ts: Timestamp
     agent_version: ShortText | None = None
+    reason: ShortText | None = Field(default=None, description="1.2: why an agent stopped (a fatal error)")
 
 
 class DeviceInfo(BaseModel):
     """One device in a birth message."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: DeviceId
     kind: ShortText
@@ -76,15 +104,15 @@ class DeviceInfo(BaseModel):
     vendor: ShortText = ""
     model: ShortText = ""
     location: ShortText = ""
-    interval_s: float = Field(gt=0)
+    interval_s: Interval
     attributes: dict[ShortText, ShortText] = Field(default_factory=dict)
 
 
 class Birth(_Message):
     """A gateway's inventory; sent on connect, on change and on a rebirth command; retained."""
 
-    ts: AwareDatetime
-    seq: int = Field(ge=0, description="the last event seq assigned when the birth was made")
+    ts: Timestamp
+    seq: Seq = Field(description="the last event seq assigned when the birth was made")
     devices: list[DeviceInfo] = Field(max_length=5_000)
     agent_version: ShortText | None = None
 
@@ -92,32 +120,34 @@ class Birth(_Message):
 class DeviceStatus(BaseModel):
     """One device's state in a snapshot."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     device_id: DeviceId
     availability: Availability
     reason: ShortText | None = None
-    since: AwareDatetime
+    since: Timestamp
     metrics: dict[ShortText, MetricValue] = Field(default_factory=dict)
-    active_alarms: list[ShortText] = Field(default_factory=list)
+    active_alarms: list[ShortText] = Field(default_factory=list, max_length=1_000)
 
 
 class SpoolStats(BaseModel):
     """What the agent's spool holds and has had to drop."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    pending_events: int = Field(ge=0)
-    pending_alarms: int = Field(ge=0)
-    dropped_telemetry: int = Field(ge=0)
+    pending_events: Seq
+    pending_alarms: Seq
+    dropped_telemetry: Seq
+    write_errors: Seq = Field(default=0, description="1.2: spool writes that failed since the agent started")
+    error: ShortText | None = Field(default=None, description="1.2: the last write failure, until one succeeds")
 
 
 class Snapshot(_Message):
     """Every device's availability, reason and key metrics; periodic, the hub's heartbeat."""
 
-    ts: AwareDatetime
-    seq: int = Field(ge=0, description="the last event seq assigned")
-    interval_s: float = Field(gt=0, description="when the next snapshot is due")
+    ts: Timestamp
+    seq: Seq = Field(description="the last event seq assigned")
+    interval_s: Interval = Field(description="when the next snapshot is due")
     devices: list[DeviceStatus] = Field(max_length=5_000)
     spool: SpoolStats | None = None
 
@@ -129,9 +159,9 @@ class Event(_Message):
     """A change worth keeping: an alarm raised, cleared or reset, or an availability change."""
 
     event_id: Annotated[str, Field(min_length=8, max_length=64)]
-    seq: int = Field(ge=1)
+    seq: Annotated[int, Field(ge=1, le=MAX_SEQ)]
     device_id: DeviceId
-    ts: AwareDatetime
+    ts: Timestamp
     type: EventType
     alarm_type: ShortText | None = None
     zone: int | None = Field(default=None, ge=0, le=9_999)
@@ -143,6 +173,13 @@ class Event(_Message):
     reason: ShortText | None = None
     image_id: ImageId | None = Field(
         default=None, description="a camera snapshot kept on the gateway; fetch it with the image command"
+    )
+    detected: Literal["restart", "counter"] | None = Field(
+        default=None,
+        description=(
+            "how a change no poll saw was found: restart (it happened while the agent was down), "
+            "counter (the device counted an activation between two polls); absent when seen live"
+        ),
     )
 
     @property
@@ -162,7 +199,7 @@ class Event(_Message):
 class Ack(_Message):
     """The hub has durably stored these events; the agent may forget them."""
 
-    ts: AwareDatetime
+    ts: Timestamp
     event_ids: list[Annotated[str, Field(max_length=64)]] = Field(max_length=MAX_ACK_IDS)
 
 
@@ -170,7 +207,7 @@ class Command(_Message):
     """A request from the hub to an agent."""
 
     command_id: Annotated[str, Field(max_length=64)]
-    ts: AwareDatetime
+    ts: Timestamp
     name: Literal["rebirth", "probe", "image"]
     device_id: DeviceId | None = None
     image_id: ImageId | None = None
@@ -185,10 +222,10 @@ class Command(_Message):
 class Image(_Message):
     """A camera snapshot (JPEG, base64) kept on the gateway, sent when the hub asks for it."""
 
-    ts: AwareDatetime
+    ts: Timestamp
     image_id: ImageId
     device_id: DeviceId | None = None
-    taken: AwareDatetime | None = None
+    taken: Timestamp | None = None
     content_type: Literal["image/jpeg"] = "image/jpeg"
     data_b64: Annotated[str, Field(max_length=1_000_000)] | None = Field(
         default=None, description="absent when the image is no longer kept"
@@ -212,6 +249,11 @@ MODELS: dict[MessageType, type[_Message]] = {
 def encode(message: _Message) -> bytes:
     """Serialize a message to compact JSON bytes."""
     return message.model_dump_json(exclude_none=True).encode()
+
+
+def _no_constant(name: str) -> None:
+    """JSON has no NaN or Infinity; Python's json module accepts them unless told not to."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _check_version(raw: object) -> bool:
@@ -260,8 +302,8 @@ def decode(message_type: MessageType, payload: bytes, model: type[M] | None = No
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(f"{len(payload)} bytes, at most {MAX_PAYLOAD_BYTES}")
     try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        data = json.loads(payload, parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
         raise InvalidPayload(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidPayload("payload must be a JSON object")

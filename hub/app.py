@@ -17,6 +17,7 @@ from contract import TopicTree
 from contract.messages import utc_now
 from hub import __version__
 from hub.api import alarms, inventory, ops, stream
+from hub.api import deadletters as deadletters_api
 from hub.api import snapshots as snapshots_api
 from hub.api.deps import Services, current_principal
 from hub.auth import admin as accounts
@@ -29,6 +30,7 @@ from hub.leader import Leadership
 from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.mqtt import ClientFactory, MqttLink
+from hub.reconcile import ActiveAlarms
 from hub.settings import HubSettings
 from hub.snapshots import Snapshots
 from hub.state import HubState
@@ -53,7 +55,12 @@ def build_services(
     metrics = Metrics()
     leader = Leadership(engine, settings.liveness.leader_check_s)
     metrics.gauges["leader"] = lambda: float(leader.is_leader)
-    ingest = Ingest(settings, state, store, live, metrics, now=now, is_leader=lambda: leader.is_leader)
+    active_alarms = ActiveAlarms()
+    for alarm in store.load_active_alarms():
+        active_alarms.note(alarm)
+    ingest = Ingest(
+        settings, state, store, live, metrics, now=now, is_leader=lambda: leader.is_leader, active_alarms=active_alarms
+    )
     extra = {"client_factory": client_factory} if client_factory else {}
     link = MqttLink(settings.mqtt, ingest.feed, **extra)
     ingest.publish = link.publish
@@ -65,8 +72,10 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI app; its lifespan runs ingest and the MQTT link as named tasks."""
     svc = build_services(settings, now, client_factory)
-    # issue 6: alarm forwarding; outbox rows are written by the store in each alarm's transaction
-    forwarder = Forwarder(settings.forwarding, svc.sessions, broadcaster=svc.live, now=now)
+    # alarm forwarding; outbox rows are written by the store in each alarm's transaction
+    forwarder = Forwarder(
+        settings.forwarding, svc.sessions, broadcaster=svc.live, now=now, hub_id=settings.mqtt.client_id
+    )
     svc.ingest.store.outbox = forwarder.outbox if settings.forwarding.enabled else None
     snapshots = Snapshots(svc.sessions, TopicTree(settings.mqtt.topic_prefix), now=now)
     snapshots.publish = svc.link.publish
@@ -77,7 +86,7 @@ def create_app(
         stop = asyncio.Event()
         await asyncio.to_thread(svc.leader.refresh)  # decided before the first sweep could run
         leader_task = asyncio.create_task(svc.leader.run(stop), name="hub:leader")
-        forward_stop = asyncio.Event()  # issue 6: the forwarder (a sink) starts before ingest, stops after it
+        forward_stop = asyncio.Event()  # the forwarder (a sink) starts before ingest, stops after it
         forward_task = asyncio.create_task(forwarder.run(forward_stop), name="hub:forwarding")
         ingest_task = asyncio.create_task(svc.ingest.run(), name="hub:ingest")
         link_task = asyncio.create_task(svc.link.run(stop), name="hub:mqtt")
@@ -101,12 +110,13 @@ def create_app(
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)])
     for module in (inventory, alarms, snapshots_api, stream):
         api.include_router(module.router)
-    api.include_router(forwarding_api.router)  # issue 6: /alarms/{id}/forwarding
-    api.include_router(accounts.router)  # issue 5: users, API tokens, audit log
+    api.include_router(forwarding_api.router)  # /alarms/{id}/forwarding
+    api.include_router(accounts.router)  # users, API tokens, audit log
+    api.include_router(deadletters_api.router)
     app.include_router(api)
-    app.include_router(auth_routes.router)  # issue 5: login is public; logout and me check the caller
+    app.include_router(auth_routes.router)  # login is public; logout and me check the caller
     app.include_router(ops.router)  # public: probes and scrapers carry no credentials
 
-    web.mount(app)  # issue 5: the console at / and /static (public: it signs in through the API)
+    web.mount(app)  # the console at / and /static (public: it signs in through the API)
 
     return app

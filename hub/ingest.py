@@ -4,6 +4,13 @@ One task owns the state: it takes what the MQTT reader queued, applies it in arr
 the batch in a worker thread, and only after the commit acks the events and announces changes.
 The heartbeat watchdog and the escalation sweep run in the same task, between batches, in the one
 hub that holds the sweep leadership (``hub.leader``).
+
+No message can hold up another. One that breaks the contract, or that the state cannot take, becomes
+a dead letter at once (``hub.deadletters``). A batch the database refuses for its content is split
+in halves until the message at fault stands alone; it becomes a dead letter and the rest commits.
+Only a failure of the database itself (connection, lock) is retried as a whole, with backoff, and
+``/healthz`` says so once queued messages wait longer than ``ingest.stuck_after_s``. The loop is
+supervised: an unexpected error is logged with its traceback and the loop goes on.
 """
 
 import asyncio
@@ -15,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from contract import Ack, Birth, Command, ContractError, Event, MessageType, Presence, Snapshot, TopicTree, decode
 from contract import encode as encode_message
@@ -28,11 +37,14 @@ from contract.messages import (
     new_event_id,
     utc_now,
 )
+from hub.deadletters import DeadLetter, DeadLetters
+from hub.ledger import SPOOL_FAILURE
 from hub.live import Broadcaster
 from hub.metrics import Metrics
+from hub.reconcile import ActiveAlarms
 from hub.rejects import RejectLog, source_of
 from hub.settings import HubSettings
-from hub.state import HubState
+from hub.state import HubState, spool_condition
 from hub.store import Batch, Outcome, Store
 
 log = logging.getLogger(__name__)
@@ -41,6 +53,9 @@ PRUNE_EVERY_S = 60.0  # forgetting old live-stream changes is housekeeping, not 
 CHANGES_MAX = 5_000  # changes + inventory rows per transaction: about 0.3 s of commit on SQLite here
 Publish = Callable[[str, bytes], Awaitable[bool]]
 Message = Presence | Birth | Snapshot | Event | Image
+# The database itself failing: retry the whole batch. Anything else is the batch's content.
+TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, OSError)
+MAX_POISON_IDS = 10_000
 
 
 # Versions that contract.decode validates as they are (no unknown fields to drop): see decode_payload.
@@ -67,6 +82,17 @@ def decode_payload(message_type: MessageType, payload: bytes) -> Message:
     return typing.cast(Message, message)
 
 
+def _merged(a: Outcome, b: Outcome) -> Outcome:
+    """The outcome of two halves of one batch."""
+    for key, ids in b.acks.items():
+        a.acks[key].extend(ids)
+    a.stored += b.stored
+    a.duplicates += b.duplicates
+    a.alarms += b.alarms
+    a.changes += b.changes
+    return a
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """A validated message and where it came from."""
@@ -75,6 +101,8 @@ class Inbound:
     gateway_id: str
     type: MessageType
     message: Message
+    topic: str = ""
+    raw: bytes = b""
 
 
 class Ingest:
@@ -90,9 +118,11 @@ class Ingest:
         *,
         now: Callable[[], datetime] = utc_now,
         is_leader: Callable[[], bool] = lambda: True,
+        active_alarms: ActiveAlarms | None = None,
     ) -> None:
         self.settings = settings
         self.is_leader = is_leader
+        self.active_alarms = active_alarms or ActiveAlarms()
         self.state = state
         self.store = store
         self.live = live
@@ -100,14 +130,21 @@ class Ingest:
         self.now = now
         self.tree = TopicTree(settings.mqtt.topic_prefix)
         self.rejects = RejectLog()
+        self.dead_letters = DeadLetters()
+        self._poison: set[str] = set()  # event ids already dead-lettered: a resend skips the bisect
+        self._progress = time.monotonic()  # when the queue last moved (a commit, or nothing to do)
+        self.failing_since: datetime | None = None  # the database has been refusing batches since
         self.queue: asyncio.Queue[Inbound] = asyncio.Queue(settings.ingest.queue_max)
+        # Alarm events overtake everything else queued: a wave of snapshots never delays a press.
+        self.urgent: asyncio.Queue[Inbound] = asyncio.Queue(settings.ingest.queue_max)
+        self._ready = asyncio.Event()
         self.publish: Publish | None = None
         self.on_image: Callable[[str, str, Image], None] | None = None  # hub.snapshots
         self.last_commit: datetime | None = None
         self._next_sweep = 0.0
         self._next_prune = 0.0
         metrics.labelled["rejects_total"] = lambda: dict(self.rejects.by_reason)
-        metrics.gauges["ingest_queue_depth"] = lambda: float(self.queue.qsize())
+        metrics.gauges["ingest_queue_depth"] = lambda: float(self.depth())
         metrics.gauges["sse_subscribers"] = lambda: float(self.live.subscribers)
 
     # --- validation (the MQTT reader calls this) ---------------------------------------------
@@ -126,10 +163,19 @@ class Ingest:
                 return None  # our own acks and commands, if a broker echoes them
             message = decode_payload(where.message_type, payload)
         except ContractError as exc:
-            self.rejects.reject(source_of(topic, self.tree.prefix), exc.reason, str(exc), self.now())
+            self._reject(topic, payload, exc.reason, str(exc))
+            return None
+        except Exception as exc:  # a decoder bug must not stop the reader: the message is kept, not lost
+            log.exception("decoding a message on %s failed", topic[:300])
+            self._reject(topic, payload, "internal", f"{type(exc).__name__}: {exc}")
             return None
         self.metrics.messages[where.message_type.value] += 1
-        return Inbound(where.school_id, where.gateway_id, where.message_type, message)
+        return Inbound(where.school_id, where.gateway_id, where.message_type, message, topic, payload)
+
+    def _reject(self, topic: str, payload: bytes, reason: str, detail: str) -> None:
+        now, source = self.now(), source_of(topic, self.tree.prefix)
+        self.rejects.reject(source, reason, detail, now)
+        self.dead_letters.add(DeadLetter(now, source, topic, "decode", reason, detail, payload))
 
     async def feed(self, topic: str, payload: bytes) -> None:
         """Validate and queue one message (waits when the queue is full: backpressure)."""
@@ -140,21 +186,70 @@ class Ingest:
             if self.on_image is not None:
                 self.on_image(item.school_id, item.gateway_id, item.message)
             return
-        await self.queue.put(item)
+        if isinstance(item.message, Event) and item.message.is_alarm:
+            await self.urgent.put(item)
+        else:
+            await self.queue.put(item)
+        self._ready.set()
+
+    def depth(self) -> int:
+        """Messages waiting to be applied."""
+        return self.urgent.qsize() + self.queue.qsize()
+
+    def _take_nowait(self) -> Inbound | None:
+        """The next message, alarms first; None when nothing waits."""
+        for queue in (self.urgent, self.queue):
+            if not queue.empty():
+                return queue.get_nowait()
+        return None
+
+    async def _take(self, timeout_s: float) -> Inbound | None:
+        """The next message, waiting up to ``timeout_s`` for one."""
+        deadline = time.monotonic() + timeout_s
+        while (item := self._take_nowait()) is None:
+            self._ready.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._ready.wait()
+            except TimeoutError:
+                return None
+        return item
 
     # --- the processing task ------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Process batches forever; run the watchdog and escalation sweep between them."""
+        """Process batches forever; run the watchdog and escalation sweep between them. Supervised."""
         check_s = self.settings.liveness.check_every_s
+        failures = 0
         while True:
-            items: list[Inbound] = []
+            first = await self._take(check_s)
+            items = [first] if first is not None else []
             try:
-                async with asyncio.timeout(check_s):
-                    items.append(await self.queue.get())
-            except TimeoutError:
-                pass
-            await self._process(items)
+                await self._process(items)
+            except Exception:  # the supervisor boundary: one bad turn must not end ingest for every school
+                failures += 1
+                self.metrics.ingest_restarts += 1
+                log.exception("ingest failed on a batch of %d messages; going on", len(items))
+                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+            else:
+                failures = 0
+                self._progress = time.monotonic()
+
+    def health(self) -> dict[str, object]:
+        """Ingest's part of /healthz: queue, last commit, and whether queued messages are stuck."""
+        waited = time.monotonic() - self._progress
+        stuck = self.depth() > 0 and waited > self.settings.ingest.stuck_after_s
+        return {
+            "ok": not stuck,
+            "queue_depth": self.depth(),
+            "waiting_s": round(waited, 3),
+            "last_commit": self.last_commit.isoformat() if self.last_commit else None,
+            "database_failing_since": self.failing_since.isoformat() if self.failing_since else None,
+            "dead_letters": sum(self.dead_letters.by_stage.values()),
+        }
 
     async def _process(self, items: list[Inbound]) -> None:
         """Apply ``items`` and, if there were any, what else is queued, up to a batch; commit; ack."""
@@ -162,7 +257,7 @@ class Ingest:
         batch = Batch(offline_alarms=self.settings.alarms.device_offline_alarm)
         rebirths: set[tuple[str, str]] = set()
         for item in items:
-            self._apply(item, now, batch, rebirths)
+            self._apply_one(item, now, batch, rebirths)
         # A batch ends at batch_max messages or CHANGES_MAX rows: a mass recovery (every device
         # of every gateway changing at once) then commits in steps, and an alarm queued behind it
         # waits for one step, not for the whole wave.
@@ -170,22 +265,60 @@ class Ingest:
         while (
             taken and taken < self.settings.ingest.batch_max and len(batch.changes) + len(batch.inventory) < CHANGES_MAX
         ):
-            if self.queue.empty():
+            queued = self._take_nowait()
+            if queued is None:
                 break
-            self._apply(self.queue.get_nowait(), now, batch, rebirths)
+            self._apply_one(queued, now, batch, rebirths)
             taken += 1
-        if time.monotonic() >= self._next_sweep and self.is_leader():  # one hub sweeps: see hub.leader
-            self._next_sweep = time.monotonic() + self.settings.liveness.check_every_s
-            self.metrics.sweeps += 1
-            batch.changes += self.state.check(now)
-            batch.escalate_after_s = self.settings.alarms.escalate_after_s
-            if time.monotonic() >= self._next_prune:
-                self._next_prune = time.monotonic() + PRUNE_EVERY_S
-                batch.prune_live_before = now - timedelta(seconds=self.settings.api.sse_keep_s)
-        if not batch:
+        batch.dead_letters = self.dead_letters.take()
+        if batch:
+            outcome = await self._commit(batch, now)
+            await self._after_commit(batch, outcome, rebirths, now)
+        await self._sweep(now)
+
+    async def _sweep(self, now: datetime) -> None:
+        """The watchdog, escalation and pruning, in a transaction of their own after the messages'.
+
+        Only the hub holding the sweep leadership runs it (``hub.leader``); escalation reads only
+        the alarms whose next level is due (an index on ``next_escalation_at``).
+        """
+        if time.monotonic() < self._next_sweep or not self.is_leader():
             return
-        outcome = await self._commit(batch, now)
-        await self._after_commit(batch, outcome, rebirths, now)
+        self._next_sweep = time.monotonic() + self.settings.liveness.check_every_s
+        self.metrics.sweeps += 1
+        sweep = Batch(offline_alarms=self.settings.alarms.device_offline_alarm)
+        sweep.changes += self.state.check(now)
+        sweep.escalate_after_s = self.settings.alarms.escalate_after_s
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_S
+            sweep.prune_live_before = now - timedelta(seconds=self.settings.api.sse_keep_s)
+        outcome = await self._commit(sweep, now)
+        await self._after_commit(sweep, outcome, set(), now)
+
+    def _apply_one(self, item: Inbound, now: datetime, batch: Batch, rebirths: set[tuple[str, str]]) -> None:
+        """Apply one message; one the state cannot take becomes a dead letter and the others go on."""
+        if isinstance(item.message, Event) and item.message.event_id in self._poison:
+            self.metrics.poison_skipped += 1  # a resend of a dead letter: not again through the store
+            return
+        try:
+            self._apply(item, now, batch, rebirths)
+        except Exception as exc:  # the boundary around untrusted input: keep it, go on
+            log.exception("applying a message from %s/%s failed", item.school_id, item.gateway_id)
+            self._dead(f"{item.school_id}/{item.gateway_id}", (item.topic, item.raw), "apply", exc, now)
+            if isinstance(item.message, Event):
+                self._remember_poison(item.message.event_id)
+                batch.events.pop(item.message.event_id, None)
+
+    def _dead(self, source: str, message: tuple[str, bytes], stage: str, exc: BaseException, now: datetime) -> None:
+        """Keep a message (topic, payload) that failed at ``stage`` as a dead letter."""
+        topic, raw = message
+        detail = f"{type(exc).__name__}: {exc}"
+        self.dead_letters.add(DeadLetter(now, source, topic, stage, type(exc).__name__, detail, raw))
+
+    def _remember_poison(self, event_id: str) -> None:
+        if len(self._poison) >= MAX_POISON_IDS:
+            self._poison.clear()
+        self._poison.add(event_id)
 
     def _apply(self, item: Inbound, now: datetime, batch: Batch, rebirths: set[tuple[str, str]]) -> None:
         s, g, message = item.school_id, item.gateway_id, item.message
@@ -199,34 +332,71 @@ class Ingest:
             changes, gap = self.state.on_snapshot(s, g, message, now)
             self.metrics.device_updates += len(message.devices)
             batch.changes += changes
+            batch.reconcile += self.active_alarms.unlisted(s, message)
+            failing = message.spool is not None and message.spool.error is not None
+            if spool_condition(self.state.gateway(s, g, now), failing):
+                batch.gateway_alarms.append((s, g, SPOOL_FAILURE, failing, now))
             if gap or not self.state.knows(s, g):
                 rebirths.add((s, g))
         elif isinstance(message, Event):
             batch.changes += self.state.on_event(s, g, message, now)
             batch.events[message.event_id] = (s, g, message)
+            batch.raw[message.event_id] = (item.topic, item.raw)
             if not self.state.knows(s, g):
                 rebirths.add((s, g))
 
     async def _commit(self, batch: Batch, now: datetime) -> Outcome:
-        """Commit, retrying until the store takes it; nothing is acked before."""
+        """Commit, isolating what the database refuses; retry while the database itself fails."""
+        delay = 0.5
         while True:
-            started = time.perf_counter()
             try:
-                outcome = await asyncio.to_thread(self.store.write, batch, now)
-            except Exception:  # the supervisor boundary: log, wait, retry the same batch
+                outcome = await self._store(batch, now)
+            except TRANSIENT as exc:
                 self.metrics.batch_failures += 1
-                log.exception("storing a batch of %d events failed; retrying", len(batch.events))
-                await asyncio.sleep(1.0)
+                self.failing_since = self.failing_since or self.now()
+                log.error(
+                    "the database refused a batch of %d events (%s); retrying in %.1f s", len(batch.events), exc, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
                 continue
-            self.metrics.observe_batch(time.perf_counter() - started)
+            self.failing_since = None
             self.last_commit = self.now()
             return outcome
+
+    async def _store(self, batch: Batch, now: datetime) -> Outcome:
+        """Write the batch; if its content is refused, write each half, down to the one part at fault."""
+        started = time.perf_counter()
+        try:
+            outcome = await asyncio.to_thread(self.store.write, batch, now)
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the batch's content was refused: find the part at fault
+            self.metrics.batch_failures += 1
+            if batch.atoms() <= 1:
+                source, topic, raw, event_id = batch.describe()
+                log.error(
+                    "the database refused a message from %s (%s: %s); kept as a dead letter",
+                    source,
+                    type(exc).__name__,
+                    exc,
+                )
+                self._dead(source, (topic, raw), "store", exc, now)
+                if event_id is not None:
+                    self._remember_poison(event_id)
+                return Outcome()
+            first, second = batch.split()
+            return _merged(await self._store(first, now), await self._store(second, now))
+        self.metrics.observe_batch(time.perf_counter() - started)
+        return outcome
 
     async def _after_commit(
         self, batch: Batch, outcome: Outcome, rebirths: set[tuple[str, str]], now: datetime
     ) -> None:
         self.metrics.events_stored += outcome.stored
         self.metrics.events_duplicate += outcome.duplicates
+        for alarm in outcome.alarms:
+            self.active_alarms.note(alarm)
         for (school_id, gateway_id), ids in outcome.acks.items():
             topic = self.tree.topic(school_id, gateway_id, MessageType.ACK)
             for start in range(0, len(ids), MAX_ACK_IDS):

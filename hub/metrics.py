@@ -18,6 +18,8 @@ class Metrics:
     batch_seconds_sum: float = 0.0
     batch_seconds_max: float = 0.0
     batch_failures: int = 0
+    ingest_restarts: int = 0
+    poison_skipped: int = 0
     sweeps: int = 0
     device_updates: int = 0
     gauges: dict[str, Callable[[], float]] = field(default_factory=dict)
@@ -58,6 +60,18 @@ class Metrics:
         )
         metric("campusguard_hub_sweeps_total", "counter", "Watchdog/escalation sweeps run here.", [("", self.sweeps)])
         metric("campusguard_hub_batch_failures_total", "counter", "Failed batch commits.", [("", self.batch_failures)])
+        metric(
+            "campusguard_hub_ingest_restarts_total",
+            "counter",
+            "Turns of the ingest loop that failed unexpectedly and were logged and skipped.",
+            [("", self.ingest_restarts)],
+        )
+        metric(
+            "campusguard_hub_poison_skipped_total",
+            "counter",
+            "Resends of events already kept as dead letters.",
+            [("", self.poison_skipped)],
+        )
         metric(
             "campusguard_hub_batch_seconds",
             "summary",

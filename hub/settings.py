@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from contract.topics import DEFAULT_PREFIX
-from hub.forwarding.settings import ForwardingSettings  # issue 6: alarm forwarding rules
+from hub.forwarding.settings import ForwardingSettings  # alarm forwarding rules
 
 
 class SettingsError(ValueError):
@@ -87,14 +87,17 @@ class IngestSettings(_Strict):
     """How messages are batched into transactions."""
 
     batch_max: int = Field(default=2_000, ge=1, le=50_000)
-    queue_max: int = Field(default=100_000, ge=100)
+    queue_max: int = Field(default=100_000, ge=100, le=10_000_000)
+    stuck_after_s: float = Field(
+        default=30, gt=0, le=3600, description="/healthz fails when queued messages wait this long for a commit"
+    )
 
 
 class LivenessSettings(_Strict):
     """When a silent gateway counts as offline, and how often sequence gaps may trigger a rebirth."""
 
     heartbeat_misses: float = Field(default=3, gt=1, le=100, description="snapshot intervals without a word")
-    default_snapshot_interval_s: float = Field(default=30, gt=0)
+    default_snapshot_interval_s: float = Field(default=10, gt=0, le=86_400)
     check_every_s: float = Field(default=0.5, gt=0, le=60)
     rebirth_min_interval_s: float = Field(default=30, ge=0)
     leader_check_s: float = Field(default=1.0, gt=0, le=60, description="sweep leader election (PostgreSQL)")
@@ -159,8 +162,8 @@ class HubSettings(_Strict):
     liveness: LivenessSettings = LivenessSettings()
     alarms: AlarmSettings = AlarmSettings()
     api: ApiSettings = ApiSettings()
-    forwarding: ForwardingSettings = ForwardingSettings()  # issue 6: see docs/forwarding.md
-    schools: tuple[SchoolEntry, ...] = ()  # issue 5: names and districts; scopes district accounts
+    forwarding: ForwardingSettings = ForwardingSettings()  # see docs/forwarding.md
+    schools: tuple[SchoolEntry, ...] = ()  # names and districts; scopes district accounts
     districts: tuple[DistrictEntry, ...] = ()
 
     @model_validator(mode="after")

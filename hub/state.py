@@ -58,6 +58,14 @@ class GatewayState:
     since: datetime | None = None
     seqs: SeqTracker = field(default_factory=SeqTracker)
     last_rebirth: datetime | None = None
+    spool_failing: bool | None = None  # None: not known since the hub started
+
+
+def spool_condition(gw: GatewayState, failing: bool) -> bool:
+    """Whether the gateway's spool health changed (or is first known): its IT alarm must follow."""
+    changed = gw.spool_failing is not failing
+    gw.spool_failing = failing
+    return changed
 
 
 Key = tuple[str, str]

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contract import DeviceInfo, Event
 from hub import ledger, live
-from hub.db.models import Alarm, Device, Gateway, School, StoredEvent, Transition
+from hub.db.models import Alarm, DeadLetterRow, Device, Gateway, School, StoredEvent, Transition
+from hub.deadletters import DeadLetter
 from hub.forwarding.outbox import Outbox
 from hub.live import LiveEvent
 from hub.state import GATEWAY_OFFLINE, Change, DeviceState
@@ -27,9 +28,15 @@ class Batch:
     agent_versions: dict[Key, str] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     events: dict[str, tuple[str, str, Event]] = field(default_factory=dict)
+    # (school, device, kind, zone, snapshot seq, snapshot ts): alarms a snapshot no longer lists
+    reconcile: list[tuple[str, str, str, int | None, int, datetime]] = field(default_factory=list)
     escalate_after_s: float | None = None
     offline_alarms: bool = True
     prune_live_before: datetime | None = None
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    # (school, gateway, kind, active, at): gateway-level IT alarms, such as a failing spool
+    gateway_alarms: list[tuple[str, str, str, bool, datetime]] = field(default_factory=list)
+    raw: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # event id -> (topic, payload), for dead letters
 
     def __bool__(self) -> bool:
         return bool(
@@ -37,9 +44,74 @@ class Batch:
             or self.agent_versions
             or self.changes
             or self.events
+            or self.reconcile
             or self.escalate_after_s
             or self.prune_live_before
+            or self.dead_letters
+            or self.gateway_alarms
         )
+
+    def atoms(self) -> int:
+        """How many independent parts the batch has (what ``split`` divides)."""
+        return len(self._parts())
+
+    def _parts(self) -> list[tuple[str, Any]]:
+        return (
+            [("inventory", row) for row in self.inventory]
+            + [("version", item) for item in self.agent_versions.items()]
+            + [("change", change) for change in self.changes]
+            + [("event", item) for item in self.events.items()]
+            + [("reconcile", item) for item in self.reconcile]
+            + [("dead_letter", letter) for letter in self.dead_letters]
+            + [("gateway_alarm", item) for item in self.gateway_alarms]
+        )
+
+    def split(self) -> tuple["Batch", "Batch"]:
+        """Two batches of about half the parts each; housekeeping (sweep, prune) goes with the first."""
+        parts = self._parts()
+        half = max(1, len(parts) // 2)
+        first = Batch(
+            escalate_after_s=self.escalate_after_s,
+            offline_alarms=self.offline_alarms,
+            prune_live_before=self.prune_live_before,
+        )
+        second = Batch(offline_alarms=self.offline_alarms)
+        for batch, chunk in ((first, parts[:half]), (second, parts[half:])):
+            for kind, value in chunk:
+                if kind == "inventory":
+                    batch.inventory.append(value)
+                elif kind == "version":
+                    batch.agent_versions[value[0]] = value[1]
+                elif kind == "change":
+                    batch.changes.append(value)
+                elif kind == "event":
+                    batch.events[value[0]] = value[1]
+                    if value[0] in self.raw:
+                        batch.raw[value[0]] = self.raw[value[0]]
+                elif kind == "reconcile":
+                    batch.reconcile.append(value)
+                elif kind == "gateway_alarm":
+                    batch.gateway_alarms.append(value)
+                else:
+                    batch.dead_letters.append(value)
+        return first, second
+
+    def describe(self) -> tuple[str, str, bytes, str | None]:
+        """A one-part batch as (source, topic, payload, event id) for its dead letter."""
+        for event_id, (school_id, gateway_id, event) in self.events.items():
+            topic, payload = self.raw.get(event_id, ("", event.model_dump_json().encode()))
+            return f"{school_id}/{gateway_id}", topic, payload, event_id
+        for school_id, gateway_id, info in self.inventory:
+            return f"{school_id}/{gateway_id}", "", info.model_dump_json().encode(), None
+        for (school_id, gateway_id), version in self.agent_versions.items():
+            return f"{school_id}/{gateway_id}", "", version.encode(), None
+        for change in self.changes:
+            return f"{change.school_id}/{change.gateway_id}", "", repr(change).encode(), None
+        for item in self.reconcile:
+            return f"{item[0]}/-", "", repr(item).encode(), None
+        for school_id, gateway_id, *rest in self.gateway_alarms:
+            return f"{school_id}/{gateway_id}", "", repr(rest).encode(), None
+        return "hub", "", b"", None
 
 
 @dataclass
@@ -77,7 +149,7 @@ class Store:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
-        self.outbox: Outbox | None = None  # issue 6: set by the app when forwarding is configured
+        self.outbox: Outbox | None = None  # set by the app when forwarding is configured
 
     def load_devices(self) -> list[DeviceState]:
         """Every known device with its last shown availability."""
@@ -96,12 +168,16 @@ class Store:
             self._inventory(session, batch, now)
             self._changes(session, batch, outcome)
             self._events(session, batch, now, outcome)
+            self._reconcile(session, batch, now, outcome)
+            self._gateway_alarms(session, batch, outcome)
             if batch.escalate_after_s is not None:
                 outcome.alarms += [alarm_dict(a) for a in ledger.escalate(session, now, batch.escalate_after_s)]
-            if self.outbox is not None:  # issue 6: forwarded alarms get their outbox rows in this transaction
+            if self.outbox is not None:  # forwarded alarms get their outbox rows in this transaction
                 self.outbox.enqueue(session, outcome.alarms, now)
             if batch.prune_live_before is not None:
                 live.prune(session, batch.prune_live_before)
+            if batch.dead_letters:
+                session.execute(insert(DeadLetterRow), [letter.row() for letter in batch.dead_letters])
             items = [("gateway" if c.device_id is None else "device", live.change_dict(c)) for c in batch.changes]
             outcome.changes = live.record(session, items + [("alarm", a) for a in outcome.alarms], now)
         return outcome
@@ -275,7 +351,46 @@ class Store:
         for row in sorted(rows, key=lambda r: (r["ts"], r["seq"])):  # raised before its reset
             school_id, gateway_id, event = batch.events[str(row["event_id"])]
             if event.is_alarm:
-                alarm = ledger.apply_event(session, school_id, gateway_id, event)
-                if alarm is not None:
+                alarms = ledger.apply_event(session, school_id, gateway_id, event, now)
+                if alarms:
                     session.flush()
-                    outcome.alarms.append(alarm_dict(alarm))
+                    outcome.alarms += [alarm_dict(a) for a in alarms]
+
+    @staticmethod
+    def _reconcile(session: Session, batch: Batch, now: datetime, outcome: Outcome) -> None:
+        """End the alarms that snapshots no longer list as active (after this batch's own events)."""
+        for school_id, device_id, kind, zone, seq, ts in batch.reconcile:
+            alarm = ledger.reconcile(
+                session,
+                school_id=school_id,
+                device_id=device_id,
+                kind=kind,
+                zone=zone,
+                snapshot=(seq, ts),
+                now=now,
+            )
+            if alarm is not None:
+                session.flush()
+                outcome.alarms.append(alarm_dict(alarm))
+
+    @staticmethod
+    def _gateway_alarms(session: Session, batch: Batch, outcome: Outcome) -> None:
+        """Raise or clear gateway-level IT alarms (a failing spool)."""
+        for school_id, gateway_id, kind, active, at in batch.gateway_alarms:
+            alarm = ledger.apply_condition(
+                session, school_id=school_id, gateway_id=gateway_id, device_id=None, kind=kind, active=active, at=at
+            )
+            if alarm is not None:
+                session.flush()
+                outcome.alarms.append(alarm_dict(alarm))
+
+    def load_active_alarms(self) -> list[dict[str, Any]]:
+        """Every open alarm an agent raised whose condition is still active (for reconciliation)."""
+        with self.sessions() as session:
+            query = select(Alarm).where(
+                Alarm.state.in_(ledger.OPEN_STATES),
+                Alarm.condition == "active",
+                Alarm.device_id.is_not(None),
+                Alarm.kind.not_in(ledger.HUB_KINDS),
+            )
+            return [alarm_dict(a) for a in session.scalars(query)]

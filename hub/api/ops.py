@@ -19,19 +19,26 @@ def _database_ok(svc: Services) -> bool:
     return True
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses={503: {"description": "a component is failing: see its entry"}})
 async def healthz(svc: ServicesDep, response: Response) -> dict[str, object]:
-    """Whether the database answers and the broker is connected."""
+    """Each component's state; 503 when the database, the broker or ingest fails.
+
+    Ingest fails when queued messages have waited longer than ``ingest.stuck_after_s`` for a commit:
+    that is what a guard would notice (alarms not arriving), whatever the cause.
+    """
     database = await run_in_threadpool(_database_ok, svc)
     broker = svc.link.connected.is_set()
-    ok = database and broker
+    ingest = svc.ingest.health()
+    ok = database and broker and bool(ingest["ok"])
     response.status_code = 200 if ok else 503
     return {
         "status": "ok" if ok else "degraded",
         "database": database,
         "broker": broker,
-        "queue_depth": svc.ingest.queue.qsize(),
-        "last_commit": svc.ingest.last_commit.isoformat() if svc.ingest.last_commit else None,
+        "leader": svc.leader.is_leader,
+        "ingest": ingest,
+        "queue_depth": ingest["queue_depth"],
+        "last_commit": ingest["last_commit"],
     }
 
 

@@ -91,7 +91,34 @@ class AlarmOut(_Out):
     escalation_level: int
     value: float | int | bool | str | None = Field(default=None, description="the reading that raised it")
     image_id: str | None = Field(default=None, description="camera snapshot: GET /alarms/{id}/snapshot")
-    forwarding: list[DeliveryOut] = Field(default_factory=list, description="delivery per route (issue 6)")
+    received_at: datetime | None = Field(default=None, description="when the hub received it (hub clock)")
+    ended_by: Literal["device", "reconciled", "superseded"] | None = Field(
+        default=None,
+        description=(
+            "what ended the condition: the device's own reset or clear; reconciled (the agent's snapshot "
+            "no longer lists it); superseded (a new activation of the same alarm arrived first)"
+        ),
+    )
+    detected: Literal["restart", "counter"] | None = Field(
+        default=None,
+        description="found after the fact: while the agent was down (restart), or counted by the device (counter)",
+    )
+    forwarding: list[DeliveryOut] = Field(default_factory=list, description="delivery per route")
+
+
+class DeadLetterOut(_Out):
+    """A message the hub could not take."""
+
+    id: int
+    received_at: datetime
+    source: str = Field(description="school/gateway from the topic, or foreign")
+    school_id: str | None
+    topic: str
+    stage: Literal["decode", "apply", "store"]
+    reason: str = Field(description="the contract's reject reason, or the error's type")
+    detail: str
+    payload: str = Field(description="the raw payload as text, at most 16 KiB")
+    size: int = Field(description="the payload's size in bytes")
 
 
 class AcknowledgeIn(BaseModel):

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/alarms", tags=["alarms"])
 )
 async def alarm_snapshot(alarm_id: str, request: Request, session: SessionDep, who: PrincipalDep) -> Response:
     """The camera snapshot referenced by the alarm; fetched from its gateway the first time."""
-    alarm = visible_alarm(session, who, alarm_id)  # issue 5: another school's alarm is 404
+    alarm = visible_alarm(session, who, alarm_id)  # another school's alarm is 404
     if not alarm.image_id:
         raise HTTPException(404, f"alarm {alarm_id!r} has no snapshot")
     snapshots: Snapshots = request.app.state.snapshots

@@ -1,4 +1,4 @@
-"""Accounts (issue 5): users with roles scoped to schools or a district, sessions, CSRF, API tokens, audit.
+"""Accounts: users with roles scoped to schools or a district, sessions, CSRF, API tokens, audit.
 
 Modules: ``models`` (tables), ``passwords`` (argon2), ``roles`` (what a role may do, and where),
 ``sessions`` and ``tokens`` (how a caller proves who it is), ``csrf``, ``ratelimit`` (failed logins),

@@ -55,7 +55,7 @@ class Gateway(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     since: Mapped[datetime]
     agent_version: Mapped[str | None] = mapped_column(String(200))
-    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Device(Base):
@@ -98,7 +98,7 @@ class StoredEvent(Base):
     school_id: Mapped[str] = mapped_column(String(64))
     gateway_id: Mapped[str] = mapped_column(String(64))
     device_id: Mapped[str] = mapped_column(String(64))
-    seq: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)
     ts: Mapped[datetime]
     type: Mapped[str] = mapped_column(String(32))
     alarm_type: Mapped[str | None] = mapped_column(String(200))
@@ -112,6 +112,8 @@ class Alarm(Base):
     __tablename__ = "alarms"
     __table_args__ = (
         Index("ix_alarms_state_raised", "state", "raised_at"),
+        Index("ix_alarms_state_received", "state", "received_at"),
+        Index("ix_alarms_state_next_escalation", "state", "next_escalation_at"),
         Index("ix_alarms_key", "school_id", "device_id", "kind", "zone"),
     )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -138,6 +140,28 @@ class Alarm(Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)  # the reading that raised it (kV, fault class)
     image_id: Mapped[str | None] = mapped_column(String(100))  # a camera snapshot on the gateway (hub.snapshots)
+    raised_seq: Mapped[int | None] = mapped_column(BigInteger)  # the raising event's seq (reconciliation)
+    received_at: Mapped[datetime | None]  # when the hub learnt of it: escalation runs on the hub's clock
+    next_escalation_at: Mapped[datetime | None]  # set by the sweep: only alarms due are read
+    ended_by: Mapped[str | None] = mapped_column(String(16))  # device | reconciled | superseded
+    detected: Mapped[str | None] = mapped_column(String(16))  # restart | counter: found after the fact
+
+
+class DeadLetterRow(Base):
+    """A message the hub could not take (see hub.deadletters)."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_received", "received_at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(200))
+    school_id: Mapped[str | None] = mapped_column(String(64))  # from the topic; None: not a gateway's topic
+    topic: Mapped[str] = mapped_column(String(300))
+    stage: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
 
 
 class Snapshot(Base):

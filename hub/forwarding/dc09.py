@@ -29,6 +29,22 @@ from hub.forwarding.settings import Dc09Receiver
 log = logging.getLogger(__name__)
 
 SEQ_MAX = 9999
+# Sequence numbers identify a message to the receiver across resends, reconnects and hub restarts:
+# an alarm's is derived from its outbox row (1..9000, cycling), link tests cycle through 9001..9999,
+# so a NULL never reuses a number a recent alarm had (a receiver would take the alarm for a repeat).
+DATA_SEQ_MAX = 9000
+
+
+def seq_for(outbox_id: int) -> int:
+    """The DC-09 sequence number of an outbox row: the same on every attempt, by every hub."""
+    return (outbox_id - 1) % DATA_SEQ_MAX + 1
+
+
+def occurred(at: datetime) -> str:
+    """The ``[H…]`` extended data block: when the event happened (UTC), the same on every resend."""
+    return f"[H{timestamp(at)[1:]}]"
+
+
 _FORBIDDEN_PAD = frozenset(b"|[]")
 _PAD_ALPHABET = bytes(b for b in range(256) if b not in _FORBIDDEN_PAD)
 _TS = re.compile(r"_(\d{2}):(\d{2}):(\d{2}),(\d{2})-(\d{2})-(\d{4})")
@@ -216,8 +232,9 @@ class Dc09Link:
         return self.clock() + self.offset
 
     def _next_seq(self) -> int:
-        self._seq = self._seq % SEQ_MAX + 1  # 0001..9999, then 0001 again
-        return self._seq
+        """The next link-test sequence number: 9001..9999, then 9001 again."""
+        self._seq = self._seq % (SEQ_MAX - DATA_SEQ_MAX) + 1
+        return DATA_SEQ_MAX + self._seq
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._reader is not None and self._writer is not None and not self._writer.is_closing():
@@ -228,7 +245,7 @@ class Dc09Link:
                 self._reader, self._writer = await self.opener(self.settings.host, self.settings.port)
         except (OSError, TimeoutError) as exc:
             raise ReceiverUnreachable(f"{self.name}: {exc or type(exc).__name__}") from None
-        self._seq, self._buffer = 0, b""  # sequence numbers are per connection
+        self._buffer = b""
         return self._reader, self._writer
 
     async def _drop(self) -> None:
@@ -246,11 +263,11 @@ class Dc09Link:
         async with self._lock:
             await self._drop()
 
-    async def send(self, token: str, account: str, data: str) -> Exchange:
-        """Send one message and wait for its ACK; raise a DeliveryError otherwise."""
+    async def send(self, token: str, account: str, data: str, seq: int | None = None) -> Exchange:
+        """Send one message (with its own ``seq``, or the next link-test one) and wait for its ACK."""
         async with self._lock:
             try:
-                exchange = await self._exchange(token, account, data)
+                exchange = await self._exchange(token, account, data, seq)
             except DeliveryError as exc:
                 await self._drop()  # a late answer must not be taken for the next message's
                 self._last_activity = time.monotonic()
@@ -264,9 +281,9 @@ class Dc09Link:
         """A NULL (link test) message."""
         return await self.send("NULL", account or self.settings.account, "]")
 
-    async def _exchange(self, token: str, account: str, data: str) -> Exchange:
+    async def _exchange(self, token: str, account: str, data: str, seq: int | None) -> Exchange:
         reader, writer = await self._connect()
-        seq = self._next_seq()
+        seq = seq or self._next_seq()
         corrected = False
         while True:
             frame = build_frame(

@@ -69,5 +69,5 @@ class DeviceNumber(Base):
     __tablename__ = "forward_device_numbers"
     __table_args__ = (UniqueConstraint("school_id", "number", name="uq_forward_device_number"),)
     school_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(80), primary_key=True)  # a device, or "device:zone"
     number: Mapped[int] = mapped_column(Integer)

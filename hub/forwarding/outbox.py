@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import ColumnElement, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.forwarding.codes import code_for
@@ -81,14 +81,17 @@ class Outbox:
         """Add outbox rows for alarms (as ``alarm_dict``) that take a route; in the caller's transaction."""
         added = 0
         for alarm in alarms:
-            restore = alarm["condition"] != "active"
+            # Every alarm's raise is sent, also one that arrives already ended (a press counted by
+            # the device between two polls, or a late replay): a press must reach the police.
+            stages = (False, True) if alarm["condition"] != "active" else (False,)
             for route in self.settings.routes_for(alarm["school_id"], alarm["kind"]):
-                if restore and not route.restores:
-                    continue
-                if self._exists(session, alarm["id"], route.name, restore):
-                    continue  # escalations and replays change the alarm, not what was forwarded
-                session.add(self._row(session, alarm, route.name, restore, now))
-                added += 1
+                for restore in stages:
+                    if restore and not route.restores:
+                        continue
+                    if self._exists(session, alarm["id"], route.name, restore):
+                        continue  # escalations and replays change the alarm, not what was forwarded
+                    session.add(self._row(session, alarm, route.name, restore, now))
+                    added += 1
         if added and self.wake is not None:
             event.listen(session, "after_commit", lambda _s: self.wake() if self.wake else None, once=True)
         return added
@@ -115,7 +118,7 @@ class Outbox:
             device_id=device_id,
             account=school.account if school else None,
             area=(school.areas.get(device_id or "", school.area) if school else 1),
-            zone=self.zone(session, alarm["school_id"], device_id),
+            zone=self.zone(session, alarm["school_id"], device_id, alarm.get("zone")),
             cid=code.cid,
             sia=code.sia(restore),
             event_at=_when(event_at or now),
@@ -130,20 +133,29 @@ class Outbox:
             log.error("alarm %s (%s) cannot be forwarded: %s", alarm["id"], alarm["kind"], row.last_error)
         return row
 
-    def zone(self, session: Session, school_id: str, device_id: str | None) -> int:
-        """The device's stable number at the receiver (0 for the gateway/hub itself); assigned on first use."""
+    def zone(self, session: Session, school_id: str, device_id: str | None, alarm_zone: int | None = None) -> int:
+        """The zone the receiver sees: one per device, and one per zone of a zoned device (a fence zone).
+
+        ``forwarding.schools[].zones`` maps ``device`` or ``device:zone`` to a number; anything
+        unmapped gets the lowest free number of its school on first use, kept for good. 0 is the
+        hub or gateway itself, and the fallback when all 999 numbers are taken (logged).
+        """
         if device_id is None:
             return 0
+        key = device_id if alarm_zone is None else f"{device_id}:{alarm_zone}"
         school = self.settings.schools.get(school_id)
-        if school is not None and device_id in school.zones:
-            return school.zones[device_id]
-        found = session.get(DeviceNumber, (school_id, device_id))
+        if school is not None and key in school.zones:
+            return school.zones[key]
+        found = session.get(DeviceNumber, (school_id, key))
         if found is not None:
             return found.number
         taken = set(session.scalars(select(DeviceNumber.number).where(DeviceNumber.school_id == school_id)))
         taken |= set(school.zones.values()) if school else set()
-        number = next(n for n in range(1, 1000) if n not in taken)
-        session.add(DeviceNumber(school_id=school_id, device_id=device_id, number=number))
+        number = next((n for n in range(1, 1000) if n not in taken), 0)
+        if number == 0:
+            log.error("school %s: all 999 zone numbers are taken; %s is sent as zone 0", school_id, key)
+            return 0
+        session.add(DeviceNumber(school_id=school_id, device_id=key, number=number))
         session.flush()
         return number
 
@@ -253,10 +265,14 @@ class Outbox:
             )
 
     def recover(self) -> None:
-        """At start on SQLite (one hub per file): a previous process's claims are void at once."""
+        """At start: claims this hub's previous process held are void at once.
+
+        The hub id is stable across restarts (the hub's MQTT client id, unique per hub), so a
+        restarted hub frees its own claims instead of waiting for their lease; on SQLite (one hub
+        per file) every claim is its own. Other hubs' claims on PostgreSQL expire with their lease.
+        """
         with self.sessions.begin() as session:
+            held: ColumnElement[bool] = OutboxRow.claimed_by.is_not(None)
             if session.get_bind().dialect.name != "sqlite":
-                return  # several hubs share PostgreSQL: claims expire with their lease
-            session.execute(
-                update(OutboxRow).where(OutboxRow.claimed_by.is_not(None)).values(claimed_by=None, claimed_until=None)
-            )
+                held = OutboxRow.claimed_by == self.hub_id
+            session.execute(update(OutboxRow).where(held).values(claimed_by=None, claimed_until=None))

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hub.forwarding.codes import EventCode, adm_cid_data, sia_dcs_data
-from hub.forwarding.dc09 import Dc09Link
+from hub.forwarding.dc09 import Dc09Link, occurred, seq_for
 from hub.forwarding.outbox import Outbound
 
 
@@ -48,7 +48,12 @@ class Dc09Sender:
         fmt = self.link.settings.format
         build = adm_cid_data if fmt == "adm-cid" else sia_dcs_data
         data = build(message.account, code, restore=message.restore, area=message.area, zone=message.zone)
-        exchange = await self.link.send(fmt.upper(), message.account, data)
+        # The same sequence number and time of occurrence on every attempt: a receiver that sees a
+        # resend (its ACK was lost) can tell it from a new alarm. The frame's own timestamp is the
+        # time of sending, as the receiver's time window for encrypted messages requires.
+        data += occurred(message.event_at)
+        seq = seq_for(message.outbox_id) if message.outbox_id > 0 else None  # a test message has no row
+        exchange = await self.link.send(fmt.upper(), message.account, data, seq)
         detail = "clock corrected after a NAK" if exchange.clock_corrected else None
         return Delivery(exchange.rtt_s, exchange.seq, detail)
 

@@ -139,7 +139,10 @@ class SchoolAccount(_Strict):
     account: str = Field(pattern=r"^[0-9A-F]{3,16}$")
     area: int = Field(default=1, ge=0, le=99, description="default partition")
     areas: dict[str, int] = Field(default_factory=dict, description="device id → partition")
-    zones: dict[str, int] = Field(default_factory=dict, description="device id → zone, overrides the numbering")
+    zones: dict[Annotated[str, Field(max_length=80)], Annotated[int, Field(ge=1, le=999)]] = Field(
+        default_factory=dict,
+        description="'device' or 'device:zone' (a fence zone, a door) → the zone the receiver sees",
+    )
 
 
 class WorkerSettings(_Strict):

@@ -1,1 +1,1 @@
-"""The guards' and IT staff's web console (issue 5): static files served by the hub, no build step."""
+"""The guards' and IT staff's web console: static files served by the hub, no build step."""

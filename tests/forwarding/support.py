@@ -57,12 +57,24 @@ class HubStore:
     seq: int = 0
 
     def raise_alarm(
-        self, device_id: str, kind: str, school_id: str = "school-a", *, event: str = "alarm.raised"
+        self,
+        device_id: str,
+        kind: str,
+        school_id: str = "school-a",
+        *,
+        event: str = "alarm.raised",
+        zone: int | None = None,
     ) -> None:
         """Store an alarm event the way ingest does (one batch, one transaction)."""
         self.seq += 1
         message = Event(
-            event_id=new_event_id(), seq=self.seq, device_id=device_id, ts=utc_now(), type=event, alarm_type=kind
+            event_id=new_event_id(),
+            seq=self.seq,
+            device_id=device_id,
+            ts=utc_now(),
+            type=event,
+            alarm_type=kind,
+            zone=zone,
         )
         batch = Batch(events={message.event_id: (school_id, "gw-01", message)})
         self.store.write(batch, utc_now())

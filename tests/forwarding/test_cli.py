@@ -40,7 +40,7 @@ async def test_periodic_test_round_trip_and_failover(tmp_path: Path) -> None:
         try:
             code, out = await run_cli("forward", "test", "--school", "school-a", "--config", str(config))
             assert code == 0, out
-            assert "route police: arc-1 (DC-09 ADM-CID AES-128" in out and "ACK seq 0001 in" in out
+            assert "route police: arc-1 (DC-09 ADM-CID AES-128" in out and "ACK seq 9001 in" in out
             [event] = await primary.wait_for(1, 5)
             assert (event.code, event.event_type, event.partition, event.ri) == ("RP", "602", "02", "000")
 

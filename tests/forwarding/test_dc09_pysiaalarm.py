@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.forwarding.codes import CODES, DOOR_HELD, adm_cid_data, sia_dcs_data
-from hub.forwarding.dc09 import Dc09Link
+from hub.forwarding.dc09 import Dc09Link, seq_for
 from hub.forwarding.errors import AckTimeout, ReceiverUnreachable, Rejected
 from hub.forwarding.settings import Dc09Receiver
 from tests.forwarding.receiver import KEY_128, KEY_192, KEY_256, Arc, Proxy, account, sia_receiver
@@ -118,22 +118,27 @@ async def test_refusals_are_translated(arc: Arc) -> None:
         with pytest.raises(Rejected) as nak:
             await link.send("ADM-CID", "9999", adm_cid_data("9999", CODES["panic"], restore=False, area=1, zone=1))
         assert nak.value.result == "nak"  # pysiaalarm's bare, unframed "NAK"
-        ok = await link.send("ADM-CID", "1234", adm_cid_data("1234", CODES["panic"], restore=False, area=1, zone=1))
-        assert ok.seq == 1  # a fresh connection after each failure: sequence numbers start again
+        ok = await link.send("ADM-CID", "1234", adm_cid_data("1234", CODES["panic"], restore=False, area=1, zone=1), 17)
+        assert ok.seq == 17  # an alarm's own number, whatever the connection did before
     finally:
         await link.close()
     assert [e.code for e in await arc.wait_for(1, 3)] == ["PA"]
 
 
-async def test_sequence_numbers_wrap_from_9999_to_0001(arc: Arc) -> None:
+async def test_link_tests_number_9001_to_9999_and_alarms_keep_theirs(arc: Arc) -> None:
+    # Alarms take 1..9000 from their outbox row, on every attempt and after any reconnect; link
+    # tests cycle above, so a NULL never reuses a number a recent alarm had.
     link = link_to(arc.port)
     try:
         first = await link.send("NULL", "1234", "]")
-        link._seq = 9998
+        link._seq = 998
         seqs = [(await link.send("NULL", "1234", "]")).seq for _ in range(3)]
+        await link.close()  # a new connection keeps the count going
+        after = (await link.send("NULL", "1234", "]")).seq
     finally:
         await link.close()
-    assert first.seq == 1 and seqs == [9999, 1, 2]
+    assert first.seq == 9001 and seqs == [9999, 9001, 9002] and after == 9003
+    assert [seq_for(n) for n in (1, 2, 9000, 9001, 18_001)] == [1, 2, 9000, 1, 1]
 
 
 async def test_trouble_when_the_receiver_stops_answering_and_restore(arc: Arc) -> None:

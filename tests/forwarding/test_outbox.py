@@ -60,8 +60,7 @@ async def test_outbox_rows_commit_with_their_alarm(db_url: str) -> None:
 
         def failing_batch() -> None:
             with hub.sessions.begin() as session:
-                alarm = ledger.apply_event(session, "school-a", "gw-01", event)
-                assert alarm is not None
+                [alarm] = ledger.apply_event(session, "school-a", "gw-01", event, utc_now())
                 session.flush()
                 assert hub.forwarder.outbox.enqueue(session, [alarm_dict(alarm)], utc_now()) == 1
                 raise RuntimeError("the batch fails after the hook")
@@ -71,6 +70,19 @@ async def test_outbox_rows_commit_with_their_alarm(db_url: str) -> None:
         assert len(hub.rows()) == 5
         with hub.sessions() as session:
             assert session.scalar(select(Alarm).where(Alarm.device_id == "panic-2")) is None
+
+
+async def test_each_zone_of_a_zoned_device_reaches_the_receiver_as_a_zone_of_its_own(db_url: str) -> None:
+    # Zones 2 and 4 of one fence controller are two places on the wall: the police must tell them apart.
+    school = {"account": "1234", "zones": {"fence-1:4": 40, "gate-1": 7}}
+    settings = forwarding({"arc-1": dc09(1)}, [POLICE], schools={"school-a": school})
+    async with hub_store(db_url, settings, run=False) as hub:
+        hub.raise_alarm("fence-1", "intrusion", zone=2)
+        hub.raise_alarm("fence-1", "intrusion", zone=4)  # mapped in hub.yaml
+        hub.raise_alarm("fence-1", "intrusion", zone=2, event="alarm.cleared")
+        hub.raise_alarm("fence-1", "intrusion", zone=2)  # again: the same number as before
+        hub.raise_alarm("gate-1", "door_forced")
+        assert [(r.zone, r.restore) for r in hub.rows()] == [(1, False), (40, False), (1, False), (7, False)]
 
 
 async def test_delivered_in_order_with_every_attempt_recorded(db_url: str, arc: Arc) -> None:

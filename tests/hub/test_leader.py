@@ -101,9 +101,9 @@ async def test_one_hub_sweeps_and_another_takes_over_when_it_is_killed(
             with psycopg.connect(conninfo) as conn:
                 conn.execute(
                     "INSERT INTO alarms (id, school_id, gateway_id, kind, severity, latched, state, condition,"
-                    " raised_at, escalation_level) VALUES (%s, 's', 'g', 'panic', 'critical', true, 'raised',"
-                    " 'active', %s, 0)",
-                    (alarm_id, datetime.now(UTC) - timedelta(seconds=0.5)),
+                    " raised_at, received_at, escalation_level) VALUES (%s, 's', 'g', 'panic', 'critical', true,"
+                    " 'raised', 'active', %s, %s, 0)",
+                    (alarm_id, *[datetime.now(UTC) - timedelta(seconds=0.5)] * 2),
                 )
             before = [await sweep_metrics(client, port) for port in ports]
             await asyncio.sleep(2.2 * ESCALATE_S)

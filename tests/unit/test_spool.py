@@ -56,11 +56,12 @@ def test_seq_survives_restart_and_an_empty_spool(tmp_path: Path) -> None:
 
 def test_unacked_events_survive_a_restart(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db")
-    ids = [spool.append(_alarm()).event_id for _ in range(5)]
+    events = [spool.append(_alarm()) for _ in range(5)]
+    spool.mark_sent([e.seq for e in events], now=100.0)
     spool.close()
     again = Spool(tmp_path / "s.db")
     assert again.stats().pending_alarms == 5
-    assert again.ack(ids) == 5
+    assert again.ack([e.event_id for e in events]) == 5
 
 
 def test_cap_coalesces_then_drops_telemetry_but_keeps_every_alarm(tmp_path: Path) -> None:
@@ -79,3 +80,49 @@ def test_cap_coalesces_then_drops_telemetry_but_keeps_every_alarm(tmp_path: Path
     stats = spool.stats()
     assert stats.pending_alarms == 120
     assert stats.alarms_over_cap > 0
+
+
+def test_an_ack_for_an_event_never_published_is_ignored(tmp_path: Path) -> None:
+    # Only the hub can ack, and it can only have seen what was published: anything else is forged.
+    spool = Spool(tmp_path / "s.db")
+    sent, held = spool.append(_alarm()), spool.append(_alarm())
+    spool.mark_sent([sent.seq], now=100.0)
+    spool.mark_all_unsent()  # a reconnect: due again, but it was published
+    assert spool.ack([held.event_id, "0190a0a0-0000-7000-8000-00000000dead"]) == 0
+    assert spool.stats().pending_alarms == 2
+    assert spool.ack([sent.event_id]) == 1
+    assert [seq for seq, _ in spool.due(now=100.0, resend_after_s=10, limit=10)] == [held.seq]
+
+
+def test_a_spool_from_before_the_published_column_keeps_working(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE events (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, is_alarm INTEGER NOT NULL,"
+            " device_id TEXT NOT NULL, payload BLOB NOT NULL, sent_at REAL);"
+            "INSERT INTO events VALUES (1, 'old-event-1', 1, 'd1', x'7b7d', 5.0);"
+        )
+    spool = Spool(path)
+    assert spool.ack(["old-event-1"]) == 1  # sent by the old agent: its ack still counts
+
+
+def test_a_write_that_fails_raises_spool_error_and_keeps_nothing_of_the_call(tmp_path: Path) -> None:
+    # Read-only, as a spool on a file system remounted read-only behaves (SQLITE_READONLY).
+    import pytest
+
+    from agent.spool import SpoolError
+
+    spool = Spool(tmp_path / "s.db")
+    first = spool.append(_alarm())
+    spool._db.execute("PRAGMA query_only = 1")
+    with pytest.raises(SpoolError, match="readonly"):
+        spool.append_all([_alarm(), _alarm()], ("d1", {"panic": {"active": True}}))
+    with pytest.raises(SpoolError):
+        spool.ack([first.event_id])
+    assert spool.stats().pending_events == 1  # reads still work, and the count was not corrupted
+    spool._db.execute("PRAGMA query_only = 0")
+    [second] = spool.append_all([_alarm()], ("d1", {"panic": {"active": True}}))
+    assert second.seq == first.seq + 1  # no seq was used up by the failed call
+    assert spool.alarm_states() == {"d1": {"panic": {"active": True}}}

@@ -1,4 +1,4 @@
-"""Forwarding outbox (issue 6): outbox rows, delivery attempts, device zone numbers.
+"""Forwarding outbox: outbox rows, delivery attempts, device zone numbers.
 
 Revision ID: 0003_forwarding
 Revises: 0002_live_events

@@ -1,4 +1,4 @@
-"""Accounts (issue 5): users, sessions, API tokens, failed logins, audit events.
+"""Accounts: users, sessions, API tokens, failed logins, audit events.
 
 Revision ID: 0005_accounts
 Revises: 0004_alarm_snapshot

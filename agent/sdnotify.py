@@ -1,0 +1,37 @@
+"""systemd's notify protocol, spoken directly: READY, WATCHDOG and STATUS datagrams to ``$NOTIFY_SOCKET``.
+
+No dependency: the protocol is one datagram per message on a Unix socket (an abstract one when the
+path starts with ``@``). Outside systemd (no ``NOTIFY_SOCKET``) every call does nothing.
+"""
+
+import logging
+import os
+import socket
+
+log = logging.getLogger(__name__)
+
+
+def notify(message: str) -> bool:
+    """Send one notification; return whether there was a socket to send it to."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(message.encode())
+    except OSError as exc:
+        log.warning("systemd notify failed: %s", exc)
+        return False
+    return True
+
+
+def watchdog_period_s() -> float | None:
+    """How often to feed systemd's watchdog (half its ``WatchdogSec``), or None when it is off."""
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec.isdigit() or int(usec) == 0 or (pid is not None and pid != str(os.getpid())):
+        return None
+    return int(usec) / 1e6 / 2
