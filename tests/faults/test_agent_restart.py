@@ -5,8 +5,8 @@ when it happened (see tests/faults/support.py for what is counted where).
 """
 
 import asyncio
-import os
 import contextlib
+import os
 import random
 import socket
 from pathlib import Path
