@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
@@ -67,6 +68,14 @@ def build_services(
     return Services(settings, sessions, ingest, link, live, metrics, now, leader)
 
 
+# What any API route may answer besides its own documented outcomes.
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no valid session or token"},
+    403: {"description": "in scope, but the caller's role may not do this (or a CSRF check failed)"},
+    404: {"description": "no such resource, or one outside the caller's schools"},
+}
+
+
 def create_app(
     settings: HubSettings, now: Callable[[], datetime] = utc_now, client_factory: ClientFactory | None = None
 ) -> FastAPI:
@@ -107,7 +116,7 @@ def create_app(
     app.state.services = svc
     app.state.forwarder = forwarder
     app.state.snapshots = snapshots
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)])
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)], responses=API_ERRORS)
     for module in (inventory, alarms, snapshots_api, stream):
         api.include_router(module.router)
     api.include_router(forwarding_api.router)  # /alarms/{id}/forwarding

@@ -11,4 +11,4 @@ def run_hub(config_path: Path) -> None:
     """Load the settings and serve."""
     settings = load_settings(config_path)
     app = create_app(settings)
-    HubServer(server_config(app, settings.api.host, settings.api.port)).run()
+    HubServer(server_config(app, settings.api.host, settings.api.port, settings.api.trusted_proxies)).run()

@@ -36,14 +36,28 @@ class EmbeddedServer(HubServer):
         yield
 
 
-def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
-    """The uvicorn configuration the hub runs with."""
-    return uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+def server_config(app: FastAPI, host: str, port: int, trusted_proxies: tuple[str, ...] = ()) -> uvicorn.Config:
+    """The uvicorn configuration the hub runs with.
+
+    Forwarded headers are believed only from ``api.trusted_proxies``: uvicorn's own default trusts
+    127.0.0.1, so any local process could choose the address the login limit and audit see.
+    """
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies) or None,
+    )
 
 
-async def start_server(app: FastAPI, host: str, port: int) -> tuple[EmbeddedServer, "asyncio.Task[None]"]:
+async def start_server(
+    app: FastAPI, host: str, port: int, trusted_proxies: tuple[str, ...] = ()
+) -> tuple[EmbeddedServer, "asyncio.Task[None]"]:
     """Start serving; return once the port accepts connections. Stop with ``server.should_exit = True``."""
-    server = EmbeddedServer(server_config(app, host, port))
+    server = EmbeddedServer(server_config(app, host, port, trusted_proxies))
     task = asyncio.create_task(server.serve(), name="hub:http")
     while not server.started:  # uvicorn exposes only this flag
         if task.done():

@@ -122,6 +122,13 @@ class ApiSettings(_Strict):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    trusted_proxies: tuple[Annotated[str, Field(max_length=100)], ...] = Field(
+        default=(),
+        description=(
+            "addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed "
+            "(login rate limit, audit); none by default, so no caller can choose its address"
+        ),
+    )
     auth: Annotated[Literal["on", "off"], BeforeValidator(_on_off)] = Field(
         default="on", description="off: every caller is an anonymous operator with full access"
     )

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import Select, func, select
 
 from hub.api.deps import PrincipalDep, ServicesDep, SessionDep
-from hub.api.schemas import DayUptimeOut, DeviceOut, GatewayOut, Page, SchoolOut, TransitionOut, UptimeOut
+from hub.api.schemas import MAX_OFFSET, DayUptimeOut, DeviceOut, GatewayOut, Page, SchoolOut, TransitionOut, UptimeOut
 from hub.auth.principal import Principal
 from hub.db.models import Device, Gateway, School, Transition
 from hub.uptime import uptime_by_day
@@ -54,7 +54,7 @@ def list_devices(
     kind: str | None = None,
     availability: str | None = None,
     limit: Limit = 1_000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[DeviceOut]:
     """Devices with their current availability, filtered by school, gateway, kind, availability."""
     query = select(Device).where(who.scope.clause(Device.school_id))

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.forwarding.schemas import DeliveryOut
 
 T = TypeVar("T")
+MAX_OFFSET = 10_000_000  # past any real list; keeps offsets inside every database's integer range
 
 
 class Page(BaseModel, Generic[T]):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from contract.messages import MAX_SEQ
 from hub import live
 from hub.api.deps import PrincipalDep, Services, ServicesDep
 from hub.auth.principal import CsrfRejected, NotAuthenticated, authenticate
@@ -36,7 +37,7 @@ async def stream(
     request: Request,
     svc: ServicesDep,
     who: PrincipalDep,
-    last_event_id: Annotated[int | None, Header()] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, le=MAX_SEQ)] = None,
 ) -> StreamingResponse:
     """A text/event-stream of changes (event: device | gateway | alarm), JSON data, numeric ids.
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.api.deps import PrincipalDep, Services, ServicesDep
-from hub.api.schemas import Page
+from hub.api.schemas import MAX_OFFSET, Page
 from hub.auth import audit, passwords, tokens, users
 from hub.auth.models import ApiToken, AuditEvent, User
 from hub.auth.principal import Principal
@@ -89,7 +89,13 @@ def add_user(body: UserIn, who: PrincipalDep, svc: ServicesDep) -> UserCreated:
     return UserCreated(user=out, password=None if body.password else password)
 
 
-@router.patch("/users/{username}")
+@router.patch(
+    "/users/{username}",
+    responses={
+        403: {"description": "out of your role, or your own password"},
+        409: {"description": "disabling your own account"},
+    },
+)
 def change_user(username: str, body: UserPatch, who: PrincipalDep, svc: ServicesDep) -> UserOut:
     """Disable or enable an account (disabling ends its sessions and stops its tokens), rename, set a password."""
     with svc.sessions.begin() as db:
@@ -100,6 +106,8 @@ def change_user(username: str, body: UserPatch, who: PrincipalDep, svc: Services
             users.set_disabled(db, user, body.disabled)
             _record(db, svc, who, "user.disable" if body.disabled else "user.enable", user)
         if body.password is not None:
+            if user.id == who.user_id:  # a stolen session must not be enough to take the account
+                raise HTTPException(403, "change your own password at /api/v1/auth/password, with the current one")
             try:
                 users.set_password(db, user, body.password, svc.now())
             except users.AccountError as exc:
@@ -161,7 +169,7 @@ def read_audit(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[AuditOut]:
     """The audit log, newest first: district admins only, rows of their schools and accounts."""
     if who.role != "district_admin":

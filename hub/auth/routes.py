@@ -5,11 +5,11 @@ so the console can echo it in ``X-CSRF-Token``); both SameSite=Strict, Path=/, a
 (``api.secure_cookies``). Each login makes a new session id; the one the browser had ends.
 """
 
+import threading
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from sqlalchemy.orm import Session
 
 from hub.api.deps import Services, ServicesDep, current_principal
 from hub.auth import audit, passwords, ratelimit, sessions, users
@@ -66,31 +66,58 @@ class _Attempt:
     new: sessions.NewSession | None = None
 
 
-def _try_login(svc: Services, db: Session, request: Request, body: LoginIn) -> _Attempt:
-    """Check the rate limit and the password; record the outcome. Nothing raised: the caller commits."""
+_ACCOUNT_LOCKS: dict[str, threading.Lock] = {}
+_ACCOUNT_LOCKS_GUARD = threading.Lock()
+
+
+def _account_lock(name: str) -> threading.Lock:
+    """One password check at a time per account in this process (bounded: forged names are dropped)."""
+    with _ACCOUNT_LOCKS_GUARD:
+        if len(_ACCOUNT_LOCKS) >= 10_000:
+            _ACCOUNT_LOCKS.clear()
+        return _ACCOUNT_LOCKS.setdefault(name, threading.Lock())
+
+
+def _try_login(svc: Services, request: Request, body: LoginIn) -> _Attempt:
+    """Check the rate limit and the password; record the outcome.
+
+    The attempt is counted as a failure, and committed, *before* the password is hashed, and one
+    account's attempts take turns: 40 parallel guesses make at most ``login_failures_per_user``
+    argon2 checks, and a crash or a race in between cannot skip the count. A right password
+    clears the account's failures, this one included.
+    """
     api, now, ip = svc.settings.api, svc.now(), client_ip(request)
     name = users.normalize(body.username)[:64]
     limits = ratelimit.Limits(api.login_window_s, api.login_failures_per_user, api.login_failures_per_ip)
-    wait = ratelimit.retry_after(db, name, ip, now, limits)
-    if wait is not None:  # even the right password is refused while locked
-        audit.record(db, at=now, actor=name, action="login", target=name, outcome="locked", client_ip=ip)
-        return _Attempt(429, retry_after=wait)
-    user = users.get(db, name)
-    usable = user is not None and not user.disabled
-    if not passwords.verify_password(user.password_hash if user and usable else None, body.password):
-        ratelimit.record_failure(db, name, ip, now, limits)
-        reason = "unknown user" if user is None else ("disabled" if user.disabled else "wrong password")
-        audit.record(db, at=now, actor=name, action="login", target=name, outcome="failed", client_ip=ip, reason=reason)
-        return _Attempt(401)
-    assert user is not None
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(body.password)
-    ratelimit.clear_user(db, name)
-    sessions.prune(db, now, idle_s=api.session_idle_s)
-    replaces = request.cookies.get(sessions.SESSION_COOKIE)
-    new = sessions.start(db, user, now, max_s=api.session_max_s, client_ip=ip, replaces=replaces)
-    audit.record(db, at=now, actor=name, action="login", target=name, client_ip=ip)
-    return _Attempt(user=user, new=new)
+    with _account_lock(name):
+        with svc.sessions.begin() as db:
+            wait = ratelimit.retry_after(db, name, ip, now, limits)
+            if wait is not None:  # even the right password is refused while locked
+                audit.record(db, at=now, actor=name, action="login", target=name, outcome="locked", client_ip=ip)
+                return _Attempt(429, retry_after=wait)
+            ratelimit.record_failure(db, name, ip, now, limits)
+            user = users.get(db, name)
+            stored = user.password_hash if user is not None and not user.disabled else None
+        if not passwords.verify_password(stored, body.password):
+            with svc.sessions.begin() as db:
+                user = users.get(db, name)
+                reason = "unknown user" if user is None else ("disabled" if user.disabled else "wrong password")
+                audit.record(
+                    db, at=now, actor=name, action="login", target=name, outcome="failed", client_ip=ip, reason=reason
+                )
+            return _Attempt(401)
+        with svc.sessions.begin() as db:
+            user = users.get(db, name)
+            if user is None or user.disabled:  # changed while the password was checked
+                return _Attempt(401)
+            if passwords.needs_rehash(user.password_hash):
+                user.password_hash = passwords.hash_password(body.password)
+            ratelimit.clear_user(db, name)
+            sessions.prune(db, now, idle_s=api.session_idle_s)
+            replaces = request.cookies.get(sessions.SESSION_COOKIE)
+            new = sessions.start(db, user, now, max_s=api.session_max_s, client_ip=ip, replaces=replaces)
+            audit.record(db, at=now, actor=name, action="login", target=name, client_ip=ip)
+            return _Attempt(user=user, new=new)
 
 
 @router.post("/login", responses={401: {}, 403: {}, 429: {}})
@@ -100,8 +127,7 @@ def login(body: LoginIn, request: Request, response: Response, svc: ServicesDep)
         raise HTTPException(404, "accounts are off on this hub (api.auth: off)")
     if cross_site(request):
         raise HTTPException(403, "cross-site login refused")
-    with svc.sessions.begin() as db:
-        attempt = _try_login(svc, db, request, body)
+    attempt = _try_login(svc, request, body)
     if attempt.status == 429:
         headers = {"Retry-After": str(attempt.retry_after)}
         raise HTTPException(429, "too many failed logins; try again later", headers=headers)

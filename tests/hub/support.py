@@ -73,7 +73,7 @@ class RunningHub:
 async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
     """Start the app with uvicorn on its port; stop it afterwards."""
     app = create_app(settings)
-    server, task = await start_server(app, "127.0.0.1", settings.api.port)
+    server, task = await start_server(app, "127.0.0.1", settings.api.port, settings.api.trusted_proxies)
     base = f"http://127.0.0.1:{settings.api.port}"
     services: Services = app.state.services
     token = create_account(services, "test-admin", "district_admin", district="*")[1]  # sees every school
