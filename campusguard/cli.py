@@ -116,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--config", type=Path, default=Path("hub.yaml"), help="hub YAML file")
     test.set_defaults(func=_forward_test)
 
+    from hub.gateways.commands import add_parsers as add_gateway_parsers  # argparse only
+
+    add_gateway_parsers(sub)
+
     p = sub.add_parser("demo", help="run a whole simulated system on embedded defaults")
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
     p.add_argument("--port", type=int, default=8080, help="console port")

@@ -114,6 +114,8 @@ def hub_settings(data_dir: Path, broker_port: int, port: int) -> "HubSettings":
             "liveness": {"default_snapshot_interval_s": 5, "check_every_s": 0.5, "rebirth_min_interval_s": 5},
             "alarms": {"escalate_after_s": 120},
             "api": {"port": port},
+            # The embedded broker has no per-gateway credentials, so no ACL could back a registry.
+            "gateways": {"enrolment": "open"},
             "districts": [{"id": "demo-district", "name": "示范区 (demo district)"}],
             "schools": [{"id": school, "name": name, "district": "demo-district"} for school, name in SCHOOLS.items()],
         }

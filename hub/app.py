@@ -62,6 +62,8 @@ def build_services(
     ingest = Ingest(
         settings, state, store, live, metrics, now=now, is_leader=lambda: leader.is_leader, active_alarms=active_alarms
     )
+    if settings.gateways.enrolment == "registered":
+        ingest.registered = store.registered_gateways()
     extra = {"client_factory": client_factory} if client_factory else {}
     link = MqttLink(settings.mqtt, ingest.feed, **extra)
     ingest.publish = link.publish

@@ -82,6 +82,10 @@ def decode_payload(message_type: MessageType, payload: bytes) -> Message:
     return typing.cast(Message, message)
 
 
+class UnknownDevice(ValueError):
+    """An event for a device its gateway never announced (registered enrolment)."""
+
+
 def _merged(a: Outcome, b: Outcome) -> Outcome:
     """The outcome of two halves of one batch."""
     for key, ids in b.acks.items():
@@ -134,6 +138,10 @@ class Ingest:
         self._poison: set[str] = set()  # event ids already dead-lettered: a resend skips the bisect
         self._progress = time.monotonic()  # when the queue last moved (a commit, or nothing to do)
         self.failing_since: datetime | None = None  # the database has been refusing batches since
+        # (school, gateway) allowed to speak; None: open enrolment (any gateway). Read again every
+        # gateways.refresh_s, so `campusguard gateway add` takes effect without a restart.
+        self.registered: frozenset[tuple[str, str]] | None = None
+        self._next_registry = 0.0
         self.queue: asyncio.Queue[Inbound] = asyncio.Queue(settings.ingest.queue_max)
         # Alarm events overtake everything else queued: a wave of snapshots never delays a press.
         self.urgent: asyncio.Queue[Inbound] = asyncio.Queue(settings.ingest.queue_max)
@@ -169,6 +177,9 @@ class Ingest:
             log.exception("decoding a message on %s failed", topic[:300])
             self._reject(topic, payload, "internal", f"{type(exc).__name__}: {exc}")
             return None
+        if self.registered is not None and (where.school_id, where.gateway_id) not in self.registered:
+            self._reject(topic, payload, "unregistered", f"{where.school_id}/{where.gateway_id} is not registered")
+            return None
         self.metrics.messages[where.message_type.value] += 1
         return Inbound(where.school_id, where.gateway_id, where.message_type, message, topic, payload)
 
@@ -186,8 +197,8 @@ class Ingest:
             if self.on_image is not None:
                 self.on_image(item.school_id, item.gateway_id, item.message)
             return
-        if isinstance(item.message, Event) and item.message.is_alarm:
-            await self.urgent.put(item)
+        if isinstance(item.message, Birth) or (isinstance(item.message, Event) and item.message.is_alarm):
+            await self.urgent.put(item)  # a birth too: the inventory an alarm is checked against
         else:
             await self.queue.put(item)
         self._ready.set()
@@ -225,6 +236,7 @@ class Ingest:
         check_s = self.settings.liveness.check_every_s
         failures = 0
         while True:
+            await self._refresh_registry()
             first = await self._take(check_s)
             items = [first] if first is not None else []
             try:
@@ -237,6 +249,15 @@ class Ingest:
             else:
                 failures = 0
                 self._progress = time.monotonic()
+
+    async def _refresh_registry(self) -> None:
+        if self.registered is None or time.monotonic() < self._next_registry:
+            return
+        self._next_registry = time.monotonic() + self.settings.gateways.refresh_s
+        try:
+            self.registered = await asyncio.to_thread(self.store.registered_gateways)
+        except TRANSIENT as exc:  # keep the last known registry while the database is away
+            log.warning("reading the gateway registry failed: %s", exc)
 
     def health(self) -> dict[str, object]:
         """Ingest's part of /healthz: queue, last commit, and whether queued messages are stuck."""
@@ -315,6 +336,19 @@ class Ingest:
         detail = f"{type(exc).__name__}: {exc}"
         self.dead_letters.add(DeadLetter(now, source, topic, stage, type(exc).__name__, detail, raw))
 
+    def _member(self, school_id: str, gateway_id: str, device_id: str) -> bool:
+        """Whether an event's device may be stored: it is in its gateway's birth, or no birth is known yet.
+
+        An alarm is never held back for inventory: before the birth (asked for at once) arrives,
+        the broker's ACL vouches for the gateway. Once the birth is known, a device it does not
+        list is refused as a dead letter.
+        """
+        if not self.state.knows(school_id, gateway_id):
+            return True
+        if device_id not in self.state.members.get((school_id, gateway_id), set()):
+            raise UnknownDevice(f"device {device_id!r} is not in the birth of {school_id}/{gateway_id}")
+        return True
+
     def _remember_poison(self, event_id: str) -> None:
         if len(self._poison) >= MAX_POISON_IDS:
             self._poison.clear()
@@ -339,6 +373,8 @@ class Ingest:
             if gap or not self.state.knows(s, g):
                 rebirths.add((s, g))
         elif isinstance(message, Event):
+            if self.registered is not None:
+                self._member(s, g, message.device_id)
             batch.changes += self.state.on_event(s, g, message, now)
             batch.events[message.event_id] = (s, g, message)
             batch.raw[message.event_id] = (item.topic, item.raw)

@@ -8,6 +8,7 @@ retained messages, and every hub needs the inventory).
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
@@ -60,6 +61,14 @@ class MqttLink:
 
     def _client_for(self) -> aiomqtt.Client:
         s = self.settings
+        tls = None
+        if s.tls:
+            tls = aiomqtt.TLSParameters(
+                ca_certs=str(s.ca_file) if s.ca_file else None,
+                certfile=str(s.cert_file) if s.cert_file else None,
+                keyfile=str(s.key_file) if s.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
         return self.client_factory(
             s.host,
             s.port,
@@ -68,6 +77,7 @@ class MqttLink:
             identifier=s.client_id,
             clean_session=s.clean_session,
             keepalive=s.keepalive_s,
+            tls_params=tls,
             timeout=10,
         )
 

@@ -36,6 +36,10 @@ class MqttSettings(_Strict):
     username: str | None = None
     password: SecretStr | None = None
     password_env: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = Field(default=None, description="mqtts: the CA that signed the broker's certificate")
+    cert_file: Path | None = Field(default=None, description="mqtts: the hub's client certificate, if the broker asks")
+    key_file: Path | None = None
     topic_prefix: str = DEFAULT_PREFIX
     client_id: str = Field(default="campusguard-hub", min_length=1, max_length=64)
     clean_session: bool = False
@@ -46,9 +50,14 @@ class MqttSettings(_Strict):
     @classmethod
     def _url(cls, url: str) -> str:
         parts = urlsplit(url)
-        if parts.scheme != "mqtt" or not parts.hostname:
-            raise ValueError("must be mqtt://host[:port]")
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
         return url
+
+    @property
+    def tls(self) -> bool:
+        """Whether to connect with TLS."""
+        return urlsplit(self.url).scheme == "mqtts"
 
     @property
     def host(self) -> str:
@@ -57,16 +66,32 @@ class MqttSettings(_Strict):
 
     @property
     def port(self) -> int:
-        """The broker's port."""
-        return urlsplit(self.url).port or 1883
+        """The broker's port (1883, or 8883 with TLS, when not given)."""
+        return urlsplit(self.url).port or (8883 if self.tls else 1883)
 
     def resolve_password(self) -> str | None:
-        """The password from the file or an environment variable."""
+        """The password from the settings, an environment variable or a secret file."""
         if self.password is not None:
             return self.password.get_secret_value()
         if self.password_env:
             return os.environ.get(self.password_env)
+        if self.password_file:
+            return self.password_file.read_text(encoding="utf-8").strip()
         return None
+
+
+class GatewaySettings(_Strict):
+    """Which gateways may speak (see docs/security.md)."""
+
+    enrolment: Literal["registered", "open"] = Field(
+        default="registered",
+        description=(
+            "registered: messages only from gateways in the registry (campusguard gateway add), and "
+            "events only for devices in the gateway's birth; open: any gateway (a demo or lab broker "
+            "without per-gateway credentials)"
+        ),
+    )
+    refresh_s: float = Field(default=10, gt=0, le=3600, description="how often the registry is read again")
 
 
 class DatabaseSettings(_Strict):
@@ -164,6 +189,7 @@ class HubSettings(_Strict):
 
     schema_version: Literal[1] = 1
     mqtt: MqttSettings = MqttSettings()
+    gateways: GatewaySettings = GatewaySettings()
     database: DatabaseSettings = DatabaseSettings()
     ingest: IngestSettings = IngestSettings()
     liveness: LivenessSettings = LivenessSettings()

@@ -13,6 +13,7 @@ from hub import ledger, live
 from hub.db.models import Alarm, DeadLetterRow, Device, Gateway, School, StoredEvent, Transition
 from hub.deadletters import DeadLetter
 from hub.forwarding.outbox import Outbox
+from hub.gateways import registry
 from hub.live import LiveEvent
 from hub.state import GATEWAY_OFFLINE, Change, DeviceState
 
@@ -383,6 +384,11 @@ class Store:
             if alarm is not None:
                 session.flush()
                 outcome.alarms.append(alarm_dict(alarm))
+
+    def registered_gateways(self) -> frozenset[tuple[str, str]]:
+        """(school, gateway) of every gateway in the registry that may speak."""
+        with self.sessions() as session:
+            return registry.registered(session)
 
     def load_active_alarms(self) -> list[dict[str, Any]]:
         """Every open alarm an agent raised whose condition is still active (for reconciliation)."""

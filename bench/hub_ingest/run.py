@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "ingest": {"queue_max": 2_000},
                 "liveness": {"default_snapshot_interval_s": 1, "heartbeat_misses": 30},
                 "api": {"port": api_port},
+                "gateways": {"enrolment": "open"},
             }
         )
     )

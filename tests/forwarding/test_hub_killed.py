@@ -67,6 +67,7 @@ async def test_hub_killed_before_the_ack_the_receiver_gets_the_alarm_once(
                     "mqtt": {"url": mosquitto.url, "topic_prefix": prefix, "client_id": f"hub-{api_port}"},
                     "database": {"url": db},
                     "api": {"port": api_port, "auth": "off"},  # accounts are not the subject here
+                    "gateways": {"enrolment": "open"},
                     "forwarding": {
                         "receivers": {"arc-1": receiver},
                         "routes": [{"name": "police", "primary": "arc-1"}],

@@ -53,6 +53,7 @@ async def test_hub_killed_mid_stream_stores_every_event_once(mosquitto: Mosquitt
                 "mqtt": {"url": mosquitto.url, "topic_prefix": prefix, "client_id": f"hub-{port}"},
                 "database": {"url": db_url},
                 "api": {"port": port},
+                "gateways": {"enrolment": "open"},
             }
         )
     )

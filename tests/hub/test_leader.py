@@ -74,6 +74,7 @@ async def test_one_hub_sweeps_and_another_takes_over_when_it_is_killed(
                     "liveness": {"check_every_s": 0.1, "leader_check_s": 0.5},
                     "alarms": {"escalate_after_s": ESCALATE_S},
                     "api": {"port": port},
+                    "gateways": {"enrolment": "open"},
                 }
             )
         )

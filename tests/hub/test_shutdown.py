@@ -30,6 +30,7 @@ async def test_sigterm_with_an_open_live_stream_ends_the_stream_and_exits_cleanl
                 "mqtt": {"url": mosquitto.url, "topic_prefix": unique_prefix(), "client_id": f"hub-{port}"},
                 "database": {"url": f"sqlite:///{tmp_path / 'hub.db'}"},
                 "api": {"port": port, "auth": "off"},
+                "gateways": {"enrolment": "open"},
             }
         )
     )

@@ -100,7 +100,12 @@ class Mosquitto:
     """A mosquitto 2 broker configured like production: persistence on, queue limits raised."""
 
     def __init__(
-        self, workdir: Path, port: int | None = None, tls: "TlsFiles | None" = None, password_file: Path | None = None
+        self,
+        workdir: Path,
+        port: int | None = None,
+        tls: "TlsFiles | None" = None,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
@@ -110,6 +115,7 @@ class Mosquitto:
         user = "user root\n" if os.geteuid() == 0 else ""
         tls_lines = f"cafile {tls.ca}\ncertfile {tls.cert}\nkeyfile {tls.key}\n" if tls else ""
         auth = f"allow_anonymous false\npassword_file {password_file}\n" if password_file else "allow_anonymous true\n"
+        auth += f"acl_file {acl_file}\n" if acl_file else ""
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             f"{tls_lines}{auth}"

@@ -71,6 +71,7 @@ class Stack:
                 "database": {"url": f"sqlite:///{workdir / 'hub.db'}"},
                 "liveness": {"heartbeat_misses": 3, "default_snapshot_interval_s": 1, "check_every_s": 0.1},
                 "api": {"port": free_port(), "auth": "on"},
+                "gateways": {"enrolment": "open"},
                 "schools": [{"id": s, "name": name, "district": "haidian"} for s, name in SCHOOLS.items()],
             }
         )
