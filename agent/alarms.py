@@ -65,7 +65,17 @@ def in_alarm(rule: AlarmRule, value: Value, active: bool) -> bool:
 
 
 class _RuleState:
-    __slots__ = ("active", "count", "latch_seen", "pending", "pending_since", "raised_value")
+    __slots__ = (
+        "active",
+        "balance",
+        "count",
+        "from_restart",
+        "latch_seen",
+        "pending",
+        "pending_since",
+        "raised_value",
+        "unexplained",
+    )
 
     def __init__(self) -> None:
         self.active = False
@@ -74,6 +84,9 @@ class _RuleState:
         self.pending: bool | None = None  # the condition seen but not yet held for debounce_s
         self.pending_since: datetime | None = None
         self.count: int | None = None  # the rule's counter at the last poll
+        self.balance = 0  # activations counted minus raises seen, since the counter's baseline
+        self.unexplained = 0  # consecutive polls the balance has been off zero
+        self.from_restart = False  # the balance arose on the first poll after a restart
 
     def export(self) -> dict[str, Any]:
         return {
@@ -81,6 +94,7 @@ class _RuleState:
             "raised_value": self.raised_value,
             "latch_seen": self.latch_seen,
             "count": self.count,
+            "balance": self.balance,
         }
 
     def restore(self, saved: dict[str, Any]) -> None:
@@ -88,8 +102,9 @@ class _RuleState:
         value = saved.get("raised_value")
         self.raised_value = value if isinstance(value, bool | int | float | str) else None
         self.latch_seen = saved.get("latch_seen") is True
-        count = saved.get("count")
+        count, balance = saved.get("count"), saved.get("balance")
         self.count = count if isinstance(count, int) and not isinstance(count, bool) else None
+        self.balance = balance if isinstance(balance, int) and not isinstance(balance, bool) else 0
 
 
 class AlarmTracker:
@@ -126,13 +141,12 @@ class AlarmTracker:
             state = self._state[alarm_key(rule)]
             if values.get(rule.point) is None:
                 continue
-            was_active = state.active
             change = _edge(rule, state, values, at)
             found = [change] if change else []
-            if rule.counter is not None:
-                found = _counted(rule, state, values.get(rule.counter), was_active=was_active, change=change, at=at)
             if restored:
                 found = [replace(c, detected="restart") for c in found]
+            if rule.counter is not None:
+                found += _counted(rule, state, values.get(rule.counter), change=change, at=at, restored=restored)
             changes += found
         return changes
 
@@ -168,33 +182,45 @@ def _edge(rule: AlarmRule, state: _RuleState, values: dict[str, Value], at: date
 
 
 def _counted(
-    rule: AlarmRule, state: _RuleState, count: Value, *, was_active: bool, change: AlarmChange | None, at: datetime
+    rule: AlarmRule, state: _RuleState, count: Value, *, change: AlarmChange | None, at: datetime, restored: bool
 ) -> list[AlarmChange]:
-    """The edge's change plus the activations the counter says no poll saw, in the order they happened.
+    """Activations the device counted that no poll saw as a raise: each becomes an alarm of its own.
 
-    Since the last poll the device counted ``seen`` activations; the edge accounts for one when it
-    is a raise. Any more were pressed and reset in between: the alarm that was up ended, each missed
-    one is raised and reset, and the alarm up now (if any) is raised last.
+    The counter and the latch are read in separate requests, so either may show an activation one
+    poll before the other: a difference between the counted activations and the raises seen is
+    acted on only when it lasts two polls. A surplus then becomes that many activations: the alarm
+    now up (if any) ended and each was raised (and reset, but for the last when the box is latched
+    now); a deficit (a raise the counter never counted) is forgotten.
     """
     if not isinstance(count, int) or isinstance(count, bool):
-        return [change] if change else []
+        return []
     last, state.count = state.count, count
-    seen = count - last if last is not None and count >= last else 0  # no baseline, or a new counter
-    edge_raised = change is not None and change.change == "raised"
-    missed = seen - (1 if edge_raised else 0)
-    if missed <= 0:
-        return [change] if change else []
-    now_active = state.active
-    complete = seen - (1 if now_active else 0)  # activations that were raised and reset in between
-    if complete > MAX_MISSED:
-        log.warning("%s: counter jumped by %d; reporting %d missed activations", rule.point, seen, MAX_MISSED)
-        complete = MAX_MISSED
+    if last is None or count < last:  # a baseline: a new box, a cleared counter, the first poll ever
+        state.balance, state.unexplained = 0, 0
+        return []
+    raised = change is not None and change.change == "raised"
+    state.balance += (count - last) - (1 if raised else 0)
+    if state.balance == 0:
+        state.unexplained, state.from_restart = 0, False
+        return []
+    state.from_restart = state.from_restart or restored
+    state.unexplained += 1
+    if state.unexplained < 2:
+        return []  # the other half of this activation may show on the next poll
+    missed, state.balance, state.unexplained = state.balance, 0, 0
+    if missed < 0:
+        return []
+    if missed > MAX_MISSED:
+        log.warning("%s: counter jumped by %d; reporting %d missed activations", rule.point, missed, MAX_MISSED)
+        missed = MAX_MISSED
+    detected: Detected = "restart" if state.from_restart else "counter"
+    state.from_restart = False
     reset: Change = "reset" if rule.latch else "cleared"
     out: list[AlarmChange] = []
-    if was_active:
-        out.append(change if change and not edge_raised else AlarmChange(rule, reset, None, at, "counter"))
-    for _ in range(complete):
-        out += [AlarmChange(rule, "raised", True, at, "counter"), AlarmChange(rule, reset, None, at, "counter")]
-    if now_active:
-        out.append(change if edge_raised and change else AlarmChange(rule, "raised", state.raised_value, at, "counter"))
+    if state.active:
+        out.append(AlarmChange(rule, reset, None, at, detected))
+    for n in range(missed):
+        out.append(AlarmChange(rule, "raised", True, at, detected))
+        if not (state.active and n == missed - 1):
+            out.append(AlarmChange(rule, reset, None, at, detected))
     return out
