@@ -7,7 +7,6 @@ again, alarms first. At most ``window`` events are in flight; an event unacked f
 
 import asyncio
 import logging
-import ssl
 import time
 from collections.abc import Callable
 
@@ -15,6 +14,7 @@ import aiomqtt
 
 from agent.config import MqttSettings, SpoolSettings
 from agent.spool import Spool, SpoolError
+from campusguard.mqtt import tls_parameters
 from contract import (
     Ack,
     Birth,
@@ -101,12 +101,7 @@ class Publisher:
         s = self.settings
         tls = None
         if s.tls:
-            tls = aiomqtt.TLSParameters(
-                ca_certs=str(s.ca_file) if s.ca_file else None,
-                certfile=str(s.cert_file) if s.cert_file else None,
-                keyfile=str(s.key_file) if s.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
+            tls = tls_parameters(s.ca_file, s.cert_file, s.key_file)
         will = aiomqtt.Will(self.topics[MessageType.PRESENCE], self._presence("offline"), qos=1, retain=True)
         return self._client_factory(
             s.host,

@@ -321,11 +321,17 @@ class Ingest:
         if isinstance(item.message, Event) and item.message.event_id in self._poison:
             self.metrics.poison_skipped += 1  # a resend of a dead letter: not again through the store
             return
+        source = f"{item.school_id}/{item.gateway_id}"
         try:
             self._apply(item, now, batch, rebirths)
+        except UnknownDevice as exc:  # expected of a misconfigured or hostile gateway: counted, no traceback
+            self.rejects.reject(source, "unknown_device", str(exc), now)
+            self._dead(source, (item.topic, item.raw), "apply", exc, now)
+            if isinstance(item.message, Event):
+                self._remember_poison(item.message.event_id)
         except Exception as exc:  # the boundary around untrusted input: keep it, go on
-            log.exception("applying a message from %s/%s failed", item.school_id, item.gateway_id)
-            self._dead(f"{item.school_id}/{item.gateway_id}", (item.topic, item.raw), "apply", exc, now)
+            log.exception("applying a message from %s failed", source)
+            self._dead(source, (item.topic, item.raw), "apply", exc, now)
             if isinstance(item.message, Event):
                 self._remember_poison(item.message.event_id)
                 batch.events.pop(item.message.event_id, None)

@@ -8,11 +8,11 @@ retained messages, and every hub needs the inventory).
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
 
+from campusguard.mqtt import tls_parameters
 from contract import MessageType, TopicTree
 from hub.settings import MqttSettings
 
@@ -63,12 +63,7 @@ class MqttLink:
         s = self.settings
         tls = None
         if s.tls:
-            tls = aiomqtt.TLSParameters(
-                ca_certs=str(s.ca_file) if s.ca_file else None,
-                certfile=str(s.cert_file) if s.cert_file else None,
-                keyfile=str(s.key_file) if s.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
+            tls = tls_parameters(s.ca_file, s.cert_file, s.key_file)
         return self.client_factory(
             s.host,
             s.port,

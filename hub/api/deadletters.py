@@ -8,11 +8,11 @@ from sqlalchemy import func, select
 
 from hub.api.deps import PrincipalDep, SessionDep
 from hub.api.schemas import DeadLetterOut, Page
+from hub.auth.principal import DEAD_LETTER_READERS
 from hub.auth.roles import EVERYWHERE
 from hub.db.models import DeadLetterRow
 
 router = APIRouter(tags=["dead letters"])
-READERS = frozenset({"it_staff", "school_admin", "district_admin"})
 
 
 @router.get("/dead-letters", responses={403: {"description": "guards and viewers do not see raw payloads"}})
@@ -26,7 +26,7 @@ def list_dead_letters(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[DeadLetterOut]:
     """What was refused, when, why, and the payload (capped); those without a school only city-wide."""
-    if who.role not in READERS:
+    if who.role not in DEAD_LETTER_READERS:
         raise HTTPException(403, f"a {who.role} may not read dead letters")
     if who.scope == EVERYWHERE:
         query = select(DeadLetterRow)

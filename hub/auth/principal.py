@@ -38,7 +38,16 @@ class Principal:
     def permissions(self) -> dict[str, bool]:
         """What the console may offer this caller."""
         handle = can_handle_any_alarm(self.role)
-        return {"acknowledge": handle, "resolve": handle, "manage_users": can_manage_users(self.role)}
+        return {
+            "acknowledge": handle,
+            "resolve": handle,
+            "manage_users": can_manage_users(self.role),
+            "read_dead_letters": self.role in DEAD_LETTER_READERS,
+        }
+
+
+# Raw payloads are for the people who fix gateways, not for guards or viewers.
+DEAD_LETTER_READERS = frozenset({"it_staff", "school_admin", "district_admin"})
 
 
 class NotAuthenticated(Exception):

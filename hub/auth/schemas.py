@@ -32,6 +32,7 @@ class Permissions(BaseModel):
     acknowledge: bool
     resolve: bool
     manage_users: bool
+    read_dead_letters: bool = False
 
 
 class MeOut(BaseModel):

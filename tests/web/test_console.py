@@ -199,3 +199,30 @@ def test_board_and_it_views_fit_the_screen_in_both_languages(page: Page, stack: 
     expect(page.locator("main h1")).to_have_text("Camera uptime (time-weighted)")
     page.click("#lang")
     expect(page.locator(".tabs")).to_contain_text("报警")
+
+
+def test_an_admin_sees_dead_letters_as_text(page: Page, stack: Stack) -> None:
+    import subprocess
+    from urllib.parse import urlsplit
+
+    broker = urlsplit(stack.broker_url)
+    payload = '{"schema_version":"1.2","seq":NaN,"note":"<img src=x onerror=alert(2)>"}'
+    topic = f"{stack.prefix}/school-a/gw-broken/event"
+    subprocess.run(
+        ["mosquitto_pub", "-h", str(broker.hostname), "-p", str(broker.port), "-q", "1", "-t", topic, "-m", payload],
+        check=True,
+    )
+    sign_in(page, stack, "admin")
+    tab = page.locator('.tabs a[data-view="dead-letters"]')
+    expect(tab).to_be_visible()
+    expect(tab).to_have_text("死信")
+    tab.click()
+    row = page.locator("table.dead-letters tbody tr", has_text="school-a/gw-broken")
+    expect(row).to_contain_text("解析")  # the decode stage
+    expect(row.locator("code")).to_contain_text("<img src=x onerror=alert(2)>")  # shown as text, never as HTML
+    expect(page.locator("table.dead-letters img")).to_have_count(0)
+
+
+def test_a_guard_has_no_dead_letter_tab(page: Page, stack: Stack) -> None:
+    sign_in(page, stack, "guard-a")
+    expect(page.locator('.tabs a[data-view="dead-letters"]')).to_be_hidden()

@@ -11,6 +11,7 @@ import * as sound from "./sound.js";
 import { changed, deviceKey, may, store, subscribe } from "./state.js";
 import { LiveStream } from "./stream.js";
 import { renderUptime } from "./uptime.js";
+import { renderDeadLetters } from "./deadletters.js";
 
 const view = document.getElementById("view");
 let stream = null;
@@ -110,6 +111,8 @@ function showWho() {
   const me = store.me;
   who.textContent = store.auth === "off" ? t("auth.off") : me ? `${me.display_name || me.username} · ${t(`role.${me.role}`)}` : "";
   document.getElementById("logout").hidden = store.auth === "off" || !me;
+  const deadTab = document.querySelector('.tabs a[data-view="dead-letters"]');
+  deadTab.hidden = !(store.auth === "off" || me?.permissions?.read_dead_letters);
 }
 
 function markNav(name) {
@@ -123,6 +126,7 @@ function route() {
   const [name, a, b] = parts;
   if (name === "devices") return { name: "devices" };
   if (name === "uptime") return { name: "uptime" };
+  if (name === "dead-letters") return { name: "dead-letters" };
   if (name === "alarm" && a) return { name: "alarm", id: a };
   if (name === "device" && a && b) return { name: "device", school: a, id: b };
   return { name: "board" };
@@ -136,6 +140,7 @@ function render(what = "all") {
   if (r.name === "board") renderBoard(view);
   else if (r.name === "devices" && what !== "alarms") renderDevices(view);
   else if (r.name === "uptime" && what === "all") renderUptime(view);
+  else if (r.name === "dead-letters" && what === "all") renderDeadLetters(view);
   else if (r.name === "alarm" && what === "all") renderAlarm(view, r.id);
   else if (r.name === "device" && what === "all") renderDevice(view, r.school, r.id);
 }
