@@ -340,27 +340,6 @@ class Agent:
     def _polls(self) -> int:
         return sum(d.loop.polls for d in self.devices.values() if d.loop)
 
-    async def _feed_watchdog(self) -> None:
-        """Tell systemd the agent is up, then feed its watchdog while the poll loops make progress.
-
-        A stuck event loop feeds nothing, and neither does one whose polls have all stopped for
-        three periods: systemd then restarts the agent (``deploy/campusguard-agent.service``).
-        """
-        sdnotify.notify(f"READY=1\nSTATUS=polling {len(self.devices)} devices")
-        period = sdnotify.watchdog_period_s()
-        if period is None:
-            return
-        last, idle = self._polls(), 0
-        while True:
-            await asyncio.sleep(period)
-            polls = self._polls()
-            idle = 0 if polls > last or not self.devices else idle + 1
-            last = polls
-            if idle < 3:
-                sdnotify.notify("WATCHDOG=1")
-            elif idle == 3:
-                log.error("no poll finished for %.0f s: no longer feeding the systemd watchdog", 3 * period)
-
     def _stop_grace_s(self) -> float:
         """How long polls in progress may take to finish at shutdown."""
         return max((d.loop.policy.deadline_s for d in self.devices.values() if d.loop), default=0.0) + 1.0
@@ -375,7 +354,10 @@ class Agent:
                 for d in self.devices.values():
                     d.loop = self._loop_for(d)
                     pollers.append(tg.create_task(d.loop.run(), name=f"poll:{d.config.id}"))
-                watchdog = tg.create_task(self._feed_watchdog(), name="systemd-watchdog")
+                watchdog = tg.create_task(
+                    sdnotify.serve_watchdog(self._polls, f"polling {len(self.devices)} devices", bool(self.devices)),
+                    name="systemd-watchdog",
+                )
                 await stop.wait()
                 watchdog.cancel()
                 sdnotify.notify("STOPPING=1")

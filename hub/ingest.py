@@ -16,28 +16,21 @@ supervised: an unexpected error is logged with its traceback and the loop goes o
 import asyncio
 import logging
 import time
-import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import ValidationError
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-from contract import Ack, Birth, Command, ContractError, Event, MessageType, Presence, Snapshot, TopicTree, decode
+from contract import Ack, Birth, Command, ContractError, Event, MessageType, Presence, Snapshot, TopicTree
 from contract import encode as encode_message
 from contract.messages import (
     MAX_ACK_IDS,
-    MAX_PAYLOAD_BYTES,
-    MODELS,
-    SCHEMA_MAJOR,
-    SCHEMA_MINOR,
     Image,
     new_event_id,
     utc_now,
 )
+from hub.batch import Batch
 from hub.deadletters import DeadLetter, DeadLetters
+from hub.decoding import Message, decode_payload
 from hub.ledger import SPOOL_FAILURE
 from hub.live import Broadcaster
 from hub.metrics import Metrics
@@ -45,56 +38,19 @@ from hub.reconcile import ActiveAlarms
 from hub.rejects import RejectLog, source_of
 from hub.settings import HubSettings
 from hub.state import HubState, spool_condition
-from hub.store import Batch, Outcome, Store
+from hub.store import Outcome, Store
+from hub.writer import TRANSIENT, BatchWriter
 
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 60.0  # forgetting old live-stream changes is housekeeping, not a per-batch job
 CHANGES_MAX = 5_000  # changes + inventory rows per transaction: about 0.3 s of commit on SQLite here
 Publish = Callable[[str, bytes], Awaitable[bool]]
-Message = Presence | Birth | Snapshot | Event | Image
-# The database itself failing: retry the whole batch. Anything else is the batch's content.
-TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, OSError)
 MAX_POISON_IDS = 10_000
-
-
-# Versions that contract.decode validates as they are (no unknown fields to drop): see decode_payload.
-DIRECT_VERSIONS = frozenset(f"{SCHEMA_MAJOR}.{minor}" for minor in range(SCHEMA_MINOR + 1))
-
-
-def decode_payload(message_type: MessageType, payload: bytes) -> Message:
-    """``contract.decode``, with pydantic parsing the JSON bytes itself when the payload is valid.
-
-    A 50-device snapshot validates in about half the time this way (no Python dicts in between).
-    Only an accepted message of a version decode reads as it is takes the fast path; anything else
-    (invalid, another version, no version) goes through ``contract.decode``, which gives the
-    reject and its reason, so rejects are counted exactly as before.
-    """
-    if len(payload) <= MAX_PAYLOAD_BYTES:
-        try:
-            message = MODELS[message_type].model_validate_json(payload)
-        except ValidationError:
-            pass
-        else:
-            if "schema_version" in message.model_fields_set and message.schema_version in DIRECT_VERSIONS:
-                return typing.cast(Message, message)
-    message = decode(message_type, payload)
-    return typing.cast(Message, message)
 
 
 class UnknownDevice(ValueError):
     """An event for a device its gateway never announced (registered enrolment)."""
-
-
-def _merged(a: Outcome, b: Outcome) -> Outcome:
-    """The outcome of two halves of one batch."""
-    for key, ids in b.acks.items():
-        a.acks[key].extend(ids)
-    a.stored += b.stored
-    a.duplicates += b.duplicates
-    a.alarms += b.alarms
-    a.changes += b.changes
-    return a
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +93,7 @@ class Ingest:
         self.dead_letters = DeadLetters()
         self._poison: set[str] = set()  # event ids already dead-lettered: a resend skips the bisect
         self._progress = time.monotonic()  # when the queue last moved (a commit, or nothing to do)
-        self.failing_since: datetime | None = None  # the database has been refusing batches since
+        self.writer = BatchWriter(store, metrics, now, self._refused)
         # (school, gateway) allowed to speak; None: open enrolment (any gateway). Read again every
         # gateways.refresh_s, so `campusguard gateway add` takes effect without a restart.
         self.registered: frozenset[tuple[str, str]] | None = None
@@ -148,7 +104,6 @@ class Ingest:
         self._ready = asyncio.Event()
         self.publish: Publish | None = None
         self.on_image: Callable[[str, str, Image], None] | None = None  # hub.snapshots
-        self.last_commit: datetime | None = None
         self._next_sweep = 0.0
         self._next_prune = 0.0
         metrics.labelled["rejects_total"] = lambda: dict(self.rejects.by_reason)
@@ -267,8 +222,8 @@ class Ingest:
             "ok": not stuck,
             "queue_depth": self.depth(),
             "waiting_s": round(waited, 3),
-            "last_commit": self.last_commit.isoformat() if self.last_commit else None,
-            "database_failing_since": self.failing_since.isoformat() if self.failing_since else None,
+            "last_commit": self.writer.last_commit.isoformat() if self.writer.last_commit else None,
+            "database_failing_since": (self.writer.failing_since.isoformat() if self.writer.failing_since else None),
             "dead_letters": sum(self.dead_letters.by_stage.values()),
         }
 
@@ -293,7 +248,7 @@ class Ingest:
             taken += 1
         batch.dead_letters = self.dead_letters.take()
         if batch:
-            outcome = await self._commit(batch, now)
+            outcome = await self.writer.commit(batch, now)
             await self._after_commit(batch, outcome, rebirths, now)
         await self._sweep(now)
 
@@ -313,7 +268,7 @@ class Ingest:
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY_S
             sweep.prune_live_before = now - timedelta(seconds=self.settings.api.sse_keep_s)
-        outcome = await self._commit(sweep, now)
+        outcome = await self.writer.commit(sweep, now)
         await self._after_commit(sweep, outcome, set(), now)
 
     def _apply_one(self, item: Inbound, now: datetime, batch: Batch, rebirths: set[tuple[str, str]]) -> None:
@@ -387,50 +342,15 @@ class Ingest:
             if not self.state.knows(s, g):
                 rebirths.add((s, g))
 
-    async def _commit(self, batch: Batch, now: datetime) -> Outcome:
-        """Commit, isolating what the database refuses; retry while the database itself fails."""
-        delay = 0.5
-        while True:
-            try:
-                outcome = await self._store(batch, now)
-            except TRANSIENT as exc:
-                self.metrics.batch_failures += 1
-                self.failing_since = self.failing_since or self.now()
-                log.error(
-                    "the database refused a batch of %d events (%s); retrying in %.1f s", len(batch.events), exc, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            self.failing_since = None
-            self.last_commit = self.now()
-            return outcome
-
-    async def _store(self, batch: Batch, now: datetime) -> Outcome:
-        """Write the batch; if its content is refused, write each half, down to the one part at fault."""
-        started = time.perf_counter()
-        try:
-            outcome = await asyncio.to_thread(self.store.write, batch, now)
-        except TRANSIENT:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the batch's content was refused: find the part at fault
-            self.metrics.batch_failures += 1
-            if batch.atoms() <= 1:
-                source, topic, raw, event_id = batch.describe()
-                log.error(
-                    "the database refused a message from %s (%s: %s); kept as a dead letter",
-                    source,
-                    type(exc).__name__,
-                    exc,
-                )
-                self._dead(source, (topic, raw), "store", exc, now)
-                if event_id is not None:
-                    self._remember_poison(event_id)
-                return Outcome()
-            first, second = batch.split()
-            return _merged(await self._store(first, now), await self._store(second, now))
-        self.metrics.observe_batch(time.perf_counter() - started)
-        return outcome
+    def _refused(self, batch: Batch, exc: BaseException, now: datetime) -> None:
+        """The one part of a batch the database would not take: a dead letter, not tried again."""
+        source, topic, raw, event_id = batch.describe()
+        log.error(
+            "the database refused a message from %s (%s: %s); kept as a dead letter", source, type(exc).__name__, exc
+        )
+        self._dead(source, (topic, raw), "store", exc, now)
+        if event_id is not None:
+            self._remember_poison(event_id)
 
     async def _after_commit(
         self, batch: Batch, outcome: Outcome, rebirths: set[tuple[str, str]], now: datetime

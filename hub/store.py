@@ -8,111 +8,15 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from contract import DeviceInfo, Event
 from hub import ledger, live
+from hub.batch import Batch, Key
 from hub.db.models import Alarm, DeadLetterRow, Device, Gateway, School, StoredEvent, Transition
-from hub.deadletters import DeadLetter
 from hub.forwarding.outbox import Outbox
 from hub.gateways import registry
 from hub.live import LiveEvent
-from hub.state import GATEWAY_OFFLINE, Change, DeviceState
+from hub.state import GATEWAY_OFFLINE, DeviceState
 
-Key = tuple[str, str]
 CHUNK = 500  # keys per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
-
-
-@dataclass
-class Batch:
-    """What one batch of messages asks the store to record."""
-
-    inventory: list[tuple[str, str, DeviceInfo]] = field(default_factory=list)
-    agent_versions: dict[Key, str] = field(default_factory=dict)
-    changes: list[Change] = field(default_factory=list)
-    events: dict[str, tuple[str, str, Event]] = field(default_factory=dict)
-    # (school, device, kind, zone, snapshot seq, snapshot ts): alarms a snapshot no longer lists
-    reconcile: list[tuple[str, str, str, int | None, int, datetime]] = field(default_factory=list)
-    escalate_after_s: float | None = None
-    offline_alarms: bool = True
-    prune_live_before: datetime | None = None
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    # (school, gateway, kind, active, at): gateway-level IT alarms, such as a failing spool
-    gateway_alarms: list[tuple[str, str, str, bool, datetime]] = field(default_factory=list)
-    raw: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # event id -> (topic, payload), for dead letters
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.inventory
-            or self.agent_versions
-            or self.changes
-            or self.events
-            or self.reconcile
-            or self.escalate_after_s
-            or self.prune_live_before
-            or self.dead_letters
-            or self.gateway_alarms
-        )
-
-    def atoms(self) -> int:
-        """How many independent parts the batch has (what ``split`` divides)."""
-        return len(self._parts())
-
-    def _parts(self) -> list[tuple[str, Any]]:
-        return (
-            [("inventory", row) for row in self.inventory]
-            + [("version", item) for item in self.agent_versions.items()]
-            + [("change", change) for change in self.changes]
-            + [("event", item) for item in self.events.items()]
-            + [("reconcile", item) for item in self.reconcile]
-            + [("dead_letter", letter) for letter in self.dead_letters]
-            + [("gateway_alarm", item) for item in self.gateway_alarms]
-        )
-
-    def split(self) -> tuple["Batch", "Batch"]:
-        """Two batches of about half the parts each; housekeeping (sweep, prune) goes with the first."""
-        parts = self._parts()
-        half = max(1, len(parts) // 2)
-        first = Batch(
-            escalate_after_s=self.escalate_after_s,
-            offline_alarms=self.offline_alarms,
-            prune_live_before=self.prune_live_before,
-        )
-        second = Batch(offline_alarms=self.offline_alarms)
-        for batch, chunk in ((first, parts[:half]), (second, parts[half:])):
-            for kind, value in chunk:
-                if kind == "inventory":
-                    batch.inventory.append(value)
-                elif kind == "version":
-                    batch.agent_versions[value[0]] = value[1]
-                elif kind == "change":
-                    batch.changes.append(value)
-                elif kind == "event":
-                    batch.events[value[0]] = value[1]
-                    if value[0] in self.raw:
-                        batch.raw[value[0]] = self.raw[value[0]]
-                elif kind == "reconcile":
-                    batch.reconcile.append(value)
-                elif kind == "gateway_alarm":
-                    batch.gateway_alarms.append(value)
-                else:
-                    batch.dead_letters.append(value)
-        return first, second
-
-    def describe(self) -> tuple[str, str, bytes, str | None]:
-        """A one-part batch as (source, topic, payload, event id) for its dead letter."""
-        for event_id, (school_id, gateway_id, event) in self.events.items():
-            topic, payload = self.raw.get(event_id, ("", event.model_dump_json().encode()))
-            return f"{school_id}/{gateway_id}", topic, payload, event_id
-        for school_id, gateway_id, info in self.inventory:
-            return f"{school_id}/{gateway_id}", "", info.model_dump_json().encode(), None
-        for (school_id, gateway_id), version in self.agent_versions.items():
-            return f"{school_id}/{gateway_id}", "", version.encode(), None
-        for change in self.changes:
-            return f"{change.school_id}/{change.gateway_id}", "", repr(change).encode(), None
-        for item in self.reconcile:
-            return f"{item[0]}/-", "", repr(item).encode(), None
-        for school_id, gateway_id, *rest in self.gateway_alarms:
-            return f"{school_id}/{gateway_id}", "", repr(rest).encode(), None
-        return "hub", "", b"", None
 
 
 @dataclass

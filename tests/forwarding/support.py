@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contract import Event
 from contract.messages import new_event_id, utc_now
+from hub.batch import Batch
 from hub.db.engine import make_engine, migrate, session_factory
 from hub.forwarding.models import Attempt, OutboxRow
 from hub.forwarding.sender import Sender
 from hub.forwarding.settings import ForwardingSettings
 from hub.forwarding.worker import Forwarder
-from hub.store import Batch, Store
+from hub.store import Store
 
 
 def forwarding(receivers: dict[str, dict[str, Any]], routes: list[dict[str, Any]], **extra: Any) -> ForwardingSettings:

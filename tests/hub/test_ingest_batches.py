@@ -13,7 +13,8 @@ from contract import Birth, ContractError, DeviceInfo, DeviceStatus, MessageType
 from contract.messages import SCHEMA_VERSION
 from hub.app import build_services
 from hub.db.models import Alarm, Device, LiveRow, Transition
-from hub.ingest import Ingest, decode_payload
+from hub.decoding import decode_payload
+from hub.ingest import Ingest
 from tests.hub.support import hub_settings, unique_prefix
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from contract import Ack, Event, MessageType, TopicTree, decode
 from contract.messages import MAX_SEQ, new_event_id
 from hub.app import Services, build_services
+from hub.batch import Batch
 from hub.db.models import Alarm, DeadLetterRow
 from hub.ingest import Inbound, Ingest
-from hub.store import Batch, Outcome
+from hub.store import Outcome
 from tests.hub.support import hub_settings, unique_prefix
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
