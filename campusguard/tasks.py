@@ -1,7 +1,13 @@
-"""Cancelling a task so that it really ends, on Python 3.11 too."""
+"""Cancelling a task so that it really ends, on Python 3.11 too; supervising a long-lived one."""
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 RECANCEL_EVERY_S = 1.0
 
@@ -19,3 +25,34 @@ async def cancel_and_wait(*tasks: "asyncio.Task[Any]") -> None:
         for task in running:
             task.cancel()
         _, running = await asyncio.wait(running, timeout=RECANCEL_EVERY_S)
+
+
+@dataclass
+class TaskHealth:
+    """What /healthz says of one supervised task."""
+
+    running: bool = False
+    restarts: int = 0
+    last_error: str | None = None
+
+
+async def supervised(name: str, make: Callable[[], Awaitable[None]], stop: asyncio.Event, health: TaskHealth) -> None:
+    """Run ``make()`` until ``stop`` is set; an unexpected error is logged with its traceback and the
+    task starts again after a backoff (0.5 s doubling to 30 s), so one bug does not end a hub's job.
+    """
+    delay = 0.5
+    while not stop.is_set():
+        health.running = True
+        try:
+            await make()
+            return  # a clean end: the task saw ``stop``
+        except Exception as exc:
+            health.restarts += 1
+            health.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("%s failed; starting it again in %.1f s", name, delay)
+        finally:
+            health.running = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await stop.wait()
+        delay = min(delay * 2, 30.0)

@@ -6,19 +6,20 @@ Start order: store and state first, the sweep leadership (``hub.leader``), then 
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from campusguard.tasks import cancel_and_wait
+from campusguard.tasks import TaskHealth, cancel_and_wait, supervised
 from contract import TopicTree
 from contract.messages import utc_now
 from hub import __version__
 from hub.api import alarms, inventory, ops, stream
 from hub.api import deadletters as deadletters_api
+from hub.api import registry as registry_api
 from hub.api import snapshots as snapshots_api
 from hub.api.deps import Services, current_principal
 from hub.auth import admin as accounts
@@ -96,18 +97,25 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         await asyncio.to_thread(svc.leader.refresh)  # decided before the first sweep could run
-        leader_task = asyncio.create_task(svc.leader.run(stop), name="hub:leader")
+
+        def start(name: str, make: Callable[[], Awaitable[None]], until: asyncio.Event) -> "asyncio.Task[None]":
+            health = svc.tasks[name] = TaskHealth()
+            return asyncio.create_task(supervised(f"hub:{name}", make, until, health), name=f"hub:{name}")
+
+        leader_task = start("leader", lambda: svc.leader.run(stop), stop)
         forward_stop = asyncio.Event()  # the forwarder (a sink) starts before ingest, stops after it
-        forward_task = asyncio.create_task(forwarder.run(forward_stop), name="hub:forwarding")
-        ingest_task = asyncio.create_task(svc.ingest.run(), name="hub:ingest")
-        link_task = asyncio.create_task(svc.link.run(stop), name="hub:mqtt")
-        snapshot_task = asyncio.create_task(snapshots.prefetch(svc.live, stop), name="hub:snapshots")
+        forward_task = start("forwarding", lambda: forwarder.run(forward_stop), forward_stop)
+        ingest_stop = asyncio.Event()  # ingest runs until cancelled; the event only ends its supervision
+        ingest_task = start("ingest", svc.ingest.run, ingest_stop)
+        link_task = start("mqtt", lambda: svc.link.run(stop), stop)
+        snapshot_task = start("snapshots", lambda: snapshots.prefetch(svc.live, stop), stop)
         log.info("hub %s: broker %s, database %s", __version__, settings.mqtt.url, settings.database.url.split("@")[-1])
         try:
             yield
         finally:
             stop.set()
             await asyncio.gather(link_task, snapshot_task, return_exceptions=True)
+            ingest_stop.set()
             await cancel_and_wait(ingest_task)  # it publishes acks: one cancel can get lost there
             await asyncio.gather(ingest_task, leader_task, return_exceptions=True)
             forward_stop.set()
@@ -124,6 +132,7 @@ def create_app(
     api.include_router(forwarding_api.router)  # /alarms/{id}/forwarding
     api.include_router(accounts.router)  # users, API tokens, audit log
     api.include_router(deadletters_api.router)
+    api.include_router(registry_api.router)
     app.include_router(api)
     app.include_router(auth_routes.router)  # login is public; logout and me check the caller
     app.include_router(ops.router)  # public: probes and scrapers carry no credentials

@@ -1,13 +1,14 @@
 """What the routers need, injected through FastAPI dependencies, and who is calling (``hub.auth``)."""
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from campusguard.tasks import TaskHealth
 from hub.auth.principal import CsrfRejected, NotAuthenticated, Principal, authenticate
 from hub.db.models import Alarm
 from hub.ingest import Ingest
@@ -30,6 +31,7 @@ class Services:
     metrics: Metrics
     now: Callable[[], datetime]
     leader: Leadership
+    tasks: dict[str, TaskHealth] = field(default_factory=dict)  # the lifespan's supervised tasks
 
 
 def services(request: Request) -> Services:

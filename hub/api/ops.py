@@ -24,12 +24,19 @@ async def healthz(svc: ServicesDep, response: Response) -> dict[str, object]:
     """Each component's state; 503 when the database, the broker or ingest fails.
 
     Ingest fails when queued messages have waited longer than ``ingest.stuck_after_s`` for a commit:
-    that is what a guard would notice (alarms not arriving), whatever the cause.
+    that is what a guard would notice (alarms not arriving), whatever the cause. Each long-lived
+    task (ingest, MQTT link, forwarding, leader, snapshots) is supervised; one waiting to start
+    again after a crash fails the check, and its restarts and last error are listed.
     """
     database = await run_in_threadpool(_database_ok, svc)
     broker = svc.link.connected.is_set()
     ingest = svc.ingest.health()
-    ok = database and broker and bool(ingest["ok"])
+    tasks = {
+        name: {"running": h.running, "restarts": h.restarts, "last_error": h.last_error}
+        for name, h in svc.tasks.items()
+    }
+    stopped = [name for name, h in svc.tasks.items() if not h.running]
+    ok = database and broker and bool(ingest["ok"]) and not stopped
     response.status_code = 200 if ok else 503
     return {
         "status": "ok" if ok else "degraded",
@@ -37,6 +44,7 @@ async def healthz(svc: ServicesDep, response: Response) -> dict[str, object]:
         "broker": broker,
         "leader": svc.leader.is_leader,
         "ingest": ingest,
+        "tasks": tasks,
         "queue_depth": ingest["queue_depth"],
         "last_commit": ingest["last_commit"],
     }

@@ -277,3 +277,31 @@ async def test_the_shipped_broker_configuration_and_test_pki_carry_the_hub_and_a
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+async def test_admins_register_rotate_and_revoke_gateways_of_their_own_schools_over_the_api(tmp_path: Path) -> None:
+    from tests.hub.test_auth import make_hub
+
+    hub = make_hub(f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        admin, d1, guard = hub.client(), hub.client(), hub.client()
+        admin.headers.update(hub.bearer("admin"))
+        d1.headers.update(hub.bearer("d1-admin"))
+        guard.headers.update(hub.bearer("guard-a"))
+        created = await admin.post("/api/v1/gateway-registry", json={"name": "school-a/gw-07"})
+        assert created.status_code == 201 and created.json()["username"] == "school-a/gw-07"
+        first = created.json()["password"]
+        assert (await admin.post("/api/v1/gateway-registry", json={"name": "school-a/gw-07"})).status_code == 409
+        assert (await guard.post("/api/v1/gateway-registry", json={"name": "school-a/gw-08"})).status_code == 403
+        other = await d1.post("/api/v1/gateway-registry", json={"name": "school-b/gw-01"})  # another district's
+        assert other.status_code == 404
+        assert (await admin.post("/api/v1/gateway-registry", json={"name": "school-a/gw+1"})).status_code == 422
+        rotated = await admin.post("/api/v1/gateway-registry/school-a/gw-07/rotate")
+        assert rotated.status_code == 200 and rotated.json()["password"] != first
+        listed = (await admin.get("/api/v1/gateway-registry")).json()
+        assert [g["username"] for g in listed] == ["school-a/gw-07"] and "password" not in listed[0]
+        assert (await admin.delete("/api/v1/gateway-registry/school-a/gw-07")).status_code == 204
+        assert (await admin.get("/api/v1/gateway-registry")).json() == []
+        assert hub.svc.ingest.store.registered_gateways() == frozenset()
+    finally:
+        hub.svc.sessions.kw["bind"].dispose()

@@ -33,3 +33,26 @@ async def test_finished_tasks_are_left_alone() -> None:
     await task
     await cancel_and_wait(task)
     assert task.result() == 7
+
+
+async def test_a_supervised_task_that_crashes_is_started_again_and_counted() -> None:
+    from campusguard.tasks import TaskHealth, supervised
+
+    stop, health, runs = asyncio.Event(), TaskHealth(), []
+
+    async def flaky() -> None:
+        runs.append(1)
+        if len(runs) < 3:
+            raise RuntimeError(f"bug number {len(runs)}")
+        await stop.wait()
+
+    task = asyncio.create_task(supervised("flaky", flaky, stop, health))
+    for _ in range(100):
+        if health.running and len(runs) == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert (len(runs), health.restarts, health.running) == (3, 2, True)
+    assert health.last_error == "RuntimeError: bug number 2"
+    stop.set()
+    await asyncio.wait_for(task, 2)
+    assert not health.running
