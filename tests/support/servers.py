@@ -106,6 +106,7 @@ class Mosquitto:
         tls: "TlsFiles | None" = None,
         password_file: Path | None = None,
         acl_file: Path | None = None,
+        bind: str = "127.0.0.1",
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
@@ -117,7 +118,7 @@ class Mosquitto:
         auth = f"allow_anonymous false\npassword_file {password_file}\n" if password_file else "allow_anonymous true\n"
         auth += f"acl_file {acl_file}\n" if acl_file else ""
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
+            f"listener {self.port} {bind}\n"
             f"{tls_lines}{auth}"
             f"{user}"
             "persistence true\n"
