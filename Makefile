@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests start as real servers (installed when missing and we are root).
-DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients postgresql openssl python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-x chromium
+DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients postgresql openssl iproute2 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-x chromium
 
 .PHONY: setup system-deps check test faults demo bench clean
 
@@ -31,7 +31,7 @@ test: setup system-deps
 faults: setup system-deps
 	CAMPUSGUARD_FAULT_ROUNDS=40 CAMPUSGUARD_FORWARD_OUTAGE_S=600 $(BIN)/pytest --timeout=1800 tests/faults \
 		tests/forwarding/test_hub_killed.py tests/forwarding/test_outbox.py tests/hub/test_hub_crash.py \
-		tests/hub/test_liveness.py tests/agent/test_outage.py tests/hub/test_poison.py
+		tests/hub/test_liveness.py tests/agent/test_outage.py tests/hub/test_poison.py tests/hub/test_identity.py
 
 demo: setup
 	$(BIN)/campusguard demo
