@@ -152,8 +152,8 @@ class Ingest:
             if self.on_image is not None:
                 self.on_image(item.school_id, item.gateway_id, item.message)
             return
-        if isinstance(item.message, Birth) or (isinstance(item.message, Event) and item.message.is_alarm):
-            await self.urgent.put(item)  # a birth too: the inventory an alarm is checked against
+        if isinstance(item.message, Event) and item.message.is_alarm:
+            await self.urgent.put(item)
         else:
             await self.queue.put(item)
         self._ready.set()
@@ -280,10 +280,10 @@ class Ingest:
         try:
             self._apply(item, now, batch, rebirths)
         except UnknownDevice as exc:  # expected of a misconfigured or hostile gateway: counted, no traceback
+            # Not remembered as poison: a later birth may list the device, and then the agent's
+            # resend is stored. Checking again costs no database work.
             self.rejects.reject(source, "unknown_device", str(exc), now)
             self._dead(source, (item.topic, item.raw), "apply", exc, now)
-            if isinstance(item.message, Event):
-                self._remember_poison(item.message.event_id)
         except Exception as exc:  # the boundary around untrusted input: keep it, go on
             log.exception("applying a message from %s failed", source)
             self._dead(source, (item.topic, item.raw), "apply", exc, now)
