@@ -103,7 +103,9 @@ async def test_silent_device_is_offline_within_the_watchdog_time(
         assert alarm["condition"] == "cleared" and alarm["state"] == "raised"  # a person still closes it
         history = (await hub.get("/api/v1/schools/school-a/devices/gate-1/history"))["items"]
         states = [h["availability"] for h in history]  # newest first; the agent may pass through degraded
-        assert states[0] == "online" and "offline" in states and states[-1] == "online"
+        # Online, then offline, then online again (on a starved machine a start-up poll may blip degraded).
+        assert states[0] == "online" and "offline" in states
+        assert "online" in states[states.index("offline") :], states
         uptime = await hub.get("/api/v1/schools/school-a/devices/gate-1/uptime")
         assert 0 < uptime["uptime"] < 1
         assert uptime["days"][-1]["offline_s"] > 0
