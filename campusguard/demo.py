@@ -109,7 +109,12 @@ def hub_settings(data_dir: Path, broker_port: int, port: int) -> "HubSettings":
 
     return HubSettings.model_validate(
         {
-            "mqtt": {"url": f"mqtt://127.0.0.1:{broker_port}", "client_id": "campusguard-demo-hub"},
+            # amqtt speaks MQTT 3.1.1 only.
+            "mqtt": {
+                "url": f"mqtt://127.0.0.1:{broker_port}",
+                "client_id": "campusguard-demo-hub",
+                "protocol": "3.1.1",
+            },
             "database": {"url": f"sqlite:///{(data_dir / 'hub.db').resolve()}"},
             "liveness": {"default_snapshot_interval_s": 5, "check_every_s": 0.5, "rebirth_min_interval_s": 5},
             "alarms": {"escalate_after_s": 120},

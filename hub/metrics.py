@@ -21,6 +21,7 @@ class Metrics:
     ingest_restarts: int = 0
     poison_skipped: int = 0
     sweeps: int = 0
+    watchdog_deferred: int = 0
     device_updates: int = 0
     gauges: dict[str, Callable[[], float]] = field(default_factory=dict)
     labelled: dict[str, Callable[[], dict[str, int]]] = field(default_factory=dict)
@@ -59,6 +60,12 @@ class Metrics:
             [("", self.device_updates)],
         )
         metric("campusguard_hub_sweeps_total", "counter", "Watchdog/escalation sweeps run here.", [("", self.sweeps)])
+        metric(
+            "campusguard_hub_watchdog_deferred_total",
+            "counter",
+            "Sweeps whose heartbeat watchdog waited because ingest was behind its load.",
+            [("", self.watchdog_deferred)],
+        )
         metric("campusguard_hub_batch_failures_total", "counter", "Failed batch commits.", [("", self.batch_failures)])
         metric(
             "campusguard_hub_ingest_restarts_total",

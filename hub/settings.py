@@ -45,6 +45,19 @@ class MqttSettings(_Strict):
     clean_session: bool = False
     share_group: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$", description="$share group; empty = none")
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5",
+        description="MQTT 5 lets the hub bound what the broker sends it unacknowledged (receive_maximum); "
+        "3.1.1 for a broker without MQTT 5",
+    )
+    receive_maximum: int = Field(
+        default=100, ge=1, le=65_535, description="MQTT 5: messages the broker may send before the hub acks them"
+    )
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value  # YAML reads `protocol: 5` as a number
 
     @field_validator("url")
     @classmethod
@@ -112,7 +125,20 @@ class IngestSettings(_Strict):
     """How messages are batched into transactions."""
 
     batch_max: int = Field(default=2_000, ge=1, le=50_000)
-    queue_max: int = Field(default=100_000, ge=100, le=10_000_000)
+    queue_max: int = Field(
+        default=5_000,
+        ge=100,
+        le=1_000_000,
+        description="messages decoded and waiting per lane; beyond it the MQTT reader waits and the broker "
+        "keeps the backlog",
+    )
+    batch_budget_s: float = Field(
+        default=0.05,
+        gt=0,
+        le=10,
+        description="a batch stops taking telemetry after this long in the event loop, so a press queued "
+        "meanwhile waits for at most about this and one commit",
+    )
     stuck_after_s: float = Field(
         default=30, gt=0, le=3600, description="/healthz fails when queued messages wait this long for a commit"
     )

@@ -110,7 +110,7 @@ async def bench(presses: int, buttons: int, poll_s: float, workdir: Path, args: 
                 loader = await asyncio.to_thread(background, broker.port, prefix, args)
                 if loader is not None:
                     procs.append(loader)
-                    await asyncio.sleep(5)  # the load runs before the first press
+                    await asyncio.sleep(args.warmup_s)  # the load runs before the first press
                 updates_before, load_started = await _updates(http), time.monotonic()
                 zones: dict[str, str] = {}
                 for n in range(presses):
@@ -141,9 +141,14 @@ async def bench(presses: int, buttons: int, poll_s: float, workdir: Path, args: 
                 ingested = (await _updates(http) - updates_before) / (time.monotonic() - load_started)
             received = len(arc.data_events())
     finally:
-        for proc in reversed(procs):
+        for proc in procs:
             proc.terminate()
-            proc.wait(30)
+        for proc in procs:  # a hub far behind may take long to stop: it must not outlive the bench
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
         await sim.stop()
         broker.stop()
     ms = [x * 1000 for x in latencies]
@@ -151,6 +156,8 @@ async def bench(presses: int, buttons: int, poll_s: float, workdir: Path, args: 
         "presses": presses,
         "buttons": buttons,
         "poll_s": poll_s,
+        "load_rate": args.load_rate,
+        "warmup_s": args.warmup_s if args.load_rate else 0,
         "received_by_receiver": received,
         "background_device_updates_per_s": round(ingested),
         "p50_ms": round(percentile(ms, 50), 1),
@@ -172,6 +179,12 @@ def main() -> None:
     parser.add_argument("--load-rate", type=float, default=0, help="other gateways' snapshots per second (0: none)")
     parser.add_argument("--load-gateways", type=int, default=1_000)
     parser.add_argument("--load-devices", type=int, default=50, help="devices per background snapshot")
+    parser.add_argument(
+        "--warmup-s",
+        type=float,
+        default=5,
+        help="seconds of load before the first press (the hub takes in the load's inventory meanwhile)",
+    )
     parser.add_argument("--work-dir", type=Path, help="keep the logs and databases here (default: a temporary dir)")
     args = parser.parse_args()
     if args.work_dir:

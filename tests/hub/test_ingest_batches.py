@@ -1,5 +1,6 @@
 """Ingest without a broker: unchanged snapshots cost no writes, changes are written in bulk, decoding is exact."""
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -145,3 +146,37 @@ def test_fast_decoding_follows_the_version_rules(version: str | None) -> None:
         data["schema_version"] = version
     payload = json.dumps(data).encode()
     assert outcome(payload, decode_payload) == outcome(payload, decode)
+
+
+async def test_the_watchdog_waits_while_ingest_is_behind_then_judges(db_url: str) -> None:
+    """Snapshots queued behind a backlog are not silence; a gateway silent once ingest caught up is offline."""
+    prefix = unique_prefix()
+    settings_ = hub_settings(
+        "mqtt://127.0.0.1:1",
+        db_url,
+        prefix,
+        ingest={"queue_max": 100},
+        liveness={"check_every_s": 0.01, "default_snapshot_interval_s": 0.2},
+    )
+    clock = Clock()
+    svc = build_services(settings_, now=clock)
+    ingest, tree = svc.ingest, TopicTree(prefix)
+    ingest.is_leader = lambda: True  # on PostgreSQL the sweep leader is elected by a task not run here
+    await deliver(ingest, tree, MessageType.BIRTH, birth(DEVICES))
+    await deliver(ingest, tree, MessageType.STATUS, snapshot(dict.fromkeys(DEVICES, "online"), T0))
+    backlog = encode(snapshot({"fence-9": "online"}, T0))
+    for _ in range(60):  # another gateway's snapshots: the lane is more than half full
+        await ingest.feed(tree.topic("school-b", "gw-02", MessageType.STATUS), backlog)
+
+    clock.now = T0 + timedelta(seconds=30)  # ten snapshot intervals after school A's last word
+    await asyncio.sleep(0.02)  # check_every_s
+    await ingest._process([], ingest.telemetry)
+    assert ingest.metrics.watchdog_deferred == 1
+    assert count(ingest, Device, Device.availability == "offline") == 0
+
+    while ingest.telemetry.take_nowait() is not None:  # caught up
+        pass
+    await asyncio.sleep(3 * 0.2 + 0.1)  # one heartbeat window after the queue was last half full
+    await ingest._process([], ingest.telemetry)
+    assert count(ingest, Device, Device.availability == "offline", Device.reason == "gateway_offline") == 3
+    svc.sessions.kw["bind"].dispose()

@@ -20,7 +20,8 @@ from contract.messages import MAX_SEQ, new_event_id
 from hub.app import Services, build_services
 from hub.batch import Batch
 from hub.db.models import Alarm, DeadLetterRow
-from hub.ingest import Inbound, Ingest
+from hub.ingest import Ingest
+from hub.lanes import Inbound
 from hub.store import Outcome
 from tests.hub.support import hub_settings, unique_prefix
 
@@ -228,7 +229,8 @@ async def test_an_alarm_overtakes_a_wave_of_snapshots(harness: Harness) -> None:
         )
     await harness.ingest.feed(tree.topic("school-a", "gw-a", MessageType.EVENT), real_alarm(1)[2])
     assert harness.ingest.depth() == 2_001
-    first = await harness.ingest._take(0.1)
+    assert harness.ingest.alarms.queue.qsize() == 1  # its own lane: no snapshot is applied before it
+    first = await harness.ingest.alarms.take(0.1)
     assert first is not None and isinstance(first.message, Event) and first.message.device_id == "panic-1"
     await harness.ingest._process([first])  # the alarm's batch commits with what fits behind it
     assert [a.device_id for a in harness.rows(Alarm)] == ["panic-1"]
