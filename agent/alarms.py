@@ -110,20 +110,13 @@ class _RuleState:
 class AlarmTracker:
     """Tracks every alarm rule of one device."""
 
-    def __init__(
-        self, rules: list[AlarmRule], saved: dict[str, dict[str, Any]] | None = None, *, restarted: bool = True
-    ) -> None:
+    def __init__(self, rules: list[AlarmRule], saved: dict[str, dict[str, Any]] | None = None) -> None:
         self.rules = rules
         self._state = {alarm_key(rule): _RuleState() for rule in rules}
-        # The first poll's changes happened while the agent was down (unless this is a rewind).
-        self._restored = saved is not None and restarted
+        self._restored = saved is not None  # the first poll's changes happened while the agent was down
         for key, state in (saved or {}).items():
             if key in self._state and isinstance(state, dict):
                 self._state[key].restore(state)
-
-    def rewound(self, saved: dict[str, dict[str, Any]] | None) -> "AlarmTracker":
-        """A tracker back at a saved state: changes that could not be stored are found again next poll."""
-        return AlarmTracker(self.rules, saved, restarted=False)
 
     def active(self) -> list[str]:
         """Keys of the alarms now raised."""

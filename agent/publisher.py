@@ -13,7 +13,7 @@ from collections.abc import Callable
 import aiomqtt
 
 from agent.config import MqttSettings, SpoolSettings
-from agent.spool import Spool, SpoolError
+from agent.spool import Spool
 from campusguard.mqtt import tls_parameters
 from contract import (
     Ack,
@@ -164,10 +164,7 @@ class Publisher:
         await client.subscribe([(self.topics[MessageType.ACK], 1), (self.topics[MessageType.COMMAND], 1)])
         await client.publish(self.topics[MessageType.PRESENCE], self._presence("online"), qos=1, retain=True)
         await self._publish_state(client)
-        try:
-            self.spool.mark_all_unsent()
-        except SpoolError as exc:  # the resend timer brings them out anyway
-            log.error("after connecting: %s", exc)
+        self.spool.mark_all_unsent()  # the spool never raises here: a failing file is replaced by memory
         self.connected.set()
 
         async def until_stopped() -> None:
@@ -194,13 +191,8 @@ class Publisher:
             _honour_swallowed_cancel()
             self._wake.clear()
             now = time.time()
-            try:
-                room = self.spool_settings.window - self.spool.in_flight(now, timeout)
-                batch = self.spool.due(now, timeout, room) if room > 0 else []
-            except SpoolError as exc:  # the events stay where they are; try again shortly
-                log.error("reading the spool: %s", exc)
-                await asyncio.sleep(1.0)
-                continue
+            room = self.spool_settings.window - self.spool.in_flight(now, timeout)
+            batch = self.spool.due(now, timeout, room) if room > 0 else []
             published: list[int] = []
             try:
                 for seq, payload in batch:
@@ -209,10 +201,7 @@ class Publisher:
             finally:  # one spool write per batch, not one commit per event
                 if published:
                     self.sent += len(published)
-                    try:
-                        self.spool.mark_sent(published, time.time())
-                    except SpoolError as exc:  # they are sent again: the hub stores by id
-                        log.error("marking events sent: %s", exc)
+                    self.spool.mark_sent(published, time.time())
             if batch:
                 continue
             try:
@@ -234,11 +223,8 @@ class Publisher:
             try:
                 if message.topic.value == ack_topic:
                     ack = decode(MessageType.ACK, payload, Ack)
-                    try:
-                        if self.spool.ack(list(ack.event_ids)):
-                            self.wake()
-                    except SpoolError as exc:  # the events are resent and acked again
-                        log.error("applying an ack: %s", exc)
+                    if self.spool.ack(list(ack.event_ids)):
+                        self.wake()
                 else:
                     command = decode(MessageType.COMMAND, payload, Command)
                     log.info("command %s from the hub", command.name)

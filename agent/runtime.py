@@ -25,8 +25,7 @@ from agent.publisher import ClientFactory, Publisher
 from agent.registers import Value
 from agent.scheduler import PollLoop, PollPolicy
 from agent.snapshots import SnapshotStore
-from agent.spool import Spool, SpoolError
-from agent.spool import SpoolStats as SpoolCounts
+from agent.spool import Spool
 from contract import Birth, Command, DeviceInfo, DeviceStatus, Event, Image, Snapshot
 from contract.messages import SpoolStats, new_event_id, utc_now
 
@@ -89,9 +88,6 @@ class Agent:
         self._phases: dict[float, float] = {}  # interval -> first-tick offset of bus devices
         self._rng = random.Random()  # noqa: S311 - schedule phases, not security
         self.snapshots: SnapshotStore | None = None
-        self.spool_errors = 0  # writes that failed (disk full, I/O error, read-only)
-        self._spool_stats = SpoolCounts(0, 0, 0, 0, 0)
-        self.spool_error: str | None = None  # the last failure, until a write succeeds
         if any(self.profiles[d.profile].profile.driver == "camera" for d in config.devices if d.enabled):
             from agent.videopool import VideoPool  # no thread pool on a gateway without cameras
 
@@ -173,17 +169,13 @@ class Agent:
                     active_alarms=d.alarms.active(),
                 )
             )
-        try:
-            stats = self._spool_stats = self.spool.stats()
-        except SpoolError as exc:  # the heartbeat goes out regardless, with the last counts and the error
-            self._spool_failed(exc)
-            stats = self._spool_stats
+        stats = self.spool.stats()  # held in memory when the file fails; then ``error`` says why
         spool = SpoolStats(
             pending_events=stats.pending_events,
             pending_alarms=stats.pending_alarms,
             dropped_telemetry=stats.dropped_telemetry,
-            write_errors=self.spool_errors,
-            error=self.spool_error,
+            write_errors=self.spool.write_errors,
+            error=self.spool.failure,
         )
         return Snapshot(
             ts=self.now(),
@@ -218,20 +210,8 @@ class Agent:
     # --- poll outcomes -----------------------------------------------------------------------
 
     def _emit(self, build: Callable[[int], Event]) -> None:
-        try:
-            self.spool.append(build)
-        except SpoolError as exc:  # telemetry: the next snapshot carries the state anyway
-            self._spool_failed(exc)
-            return
-        self.spool_error = None
+        self.spool.append(build)
         self.publisher.wake()
-
-    def _spool_failed(self, exc: SpoolError) -> None:
-        """Count a failed spool write; it is reported in every snapshot until a write succeeds."""
-        self.spool_errors += 1
-        self.spool_error = str(exc)[:200]
-        if self.spool_errors % 100 == 1:
-            log.error("spool write failed (%d so far): %s", self.spool_errors, exc)
 
     def _emit_transition(self, d: DeviceRuntime, t: Transition) -> None:
         if t.state in ("offline", "degraded") or t.previous in ("offline", "degraded"):
@@ -280,18 +260,12 @@ class Agent:
         state = d.alarms.export()
         if changes or state != d.saved_alarms:
             # The events and the state they leave are written together: a restart in between
-            # would otherwise report a change twice or not at all.
-            try:
-                self.spool.append_all([self._alarm_event(d, c) for c in changes], (d.config.id, state))
-            except SpoolError as exc:
-                # Nothing was kept: go back to the saved state, so the next poll finds these again.
-                d.alarms = d.alarms.rewound(d.saved_alarms)
-                self._spool_failed(exc)
-                return
+            # would otherwise report a change twice or not at all. A spool file that cannot be
+            # written keeps them in memory (``agent.spool``): they are sent all the same.
+            self.spool.append_all([self._alarm_event(d, c) for c in changes], (d.config.id, state))
             for change in changes:
                 log.info("%s: alarm %s %s%s", d.config.id, change.key, change.change, _detected(change))
             d.saved_alarms = state
-            self.spool_error = None
             if changes:
                 self.publisher.wake()
 

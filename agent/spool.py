@@ -7,8 +7,16 @@ first coalesces telemetry (latest availability change per device wins), then dro
 telemetry, counting every drop. Alarms are never dropped: past the cap they are kept and counted.
 
 Beside the events it keeps each device's alarm state (``agent.alarms``), written in the same
-transaction as the alarm events that changed it, so a restarted agent knows what was up. A failed
-write (full disk, I/O error, read-only file) raises ``SpoolError`` and leaves nothing half-written.
+transaction as the alarm events that changed it, so a restarted agent knows what was up.
+
+**A file that cannot be written never costs a press.** A failed write (full disk, I/O error, a
+file system the kernel made read-only after an error) leaves nothing half-written in the file and
+puts the spool in memory (``agent.outbox.MemoryOutbox``): what the file held is read into it if it
+can be, new events are kept there, sent and acked as usual, and ``failure`` and ``write_errors``
+say so (in every snapshot; the hub raises a ``spool_failure`` alarm). Each later write tries the
+file first; once it takes one, whatever memory still holds is written back and the spool is a file
+again. What only memory held is lost if the agent stops meanwhile: the price of a dead disk, not of
+a dead process.
 """
 
 import contextlib
@@ -21,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.outbox import Held, MemoryOutbox
 from contract import Event, encode
 
 log = logging.getLogger(__name__)
@@ -41,7 +50,7 @@ CREATE TABLE IF NOT EXISTS alarm_state (device_id TEXT PRIMARY KEY, state TEXT N
 
 
 class SpoolError(Exception):
-    """The spool could not be written (disk full, I/O error, read-only): nothing of the call was kept."""
+    """The spool file could not be read or written (disk full, I/O error, read-only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,10 @@ class Spool:
     """A SQLite-backed event outbox. Calls are short and synchronous; one writer at a time."""
 
     def __init__(self, path: Path | str, max_events: int = 100_000) -> None:
+        self.failure: str | None = None  # why the file cannot be written, until it can again
+        self.write_errors = 0
+        self.memory: MemoryOutbox | None = None  # the events while the file cannot be written
+        self._states: dict[str, dict[str, Any]] = {}  # alarm states the file could not take yet
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +86,8 @@ class Spool:
         if "published" not in columns:  # a spool from before 1.2: what was sent is not known, say all
             self._db.execute("ALTER TABLE events ADD COLUMN published INTEGER NOT NULL DEFAULT 1")
         self._count = self._scalar("SELECT COUNT(*) FROM events")
+        self._last_seq = self._meta("last_seq")
+        self._dropped = self._meta("dropped_telemetry")
 
     def _scalar(self, sql: str, *args: object) -> int:
         row = self._db.execute(sql, args).fetchone()
@@ -90,20 +105,39 @@ class Spool:
     @property
     def last_seq(self) -> int:
         """The last sequence number assigned (persists across restarts and an empty spool)."""
-        with self._lock, self._translated():
-            return self._meta("last_seq")
+        return self._last_seq
 
     def append(self, build: Callable[[int], Event]) -> Event:
-        """Assign the next seq, build the event with it, and store it durably in one transaction."""
+        """Assign the next seq, build the event with it, and keep it (durably, if the file takes it)."""
         return self.append_all([build])[0]
 
     def append_all(
         self, builds: list[Callable[[int], Event]], alarm_state: tuple[str, dict[str, Any]] | None = None
     ) -> list[Event]:
-        """Store events (each built with its seq) and, optionally, one device's alarm state, atomically."""
+        """Keep events (each built with its seq) and, optionally, one device's alarm state, atomically."""
+        if self.memory is None or self._recover():
+            try:
+                return self._append_to_file(builds, alarm_state)
+            except SpoolError as exc:
+                self._degrade(exc)
+        assert self.memory is not None
+        events: list[Event] = []
+        with self._lock:
+            for build in builds:
+                self._last_seq += 1
+                event = build(self._last_seq)
+                self.memory.add(Held(event.seq, event.event_id, event.is_alarm, event.device_id, encode(event)))
+                events.append(event)
+            if alarm_state is not None:
+                self._states[alarm_state[0]] = alarm_state[1]
+        return events
+
+    def _append_to_file(
+        self, builds: list[Callable[[int], Event]], alarm_state: tuple[str, dict[str, Any]] | None
+    ) -> list[Event]:
         events: list[Event] = []
         with self._lock, self._transaction():
-            seq = self._meta("last_seq")
+            seq = max(self._meta("last_seq"), self._last_seq)
             for build in builds:
                 seq += 1
                 event = build(seq)
@@ -113,18 +147,82 @@ class Spool:
                 )
                 events.append(event)
             if events:
-                self._bump("last_seq", len(events))
+                self._set_meta("last_seq", seq)
                 self._count += len(events)
             if alarm_state is not None:
-                device_id, state = alarm_state
-                self._db.execute(
-                    "INSERT INTO alarm_state (device_id, state) VALUES (?, ?) "
-                    "ON CONFLICT(device_id) DO UPDATE SET state = excluded.state",
-                    (device_id, json.dumps(state, separators=(",", ":"))),
-                )
+                self._write_state(*alarm_state)
             if self._count > self.max_events:
                 self._enforce_cap()
+        self._last_seq = max(self._last_seq, seq)
         return events
+
+    def _set_meta(self, key: str, value: int) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def _write_state(self, device_id: str, state: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT INTO alarm_state (device_id, state) VALUES (?, ?) "
+            "ON CONFLICT(device_id) DO UPDATE SET state = excluded.state",
+            (device_id, json.dumps(state, separators=(",", ":"))),
+        )
+
+    # --- when the file cannot be written ------------------------------------------------------
+
+    def _degrade(self, exc: SpoolError) -> None:
+        """Count a failed write and, the first time, move what the file holds into memory."""
+        self.write_errors += 1
+        self.failure = str(exc)[:200]
+        if self.write_errors % 100 == 1:
+            log.error("spool write failed (%d so far), keeping events in memory: %s", self.write_errors, exc)
+        if self.memory is not None:
+            return
+        self.memory = MemoryOutbox(self.max_events)
+        try:
+            with self._lock, self._translated():
+                rows = self._db.execute(
+                    "SELECT seq, event_id, is_alarm, device_id, payload, sent_at, published FROM events"
+                ).fetchall()
+        except SpoolError as read_error:  # unreadable too: they come back with the file
+            log.error("the spool cannot be read either: %s", read_error)
+            return
+        for seq, event_id, is_alarm, device_id, payload, sent_at, published in rows:
+            held = Held(int(seq), str(event_id), bool(is_alarm), str(device_id), bytes(payload))
+            held.sent_at, held.published = sent_at, bool(published)
+            self.memory.add(held)
+
+    def _recover(self) -> bool:
+        """Write what memory holds back to the file; True once the spool is a file again."""
+        memory = self.memory
+        if memory is None:
+            return True
+        try:
+            with self._lock, self._transaction():
+                self._db.executemany(
+                    "INSERT INTO events (seq, event_id, is_alarm, device_id, payload, sent_at, published) "
+                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(event_id) DO UPDATE SET sent_at = excluded.sent_at, "
+                    "published = excluded.published",
+                    [held.row() for held in memory.held.values()],
+                )
+                gone = sorted(memory.gone)  # acked while in memory
+                for start in range(0, len(gone), 500):
+                    chunk = gone[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    self._db.execute(f"DELETE FROM events WHERE event_id IN ({marks})", chunk)  # noqa: S608
+                for device_id, state in self._states.items():
+                    self._write_state(device_id, state)
+                self._set_meta("last_seq", max(self._meta("last_seq"), self._last_seq))
+                self._bump("dropped_telemetry", memory.dropped)
+                self._count = self._scalar("SELECT COUNT(*) FROM events")
+        except SpoolError as exc:
+            self.write_errors += 1
+            self.failure = str(exc)[:200]
+            return False
+        log.warning("the spool file can be written again; %d events moved back from memory", len(memory.held))
+        self.memory, self._states, self.failure = None, {}, None
+        return True
 
     @contextlib.contextmanager
     def _translated(self) -> Iterator[None]:
@@ -191,31 +289,59 @@ class Spool:
 
     def due(self, now: float, resend_after_s: float, limit: int) -> list[tuple[int, bytes]]:
         """Events to (re)send now: never sent, or sent before ``now - resend_after_s``; alarms first."""
-        with self._lock, self._translated():
-            rows = self._db.execute(
-                "SELECT seq, payload FROM events WHERE sent_at IS NULL OR sent_at < ? "
-                "ORDER BY is_alarm DESC, seq LIMIT ?",
-                (now - resend_after_s, limit),
-            ).fetchall()
-        return [(int(seq), bytes(payload)) for seq, payload in rows]
+        if self.memory is None:
+            try:
+                with self._lock, self._translated():
+                    rows = self._db.execute(
+                        "SELECT seq, payload FROM events WHERE sent_at IS NULL OR sent_at < ? "
+                        "ORDER BY is_alarm DESC, seq LIMIT ?",
+                        (now - resend_after_s, limit),
+                    ).fetchall()
+                return [(int(seq), bytes(payload)) for seq, payload in rows]
+            except SpoolError as exc:
+                self._degrade(exc)
+        assert self.memory is not None
+        return self.memory.due(now, resend_after_s, limit)
 
     def in_flight(self, now: float, resend_after_s: float) -> int:
         """How many events were sent recently and still wait for their ack."""
-        with self._lock, self._translated():
-            return self._scalar(
-                "SELECT COUNT(*) FROM events WHERE sent_at IS NOT NULL AND sent_at >= ?",
-                now - resend_after_s,
-            )
+        if self.memory is None:
+            try:
+                with self._lock, self._translated():
+                    return self._scalar(
+                        "SELECT COUNT(*) FROM events WHERE sent_at IS NOT NULL AND sent_at >= ?",
+                        now - resend_after_s,
+                    )
+            except SpoolError as exc:
+                self._degrade(exc)
+        assert self.memory is not None
+        return self.memory.in_flight(now, resend_after_s)
 
     def mark_sent(self, seqs: list[int], now: float) -> None:
         """Record that these events were handed to the broker."""
-        with self._lock, self._translated():
-            self._db.executemany("UPDATE events SET sent_at = ?, published = 1 WHERE seq = ?", [(now, s) for s in seqs])
+        if self.memory is None:
+            try:
+                with self._lock, self._translated():
+                    self._db.executemany(
+                        "UPDATE events SET sent_at = ?, published = 1 WHERE seq = ?", [(now, s) for s in seqs]
+                    )
+                return
+            except SpoolError as exc:
+                self._degrade(exc)
+        assert self.memory is not None
+        self.memory.mark_sent(seqs, now)
 
     def mark_all_unsent(self) -> None:
         """After a reconnect, everything unacked is due again at once."""
-        with self._lock, self._translated():
-            self._db.execute("UPDATE events SET sent_at = NULL")
+        if self.memory is None:
+            try:
+                with self._lock, self._translated():
+                    self._db.execute("UPDATE events SET sent_at = NULL")
+                return
+            except SpoolError as exc:
+                self._degrade(exc)
+        assert self.memory is not None
+        self.memory.mark_all_unsent()
 
     def ack(self, event_ids: list[str]) -> int:
         """Forget events the hub has stored; return how many were removed.
@@ -223,6 +349,15 @@ class Spool:
         Only events this agent has sent can be acked: an id it holds but never published cannot
         have reached a hub, so an ack naming it is forged or confused and is ignored.
         """
+        if self.memory is None:
+            try:
+                return self._ack_in_file(event_ids)
+            except SpoolError as exc:
+                self._degrade(exc)
+        assert self.memory is not None
+        return self.memory.ack(event_ids)
+
+    def _ack_in_file(self, event_ids: list[str]) -> int:
         with self._lock, self._transaction():
             removed = 0
             for start in range(0, len(event_ids), 500):
@@ -236,15 +371,28 @@ class Spool:
         return removed
 
     def stats(self) -> SpoolStats:
-        """Counts for the status snapshot and metrics."""
-        with self._lock, self._translated():
-            return SpoolStats(
-                pending_events=self._count,
-                pending_alarms=self._scalar("SELECT COUNT(*) FROM events WHERE is_alarm = 1"),
-                dropped_telemetry=self._meta("dropped_telemetry"),
-                alarms_over_cap=self._meta("alarms_over_cap"),
-                last_seq=self._meta("last_seq"),
-            )
+        """Counts for the status snapshot and metrics; held in memory, it tries the file again first."""
+        if self.memory is None or self._recover():
+            try:
+                with self._lock, self._translated():
+                    self._dropped = self._meta("dropped_telemetry")
+                    return SpoolStats(
+                        pending_events=self._count,
+                        pending_alarms=self._scalar("SELECT COUNT(*) FROM events WHERE is_alarm = 1"),
+                        dropped_telemetry=self._dropped,
+                        alarms_over_cap=self._meta("alarms_over_cap"),
+                        last_seq=self._last_seq,
+                    )
+            except SpoolError as exc:
+                self._degrade(exc)
+        assert self.memory is not None
+        return SpoolStats(
+            pending_events=len(self.memory.held),
+            pending_alarms=self.memory.alarms(),
+            dropped_telemetry=self._dropped + self.memory.dropped,
+            alarms_over_cap=0,
+            last_seq=self._last_seq,
+        )
 
     def close(self) -> None:
         """Close the database."""

@@ -1,13 +1,14 @@
-"""The gateway's spool disk full: the agent keeps running, says so, and loses no press.
+"""The gateway's spool disk full or dead: the agent keeps running, says so, and loses no press.
 
-The disk is a real tmpfs the test mounts (the tests run as root, as CI does) and fills under the
-running agent process. A read-only spool is tested at the spool's level (tests/unit/test_spool.py):
-Linux refuses to remount a file system read-only while SQLite holds its files open for writing.
+The disks are real and mounted by the test (the tests run as root, as CI does): a 4 MiB tmpfs filled
+under the running agent; and an ext4 file system on a loop device that the kernel makes read-only
+under it, as it does when a gateway's SD card fails (``errors=remount-ro``, set off through ext4's
+``trigger_fs_error``; a plain remount is refused while SQLite holds its files open for writing).
 """
 
 import contextlib
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,28 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def failing_disk(tmp_path: Path) -> Iterator[tuple[Path, Callable[[], None]]]:
+    """An ext4 file system on a loop device, and how to make the kernel turn it read-only."""
+    image, mount = tmp_path / "disk.img", tmp_path / "ext4"
+    mount.mkdir()
+    with image.open("wb") as out:
+        out.truncate(32 * 1024 * 1024)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+    loop = subprocess.run(["losetup", "-f", "--show", str(image)], check=True, capture_output=True, text=True)
+    device = loop.stdout.strip()
+    try:
+        subprocess.run(["mount", "-o", "errors=remount-ro", device, str(mount)], check=True)
+
+        def fail() -> None:
+            Path(f"/sys/fs/ext4/{Path(device).name}/trigger_fs_error").write_text("campusguard test\n")
+
+        yield mount, fail
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(["losetup", "-d", device], check=False)
 
 
 def fill(disk: Path) -> Path:
@@ -65,3 +88,21 @@ async def test_a_full_spool_disk_is_reported_and_the_press_arrives_once_there_is
         filler.unlink()
         await s.settled(1)  # the press was found again once it could be kept, and reached the police
         await spool_alarm(s, "cleared")
+
+
+async def test_a_spool_disk_turned_read_only_costs_no_press(
+    mosquitto: Mosquitto, db_url: str, tmp_path: Path, failing_disk: tuple[Path, Callable[[], None]]
+) -> None:
+    disk, fail = failing_disk
+    async with system(mosquitto, db_url, tmp_path, spool=disk / "spool.db") as s:
+        fail()
+        with pytest.raises(OSError, match="Read-only"):
+            (disk / "probe").write_text("x")  # the kernel refuses writes now
+        await s.act("press")
+        await s.settled(1)  # delivered from memory, once, with the disk read-only
+        alarm = await spool_alarm(s, "active")
+        assert (alarm["device_id"], alarm["gateway_id"]) == (None, "gw-01")
+        for action in ("release", "reset", "press"):  # a new press after a reset is a new alarm
+            await s.act(action)
+        await s.settled(2)
+        assert s.agent is not None and s.agent.poll() is None, "the agent died of a read-only disk"

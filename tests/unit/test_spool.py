@@ -108,21 +108,42 @@ def test_a_spool_from_before_the_published_column_keeps_working(tmp_path: Path) 
     assert spool.ack(["old-event-1"]) == 1  # sent by the old agent: its ack still counts
 
 
-def test_a_write_that_fails_raises_spool_error_and_keeps_nothing_of_the_call(tmp_path: Path) -> None:
-    # Read-only, as a spool on a file system remounted read-only behaves (SQLITE_READONLY).
-    import pytest
-
-    from agent.spool import SpoolError
-
+def test_a_file_that_cannot_be_written_keeps_events_in_memory_and_takes_them_back(tmp_path: Path) -> None:
+    # Read-only, as a spool on a file system the kernel made read-only behaves (SQLITE_READONLY).
     spool = Spool(tmp_path / "s.db")
     first = spool.append(_alarm())
+    spool.mark_sent([first.seq], now=100.0)
     spool._db.execute("PRAGMA query_only = 1")
-    with pytest.raises(SpoolError, match="readonly"):
-        spool.append_all([_alarm(), _alarm()], ("d1", {"panic": {"active": True}}))
-    with pytest.raises(SpoolError):
-        spool.ack([first.event_id])
-    assert spool.stats().pending_events == 1  # reads still work, and the count was not corrupted
-    spool._db.execute("PRAGMA query_only = 0")
-    [second] = spool.append_all([_alarm()], ("d1", {"panic": {"active": True}}))
-    assert second.seq == first.seq + 1  # no seq was used up by the failed call
-    assert spool.alarm_states() == {"d1": {"panic": {"active": True}}}
+
+    held = spool.append_all([_alarm(), _telemetry()], ("d1", {"panic": {"active": True}}))
+    assert [e.seq for e in held] == [first.seq + 1, first.seq + 2]  # seqs go on
+    assert spool.failure is not None and "readonly" in spool.failure and spool.write_errors >= 1
+    assert spool.memory is not None  # what the file held came along
+    assert [seq for seq, _ in spool.due(now=105.0, resend_after_s=10, limit=10)] == [2, 3]
+    assert spool.in_flight(now=105.0, resend_after_s=10) == 1
+    spool.mark_sent([2, 3], now=106.0)
+    assert spool.ack([first.event_id, held[0].event_id]) == 2  # acks work on what memory holds
+    stats = spool.stats()  # tries the file again: still read-only
+    assert (stats.pending_events, stats.pending_alarms, stats.last_seq) == (1, 0, 3)
+    assert spool.failure is not None
+
+    spool._db.execute("PRAGMA query_only = 0")  # the disk is back
+    last = spool.append(_alarm())
+    assert last.seq == 4 and spool.failure is None and spool.memory is None
+    spool.close()
+    again = Spool(tmp_path / "s.db")  # what memory held was written back, what was acked is gone
+    assert [seq for seq, _ in again.due(now=1e12, resend_after_s=10, limit=10)] == [4, 3]
+    assert again.ack([held[1].event_id]) == 1  # published while in memory: its ack still counts
+    assert again.last_seq == 4
+    assert again.alarm_states() == {"d1": {"panic": {"active": True}}}
+
+
+def test_in_memory_the_cap_drops_telemetry_but_keeps_every_alarm(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", max_events=4)
+    spool._db.execute("PRAGMA query_only = 1")
+    for _ in range(3):
+        spool.append(_telemetry("d1"))
+    alarms = [spool.append(_alarm()) for _ in range(5)]
+    stats = spool.stats()
+    assert stats.pending_alarms == 5 and stats.pending_events == 5 and stats.dropped_telemetry == 3
+    assert [seq for seq, _ in spool.due(now=0.0, resend_after_s=10, limit=10)] == [a.seq for a in alarms]
