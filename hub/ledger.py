@@ -1,19 +1,12 @@
-"""The alarm ledger: raised → acknowledged → resolved, with who, when and notes.
+"""The alarm ledger in the database: find the alarm a message is about, let ``hub.domain.alarms``
+decide, write back what was decided (rows and audit entries).
 
-Rules (GB 50394 5.2.3): a latched alarm (a pressed panic button) can be resolved only after its
-device reported the reset; the console never clears it by itself. Hub-made alarms (a device or a
-gateway offline) clear their condition when the subject is back; a person still closes them.
-Every function takes an open session and the time; the caller commits.
-
-Every raise from an agent is a new alarm: an agent keeps its alarm state across restarts and
-reports a raise only for a new activation (a replay carries the same event id and is stored
-once). A raise while the hub still holds the device's alarm as active means the hub missed the
-reset, so the old alarm's condition ends (``superseded``) and the new press reaches the police:
-a duplicate there costs less than a lost press. Snapshots reconcile the rest: an alarm the agent
-no longer lists as active ends (``reconciled``), unless the snapshot is older than its raise.
-Events are ordered by the gateway's ``seq``: a reset older than the open alarm's raise is not its.
+Every function takes an open session and the time; the caller commits. The rules themselves (a new
+alarm for every raise, ordering by the gateway's ``seq``, reconciliation, latching, escalation)
+are in ``hub.domain.alarms``.
 """
 
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,37 +16,55 @@ from sqlalchemy.orm import Session
 from contract import Event
 from contract.messages import new_event_id
 from hub.db.models import Alarm, AuditEntry
+from hub.domain import alarms as domain
+from hub.domain.alarms import AlarmRecord, AlarmState, Condition, EndedBy, HubKind
 
-OPEN_STATES = ("raised", "acknowledged")
-HUB_ACTOR = "hub"
-SPOOL_FAILURE = "spool_failure"  # a gateway cannot write its spool: alarms may not survive its restart
-HUB_KINDS = ("device_offline", "gateway_offline", SPOOL_FAILURE)  # alarms the hub raises itself, not agents
+__all__ = [
+    "HUB_KINDS",
+    "OPEN_STATES",
+    "SPOOL_FAILURE",
+    "acknowledge",
+    "apply_condition",
+    "apply_event",
+    "escalate",
+    "reconcile",
+    "resolve",
+]
 
-
-def alarm_key(kind: str, zone: int | None) -> str:
-    """An alarm's name within its device, as agents list it in snapshots: ``kind`` or ``kind:zone``."""
-    return kind if zone is None else f"{kind}:{zone}"
-
-
-class LedgerError(Exception):
-    """An alarm operation that cannot be done."""
-
-    status = 409
-
-
-class AlarmNotFound(LedgerError):
-    """No alarm with that id."""
-
-    status = 404
+SPOOL_FAILURE = str(HubKind.SPOOL_FAILURE)
+OPEN_STATES = tuple(str(state) for state in domain.OPEN_STATES)  # as stored, for queries
+HUB_KINDS = tuple(sorted(str(kind) for kind in domain.HUB_KINDS))
+_FIELDS = tuple(f.name for f in fields(AlarmRecord))
 
 
-class AlarmConflict(LedgerError):
-    """The alarm's state does not allow the operation."""
+def record(row: Alarm) -> AlarmRecord:
+    """The domain's record of a stored alarm."""
+    values: dict[str, Any] = {name: getattr(row, name) for name in _FIELDS}
+    values["state"] = AlarmState(row.state)
+    values["condition"] = Condition(row.condition)
+    values["ended_by"] = EndedBy(row.ended_by) if row.ended_by else None
+    values["escalation_level"] = row.escalation_level or 0
+    return AlarmRecord(**values)
 
 
-def audit(session: Session, at: datetime, actor: str, action: str, target: str, **detail: Any) -> None:
-    """Append one audit entry."""
-    session.add(AuditEntry(at=at, actor=actor, action=action, target=target, detail=detail))
+def _write(session: Session, decision: domain.Decision, now: datetime, *rows: Alarm | None) -> list[Alarm]:
+    """Store the decision's records, updating the rows they came from, and its audit entries."""
+    known = {row.id: row for row in rows if row is not None}
+    written: list[Alarm] = []
+    for alarm in decision.alarms:
+        row = known.get(alarm.id)
+        if row is None:
+            row = Alarm()
+            session.add(row)
+        for name in _FIELDS:
+            value = getattr(alarm, name)
+            setattr(row, name, str(value) if isinstance(value, str) else value)  # enums as their text
+        written.append(row)
+    for entry in decision.audits:
+        session.add(
+            AuditEntry(at=now, actor=entry.actor, action=entry.action, target=entry.target, detail=entry.detail)
+        )
+    return written
 
 
 def _open_alarm(session: Session, school_id: str, device_id: str | None, kind: str, zone: int | None) -> Alarm | None:
@@ -62,7 +73,7 @@ def _open_alarm(session: Session, school_id: str, device_id: str | None, kind: s
         Alarm.school_id == school_id,
         Alarm.kind == kind,
         Alarm.state.in_(OPEN_STATES),
-        Alarm.condition == "active",
+        Alarm.condition == str(Condition.ACTIVE),
         Alarm.device_id.is_(None) if device_id is None else Alarm.device_id == device_id,
         Alarm.zone.is_(None) if zone is None else Alarm.zone == zone,
     )
@@ -71,61 +82,35 @@ def _open_alarm(session: Session, school_id: str, device_id: str | None, kind: s
     return session.scalars(query.order_by(*order).limit(1)).first()
 
 
-def _end(alarm: Alarm, at: datetime, by: str) -> None:
-    """The alarm's condition is over: reset for a latched alarm, cleared otherwise."""
-    if alarm.latched:
-        alarm.condition, alarm.reset_at = "reset", at
-    else:
-        alarm.condition, alarm.cleared_at = "cleared", at
-    alarm.ended_by = by
+def _decide(session: Session, row: Alarm | None, message: domain.Message, now: datetime) -> list[Alarm]:
+    decision = domain.decide(record(row) if row is not None else None, message, now)
+    return _write(session, decision, now, row)
 
 
 def apply_event(session: Session, school_id: str, gateway_id: str, event: Event, now: datetime) -> list[Alarm]:
     """Apply a newly stored alarm event; return the alarms it created or changed."""
     alarm_type = event.alarm_type or "unknown"
     current = _open_alarm(session, school_id, event.device_id, alarm_type, event.zone)
-    older = current is not None and _before(current, event.seq, event.ts)
-    if event.type == "alarm.raised":
-        changed: list[Alarm] = []
-        if current is not None and not older:
-            _end(current, event.ts, "superseded")  # the hub missed its reset: this press is new
-            changed.append(current)
-        alarm = Alarm(
-            id=new_event_id(),
-            school_id=school_id,
-            gateway_id=gateway_id,
-            device_id=event.device_id,
-            kind=alarm_type,
-            zone=event.zone,
-            severity=event.severity or "major",
-            latched=event.latched,
-            state="raised",
-            condition="active",
-            raised_at=event.ts,  # the device's time, kept as evidence; the hub's is received_at
-            received_at=now,
-            raised_event_id=event.event_id,
-            raised_seq=event.seq,
-            escalation_level=0,
-            value=event.value,
-            image_id=event.image_id,
-            detected=event.detected,
-        )
-        if older:  # a late replay of an activation a newer one already followed
-            _end(alarm, event.ts, "superseded")
-        session.add(alarm)
-        return [*changed, alarm]
-    if current is None or older:
-        return []
-    _end(current, event.ts, "device")
-    return [current]
-
-
-def _before(alarm: Alarm, seq: int, ts: datetime) -> bool:
-    """Whether a message of the gateway (its seq and time) was made before the alarm's raise.
-
-    Both must say so: a gateway whose spool was replaced starts its seq again, but not its clock.
-    """
-    return alarm.raised_seq is not None and seq < alarm.raised_seq and ts <= alarm.raised_at
+    if event.type != "alarm.raised":
+        return _decide(session, current, domain.Ended(event.seq, event.ts), now)
+    new = AlarmRecord(
+        id=new_event_id(),
+        school_id=school_id,
+        gateway_id=gateway_id,
+        device_id=event.device_id,
+        kind=alarm_type,
+        zone=event.zone,
+        severity=event.severity or "major",
+        latched=event.latched,
+        raised_at=event.ts,  # the device's time, kept as evidence; the hub's is received_at
+        received_at=now,
+        raised_event_id=event.event_id,
+        raised_seq=event.seq,
+        value=event.value,
+        image_id=event.image_id,
+        detected=event.detected,
+    )
+    return _decide(session, current, domain.Raised(new), now)
 
 
 def reconcile(
@@ -140,10 +125,8 @@ def reconcile(
 ) -> Alarm | None:
     """End an alarm the agent's snapshot (its seq and time) no longer lists, unless taken before the raise."""
     current = _open_alarm(session, school_id, device_id, kind, zone)
-    if current is None or kind in HUB_KINDS or _before(current, *snapshot):
-        return None
-    _end(current, now, "reconciled")
-    return current
+    changed = _decide(session, current, domain.Unlisted(*snapshot), now)
+    return changed[0] if changed else None
 
 
 def apply_condition(
@@ -157,12 +140,11 @@ def apply_condition(
     at: datetime,
     severity: str = "major",
 ) -> Alarm | None:
-    """Raise or clear a hub-made alarm (device_offline, gateway_offline); return what changed."""
+    """Raise or clear a hub-made alarm (offline, spool failure, receiver trouble); return what changed."""
     current = _open_alarm(session, school_id, device_id, kind, None)
+    new = None
     if active:
-        if current is not None and current.condition == "active":
-            return None
-        alarm = Alarm(
+        new = AlarmRecord(
             id=new_event_id(),
             school_id=school_id,
             gateway_id=gateway_id,
@@ -171,63 +153,44 @@ def apply_condition(
             zone=None,
             severity=severity,
             latched=False,
-            state="raised",
-            condition="active",
             raised_at=at,
             received_at=at,
-            escalation_level=0,
         )
-        session.add(alarm)
-        return alarm
-    if current is None or current.condition != "active":
-        return None
-    current.condition, current.cleared_at, current.ended_by = "cleared", at, "device"
-    return current
+    changed = _decide(session, current, domain.HubCondition(active, at, new), at)
+    return changed[0] if changed else None
 
 
 def _get(session: Session, alarm_id: str) -> Alarm:
     alarm = session.get(Alarm, alarm_id, with_for_update=True)
     if alarm is None:
-        raise AlarmNotFound(f"no alarm {alarm_id!r}")
+        raise domain.AlarmNotFound(f"no alarm {alarm_id!r}")
     return alarm
 
 
 def acknowledge(session: Session, alarm_id: str, who: str, note: str | None, now: datetime) -> Alarm:
-    """A person has seen the alarm and is acting on it."""
-    alarm = _get(session, alarm_id)
-    if alarm.state != "raised":
-        raise AlarmConflict(f"alarm {alarm_id} is {alarm.state}; only a raised alarm can be acknowledged")
-    alarm.state, alarm.acknowledged_at, alarm.acknowledged_by, alarm.acknowledge_note = "acknowledged", now, who, note
-    audit(session, now, who, "alarm.acknowledge", alarm_id, note=note)
+    """A person has seen the alarm and is acting on it (``AlarmConflict`` unless it is raised)."""
+    row = _get(session, alarm_id)
+    [alarm] = _decide(session, row, domain.Acknowledge(who, note), now)
     return alarm
 
 
 def resolve(session: Session, alarm_id: str, who: str, note: str, now: datetime) -> Alarm:
     """Close the alarm with a note; a latched alarm needs its device's reset first."""
-    alarm = _get(session, alarm_id)
-    if alarm.state == "resolved":
-        raise AlarmConflict(f"alarm {alarm_id} is already resolved")
-    if alarm.latched and alarm.reset_at is None:
-        raise AlarmConflict(f"alarm {alarm_id} is latched: reset it at the device before resolving it")
-    if alarm.acknowledged_at is None:
-        alarm.acknowledged_at, alarm.acknowledged_by = now, who
-    alarm.state, alarm.resolved_at, alarm.resolved_by, alarm.resolve_note = "resolved", now, who, note
-    audit(session, now, who, "alarm.resolve", alarm_id, note=note)
+    row = _get(session, alarm_id)
+    [alarm] = _decide(session, row, domain.Resolve(who, note), now)
     return alarm
 
 
 def escalate(session: Session, now: datetime, after_s: float) -> list[Alarm]:
-    """Escalate raised alarms nobody acknowledged within ``after_s`` of their arrival; one level per period.
+    """Escalate raised alarms nobody acknowledged in time; return those whose level rose.
 
-    Time runs on the hub's clock from when the alarm arrived: a device's own timestamp may be
-    backdated, skewed or replayed from a spool, and would escalate an alarm nobody has seen yet.
     Only alarms whose next level is due are read (``next_escalation_at``, indexed), so a sweep
     costs what it escalates, not what is open.
     """
     period = timedelta(seconds=after_s)
     due = session.scalars(
         select(Alarm).where(
-            Alarm.state == "raised",
+            Alarm.state == str(AlarmState.RAISED),
             or_(
                 and_(Alarm.next_escalation_at.is_(None), Alarm.received_at <= now - period),
                 Alarm.next_escalation_at <= now,
@@ -235,12 +198,9 @@ def escalate(session: Session, now: datetime, after_s: float) -> list[Alarm]:
         )
     ).all()
     escalated = []
-    for alarm in due:
-        arrived = alarm.received_at or alarm.raised_at
-        level = int((now - arrived).total_seconds() // after_s)
-        alarm.next_escalation_at = arrived + period * (level + 1)
-        if level > alarm.escalation_level:
-            alarm.escalation_level, alarm.escalated_at = level, now
-            audit(session, now, HUB_ACTOR, "alarm.escalate", alarm.id, level=level)
+    for row in due:
+        level = row.escalation_level
+        [alarm] = _decide(session, row, domain.Escalate(after_s), now)
+        if alarm.escalation_level > level:
             escalated.append(alarm)
     return escalated

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from contract import Snapshot
-from hub.ledger import HUB_KINDS, OPEN_STATES, alarm_key
+from hub.domain.alarms import HUB_KINDS, OPEN_STATES, alarm_key
 
 Key = tuple[str, str]
 Unlisted = tuple[str, str, str, int | None, int, datetime]  # school, device, kind, zone, snapshot seq, ts

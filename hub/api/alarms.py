@@ -19,6 +19,7 @@ from hub.api.schemas import MAX_OFFSET, AcknowledgeIn, AlarmOut, Page, ResolveIn
 from hub.auth import audit
 from hub.auth.principal import Principal
 from hub.db.models import Alarm
+from hub.domain.alarms import AlarmNotFound, LedgerError
 from hub.forwarding.api import with_forwarding
 from hub.store import alarm_dict
 
@@ -94,8 +95,10 @@ def _write(svc: Services, act: _Action) -> live.LiveEvent:
                 alarm = ledger.acknowledge(session, act.alarm_id, act.actor, act.note, now)
             else:
                 alarm = ledger.resolve(session, act.alarm_id, act.actor, act.note or "", now)
-        except ledger.LedgerError as exc:
-            raise _Refused(exc.status, str(exc), "conflict", found.school_id) from None
+        except AlarmNotFound as exc:  # gone between the look-up and the lock
+            raise _Refused(404, str(exc), "not_found", found.school_id) from None
+        except LedgerError as exc:
+            raise _Refused(409, str(exc), "conflict", found.school_id) from None
         audit.record(
             session, at=now, actor=act.actor, action=f"alarm.{act.verb}", target=act.alarm_id,
             school_id=alarm.school_id, client_ip=act.who.client_ip, kind=alarm.kind, note=act.note,
