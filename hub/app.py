@@ -1,13 +1,17 @@
-"""The hub's app factory: ``create_app(settings)``; the lifespan owns ingest and the MQTT link.
+"""The hub's app factory: ``create_app(settings)``; the lifespan runs the hub's tasks.
 
-Start order: store and state first, the sweep leadership (``hub.leader``), then the ingest task
-(the sink), then the MQTT link (the source); stop in reverse.
+``build_services`` wires the pipeline through constructors: the MQTT link (the source) feeds
+ingest, which commits through the store (with the forwarder's outbox) and then tells its sinks
+(live streams, the forwarder, the snapshot fetcher: ``hub.sinks``). The lifespan starts the sweep
+leadership, the forwarder, ingest and the link in one ``asyncio.TaskGroup`` and stops them in
+reverse: the source first, the forwarder last.
 """
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -45,30 +49,50 @@ log = logging.getLogger(__name__)
 def build_services(
     settings: HubSettings, now: Callable[[], datetime] = utc_now, client_factory: ClientFactory | None = None
 ) -> Services:
-    """Create the store (migrated), the state loaded from it, ingest and the MQTT link."""
+    """Create the store (migrated), the state loaded from it, and the pipeline around them."""
     engine = make_engine(settings.database.url, settings.database.echo)
     migrate(engine)
     sessions = session_factory(engine)
-    store = Store(sessions)
+    live = Broadcaster()
+    forwarder = Forwarder(settings.forwarding, sessions, broadcaster=live, now=now, hub_id=settings.mqtt.client_id)
+    store = Store(sessions, forwarder.outbox if settings.forwarding.enabled else None)
+    link = MqttLink(settings.mqtt, client_factory) if client_factory else MqttLink(settings.mqtt)
+    snapshots = Snapshots(sessions, TopicTree(settings.mqtt.topic_prefix), link.publish, now=now)
     state = HubState(settings.liveness.heartbeat_misses, settings.liveness.default_snapshot_interval_s)
     for device in store.load_devices():
         state.restore_device(device)
-    live = Broadcaster()
     metrics = Metrics()
+    metrics.gauges["sse_subscribers"] = lambda: float(live.subscribers)
     leader = Leadership(engine, settings.liveness.leader_check_s)
     metrics.gauges["leader"] = lambda: float(leader.is_leader)
     active_alarms = ActiveAlarms()
     for alarm in store.load_active_alarms():
         active_alarms.note(alarm)
     ingest = Ingest(
-        settings, state, store, live, metrics, now=now, is_leader=lambda: leader.is_leader, active_alarms=active_alarms
+        settings,
+        state,
+        store,
+        metrics,
+        sinks=(live, forwarder, snapshots),
+        publish=link.publish,
+        on_image=snapshots.on_image,
+        now=now,
+        is_leader=lambda: leader.is_leader,
+        active_alarms=active_alarms,
     )
     if settings.gateways.enrolment == "registered":
         ingest.registered = store.registered_gateways()
-    extra = {"client_factory": client_factory} if client_factory else {}
-    link = MqttLink(settings.mqtt, ingest.feed, **extra)
-    ingest.publish = link.publish
-    return Services(settings, sessions, ingest, link, live, metrics, now, leader)
+    return Services(settings, sessions, ingest, link, live, metrics, now, leader, forwarder, snapshots)
+
+
+@dataclass(frozen=True)
+class HubTasks:
+    """The lifespan's supervised tasks."""
+
+    leader: "asyncio.Task[None]"
+    forwarding: "asyncio.Task[None]"
+    ingest: "asyncio.Task[None]"
+    mqtt: "asyncio.Task[None]"
 
 
 # What any API route may answer besides its own documented outcomes.
@@ -84,48 +108,42 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI app; its lifespan runs ingest and the MQTT link as named tasks."""
     svc = build_services(settings, now, client_factory)
-    # alarm forwarding; outbox rows are written by the store in each alarm's transaction
-    forwarder = Forwarder(
-        settings.forwarding, svc.sessions, broadcaster=svc.live, now=now, hub_id=settings.mqtt.client_id
-    )
-    svc.ingest.store.outbox = forwarder.outbox if settings.forwarding.enabled else None
-    snapshots = Snapshots(svc.sessions, TopicTree(settings.mqtt.topic_prefix), now=now)
-    snapshots.publish = svc.link.publish
-    svc.ingest.on_image = snapshots.on_image
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        stop = asyncio.Event()
+        stop, ingest_stop, forward_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
         await asyncio.to_thread(svc.leader.refresh)  # decided before the first sweep could run
+        async with asyncio.TaskGroup() as group:
 
-        def start(name: str, make: Callable[[], Awaitable[None]], until: asyncio.Event) -> "asyncio.Task[None]":
-            health = svc.tasks[name] = TaskHealth()
-            return asyncio.create_task(supervised(f"hub:{name}", make, until, health), name=f"hub:{name}")
+            def start(name: str, make: Callable[[], Awaitable[None]], until: asyncio.Event) -> "asyncio.Task[None]":
+                health = svc.tasks[name] = TaskHealth()
+                return group.create_task(supervised(f"hub:{name}", make, until, health), name=f"hub:{name}")
 
-        leader_task = start("leader", lambda: svc.leader.run(stop), stop)
-        forward_stop = asyncio.Event()  # the forwarder (a sink) starts before ingest, stops after it
-        forward_task = start("forwarding", lambda: forwarder.run(forward_stop), forward_stop)
-        ingest_stop = asyncio.Event()  # ingest runs until cancelled; the event only ends its supervision
-        ingest_task = start("ingest", svc.ingest.run, ingest_stop)
-        link_task = start("mqtt", lambda: svc.link.run(stop), stop)
-        snapshot_task = start("snapshots", lambda: snapshots.prefetch(svc.live, stop), stop)
-        log.info("hub %s: broker %s, database %s", __version__, settings.mqtt.url, settings.database.url.split("@")[-1])
-        try:
-            yield
-        finally:
-            stop.set()
-            await asyncio.gather(link_task, snapshot_task, return_exceptions=True)
-            ingest_stop.set()
-            await cancel_and_wait(ingest_task)  # it publishes acks: one cancel can get lost there
-            await asyncio.gather(ingest_task, leader_task, return_exceptions=True)
-            forward_stop.set()
-            await asyncio.gather(forward_task, return_exceptions=True)
-            svc.sessions.kw["bind"].dispose()
+            tasks = HubTasks(
+                leader=start("leader", lambda: svc.leader.run(stop), stop),
+                # the forwarder starts before ingest and stops after it: rows committed last are sent
+                forwarding=start("forwarding", lambda: svc.forwarder.run(forward_stop), forward_stop),
+                ingest=start("ingest", svc.ingest.run, ingest_stop),  # runs until cancelled
+                mqtt=start("mqtt", lambda: svc.link.run(stop, svc.ingest.feed), stop),
+            )
+            log.info(
+                "hub %s: broker %s, database %s", __version__, settings.mqtt.url, settings.database.url.split("@")[-1]
+            )
+            try:
+                yield
+            finally:
+                stop.set()
+                await asyncio.gather(tasks.mqtt, tasks.leader, return_exceptions=True)
+                ingest_stop.set()
+                await cancel_and_wait(tasks.ingest)  # it publishes acks: one cancel can get lost there
+                await svc.snapshots.close()
+                forward_stop.set()
+        svc.sessions.kw["bind"].dispose()
 
     app = FastAPI(title="CampusGuard hub", version=__version__, lifespan=lifespan)
     app.state.services = svc
-    app.state.forwarder = forwarder
-    app.state.snapshots = snapshots
+    app.state.forwarder = svc.forwarder
+    app.state.snapshots = svc.snapshots
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)], responses=API_ERRORS)
     for module in (inventory, alarms, snapshots_api, stream):
         api.include_router(module.router)

@@ -21,7 +21,7 @@ supervised: an unexpected error is logged with its traceback and the loop goes o
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from contract import Ack, Birth, Command, ContractError, Event, MessageType, Presence, Snapshot, TopicTree
@@ -37,11 +37,11 @@ from hub.deadletters import DeadLetter, DeadLetters
 from hub.decoding import decode_payload
 from hub.lanes import Inbound, Lane
 from hub.ledger import SPOOL_FAILURE
-from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.reconcile import ActiveAlarms
 from hub.rejects import RejectLog, source_of
 from hub.settings import HubSettings
+from hub.sinks import Committed, Sink, notify
 from hub.state import HubState, spool_condition
 from hub.store import Outcome, Store
 from hub.writer import TRANSIENT, BatchWriter
@@ -59,16 +59,18 @@ class UnknownDevice(ValueError):
 
 
 class Ingest:
-    """From raw MQTT messages to committed state, acks and live changes."""
+    """From raw MQTT messages to committed state, then acks and the sinks (``hub.sinks``)."""
 
     def __init__(
         self,
         settings: HubSettings,
         state: HubState,
         store: Store,
-        live: Broadcaster,
         metrics: Metrics,
         *,
+        sinks: Sequence[Sink] = (),
+        publish: Publish | None = None,
+        on_image: Callable[[str, str, Image], None] | None = None,
         now: Callable[[], datetime] = utc_now,
         is_leader: Callable[[], bool] = lambda: True,
         active_alarms: ActiveAlarms | None = None,
@@ -78,7 +80,9 @@ class Ingest:
         self.active_alarms = active_alarms or ActiveAlarms()
         self.state = state
         self.store = store
-        self.live = live
+        self.sinks = tuple(sinks)
+        self.publish = publish  # acks and rebirth commands; None: nothing is sent (tests of the store)
+        self.on_image = on_image  # a camera image someone asked for (hub.snapshots)
         self.metrics = metrics
         self.now = now
         self.tree = TopicTree(settings.mqtt.topic_prefix)
@@ -93,8 +97,6 @@ class Ingest:
         # Alarm events have a lane of their own: a wave of snapshots never delays a press.
         self.alarms = Lane("alarms", asyncio.Queue(settings.ingest.queue_max))
         self.telemetry = Lane("telemetry", asyncio.Queue(settings.ingest.queue_max))
-        self.publish: Publish | None = None
-        self.on_image: Callable[[str, str, Image], None] | None = None  # hub.snapshots
         self._next_sweep = 0.0
         self._next_prune = 0.0
         self._behind_until = 0.0  # the watchdog waits until then (``_behind``)
@@ -103,7 +105,6 @@ class Ingest:
         self._no_alarm_write.set()
         metrics.labelled["rejects_total"] = lambda: dict(self.rejects.by_reason)
         metrics.gauges["ingest_queue_depth"] = lambda: float(self.depth())
-        metrics.gauges["sse_subscribers"] = lambda: float(self.live.subscribers)
 
     # --- validation (the MQTT reader calls this) ---------------------------------------------
 
@@ -382,14 +383,14 @@ class Ingest:
         self.metrics.events_duplicate += outcome.duplicates
         for alarm in outcome.alarms:
             self.active_alarms.note(alarm)
+        # The sinks first: the forwarder's wake-up must not wait for the acks' PUBACKs.
+        notify(self.sinks, Committed(now, tuple(outcome.changes), tuple(outcome.alarms), outcome.forwarded))
         for (school_id, gateway_id), ids in outcome.acks.items():
             topic = self.tree.topic(school_id, gateway_id, MessageType.ACK)
             for start in range(0, len(ids), MAX_ACK_IDS):
                 ack = Ack(ts=now, event_ids=ids[start : start + MAX_ACK_IDS])
                 if self.publish is not None and await self.publish(topic, encode_message(ack)):
                     self.metrics.acks_published += 1
-        for event in outcome.changes:
-            self.live.publish(event)
         for school_id, gateway_id in sorted(rebirths):
             await self._rebirth(school_id, gateway_id, now)
 

@@ -11,13 +11,16 @@ out to the streams open in this process.
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db.models import LiveRow
 from hub.state import Change
+
+if TYPE_CHECKING:
+    from hub.sinks import Committed
 
 LIVE_ORDER_LOCK = 0x43475F4C495645  # "CG_LIVE": serialises live-event inserts until commit (PostgreSQL)
 
@@ -71,7 +74,9 @@ def prune(session: Session, before: datetime) -> int:
 
 
 class Broadcaster:
-    """Fans committed changes out to this process's open streams."""
+    """Fans committed changes out to this process's open streams (a sink of ingest, ``hub.sinks``)."""
+
+    name = "live"
 
     def __init__(self, subscriber_queue: int = 10_000) -> None:
         self._subscribers: set[asyncio.Queue[LiveEvent | None]] = set()
@@ -91,6 +96,11 @@ class Broadcaster:
                 self._subscribers.discard(queue)
                 queue.get_nowait()
                 queue.put_nowait(None)  # tells the stream to end; the client reconnects with Last-Event-ID
+
+    def committed(self, commit: "Committed") -> None:
+        """Send every change of a commit to the open streams."""
+        for event in commit.changes:
+            self.publish(event)
 
     def subscribe(self) -> asyncio.Queue[LiveEvent | None]:
         """A queue of the changes published from now on."""

@@ -113,11 +113,8 @@ class Session:
 class MqttLink:
     """Receives agents' messages and publishes acks and commands."""
 
-    def __init__(
-        self, settings: MqttSettings, on_message: OnMessage, client_factory: ClientFactory = PausableClient
-    ) -> None:
+    def __init__(self, settings: MqttSettings, client_factory: ClientFactory = PausableClient) -> None:
         self.settings = settings
-        self.on_message = on_message
         self.client_factory = client_factory
         self.tree = TopicTree(settings.topic_prefix)
         self.connected = asyncio.Event()  # both sessions are up
@@ -185,11 +182,11 @@ class MqttLink:
             paho.manual_ack_set(True)
         return client
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, on_message: OnMessage) -> None:
         """Keep both sessions connected until ``stop`` is set, feeding every message to ``on_message``."""
         async with asyncio.TaskGroup() as group:
             for session in self.sessions():
-                group.create_task(self._keep(session, stop), name=f"mqtt-{session.name}")
+                group.create_task(self._keep(session, stop, on_message), name=f"mqtt-{session.name}")
 
     def _mark(self, session: Session, up: bool, client: aiomqtt.Client | None = None) -> None:
         (self._up.add if up else self._up.discard)(session.name)
@@ -200,7 +197,7 @@ class MqttLink:
         else:
             self.connected.clear()
 
-    async def _keep(self, session: Session, stop: asyncio.Event) -> None:
+    async def _keep(self, session: Session, stop: asyncio.Event, on_message: OnMessage) -> None:
         s = self.settings
         backoff, outage_logged = 0.25, False
         while not stop.is_set():
@@ -211,7 +208,7 @@ class MqttLink:
                     if outage_logged:
                         log.info("broker %s:%s reachable again (%s session)", s.host, s.port, session.name)
                     backoff, outage_logged = 0.25, False
-                    await self._receive(client, stop)
+                    await self._receive(client, stop, on_message)
                     return
             except aiomqtt.MqttError as exc:
                 if not outage_logged:
@@ -226,14 +223,14 @@ class MqttLink:
                 pass
             backoff = min(backoff * 2, 5.0)
 
-    async def _receive(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+    async def _receive(self, client: aiomqtt.Client, stop: asyncio.Event, on_message: OnMessage) -> None:
         paho = getattr(client, "_client", None)
 
         async def reader() -> None:
             async for message in client.messages:
                 payload = message.payload
                 data = payload if isinstance(payload, bytes) else str(payload or "").encode()
-                await self.on_message(message.topic.value, data)
+                await on_message(message.topic.value, data)
                 if paho is not None and message.qos:  # queued, or kept as a dead letter: the broker may let go
                     paho.ack(message.mid, message.qos)
                 if isinstance(client, PausableClient):

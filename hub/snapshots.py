@@ -2,9 +2,10 @@
 
 A camera alarm names a JPEG kept on its gateway (``Event.image_id``); the gateway keeps it only for
 a configured time. The hub asks for it with the ``image`` command and the agent answers on the
-image topic. Two triggers: right after an alarm with an image is committed (``prefetch``, so the
-picture survives the gateway's retention and the console shows it at once), and on demand when the
-console asks and the prefetch did not succeed (the gateway was unreachable then). Every hub stores
+image topic. Two triggers: right after an alarm with an image is committed (``committed``, as a
+sink of ingest: ``hub.sinks``; so the picture survives the gateway's retention and the console
+shows it at once), and on demand when the console asks and the prefetch did not succeed (the
+gateway was unreachable then). Every hub stores
 what it fetched, so with several hubs the one serving the request can answer from the database.
 """
 
@@ -23,7 +24,7 @@ from contract import Command, MessageType, TopicTree
 from contract import encode as encode_message
 from contract.messages import Image, new_event_id, utc_now
 from hub.db.models import Snapshot
-from hub.live import Broadcaster
+from hub.sinks import Committed
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Snapshots:
         self,
         sessions: sessionmaker[Session],
         tree: TopicTree,
+        publish: Publish,
         *,
         now: Callable[[], datetime] = utc_now,
         timeout_s: float = FETCH_TIMEOUT_S,
@@ -67,7 +69,8 @@ class Snapshots:
         self.tree = tree
         self.now = now
         self.timeout_s = timeout_s
-        self.publish: Publish | None = None
+        self.publish = publish
+        self._prefetches: set[asyncio.Task[None]] = set()
         self._waiting: dict[tuple[str, str], asyncio.Future[Image]] = {}
         self._fetches: dict[tuple[str, str], asyncio.Task[StoredImage]] = {}
 
@@ -92,28 +95,32 @@ class Snapshots:
             task.add_done_callback(lambda _t: self._fetches.pop(key, None))
         return await asyncio.shield(task)
 
-    async def prefetch(self, live: Broadcaster, stop: asyncio.Event) -> None:
-        """Fetch the snapshot of every newly raised alarm that has one, until ``stop``."""
-        queue = live.subscribe()
+    name = "snapshots"
+
+    def committed(self, commit: Committed) -> None:
+        """Fetch the snapshot of every alarm raised in this commit that has one (in the background)."""
+        for alarm in commit.alarms:
+            if alarm.get("image_id") and alarm.get("state") == "raised":
+                task = asyncio.create_task(self._prefetch(alarm), name=f"hub:prefetch:{alarm['image_id']}")
+                self._prefetches.add(task)
+                task.add_done_callback(self._prefetches.discard)
+
+    async def _prefetch(self, alarm: dict[str, object]) -> None:
+        school_id, gateway_id, image_id = str(alarm["school_id"]), str(alarm["gateway_id"]), str(alarm["image_id"])
+        device_id = alarm.get("device_id")
         try:
-            while not stop.is_set():
-                try:
-                    async with asyncio.timeout(1.0):
-                        item = await queue.get()
-                except TimeoutError:
-                    continue
-                if item is None:  # fell behind: resubscribe; the console's request will fetch the rest
-                    live.unsubscribe(queue)
-                    queue = live.subscribe()
-                    continue
-                data = item.data
-                if item.type == "alarm" and data.get("image_id") and data.get("state") == "raised":
-                    try:
-                        await self.get(data["school_id"], data["gateway_id"], data.get("device_id"), data["image_id"])
-                    except SnapshotError as exc:
-                        log.info("snapshot %s of alarm %s not fetched: %s", data["image_id"], data.get("id"), exc)
-        finally:
-            live.unsubscribe(queue)
+            await self.get(school_id, gateway_id, str(device_id) if device_id else None, image_id)
+        except SnapshotError as exc:  # the console's request fetches it later
+            log.info("snapshot %s of alarm %s not fetched: %s", image_id, alarm.get("id"), exc)
+        except Exception:  # the database away, a bug: logged here, since nobody awaits this task
+            log.exception("fetching snapshot %s of alarm %s failed", image_id, alarm.get("id"))
+
+    async def close(self) -> None:
+        """Stop the fetches under way (the hub is stopping)."""
+        tasks = set(self._prefetches) | set(self._fetches.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _fetch(self, school_id: str, gateway_id: str, device_id: str | None, image_id: str) -> StoredImage:
         key = (school_id, image_id)
@@ -124,7 +131,7 @@ class Snapshots:
                 command_id=new_event_id(), ts=self.now(), name="image", device_id=device_id, image_id=image_id
             )
             topic = self.tree.topic(school_id, gateway_id, MessageType.COMMAND)
-            if self.publish is None or not await self.publish(topic, encode_message(command)):
+            if not await self.publish(topic, encode_message(command)):
                 raise SnapshotError(f"cannot ask gateway {school_id}/{gateway_id}: the broker is not connected")
             try:
                 async with asyncio.timeout(self.timeout_s):

@@ -28,6 +28,7 @@ class Outcome:
     duplicates: int = 0
     alarms: list[dict[str, Any]] = field(default_factory=list)
     changes: list[LiveEvent] = field(default_factory=list)  # as stored for the live stream
+    forwarded: int = 0  # outbox rows written
 
 
 def alarm_dict(alarm: Alarm) -> dict[str, Any]:
@@ -52,9 +53,9 @@ def _existing(session: Session, columns: tuple[Any, ...], keys: list[Any]) -> se
 class Store:
     """Writes batches and reads start-up state; synchronous, run in a worker thread."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], outbox: Outbox | None = None) -> None:
         self.sessions = sessions
-        self.outbox: Outbox | None = None  # set by the app when forwarding is configured
+        self.outbox = outbox  # None when forwarding is off
 
     def load_devices(self) -> list[DeviceState]:
         """Every known device with its last shown availability."""
@@ -78,7 +79,7 @@ class Store:
             if batch.escalate_after_s is not None:
                 outcome.alarms += [alarm_dict(a) for a in ledger.escalate(session, now, batch.escalate_after_s)]
             if self.outbox is not None:  # forwarded alarms get their outbox rows in this transaction
-                self.outbox.enqueue(session, outcome.alarms, now)
+                outcome.forwarded = self.outbox.enqueue(session, outcome.alarms, now)
             if batch.prune_live_before is not None:
                 live.prune(session, batch.prune_live_before)
             if batch.dead_letters:

@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from campusguard.tasks import TaskHealth
 from hub.auth.principal import CsrfRejected, NotAuthenticated, Principal, authenticate
 from hub.db.models import Alarm
+from hub.forwarding.worker import Forwarder
 from hub.ingest import Ingest
 from hub.leader import Leadership
 from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.mqtt import MqttLink
 from hub.settings import HubSettings
+from hub.snapshots import Snapshots
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Services:
     metrics: Metrics
     now: Callable[[], datetime]
     leader: Leadership
+    forwarder: Forwarder
+    snapshots: Snapshots
     tasks: dict[str, TaskHealth] = field(default_factory=dict)  # the lifespan's supervised tasks
 
 

@@ -7,12 +7,11 @@ the claim is a lease that a crashed hub's successor takes over when it expires.
 """
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.forwarding.codes import code_for
@@ -73,7 +72,6 @@ class Outbox:
         self.settings = settings
         self.sessions = sessions
         self.hub_id = hub_id
-        self.wake: Callable[[], None] | None = None  # set by the worker; called after a commit with rows
 
     # --- the hook: in the alarm's transaction ---------------------------------------------------
 
@@ -92,9 +90,7 @@ class Outbox:
                         continue  # escalations and replays change the alarm, not what was forwarded
                     session.add(self._row(session, alarm, route.name, restore, now))
                     added += 1
-        if added and self.wake is not None:
-            event.listen(session, "after_commit", lambda _s: self.wake() if self.wake else None, once=True)
-        return added
+        return added  # the caller tells the forwarder after its commit (``Forwarder.committed``)
 
     @staticmethod
     def _exists(session: Session, alarm_id: str, route: str, restore: bool) -> bool:

@@ -27,6 +27,7 @@ from hub.forwarding.sender import Dc09Sender, Sender
 from hub.forwarding.settings import Dc09Receiver, ForwardingSettings, Route, WebhookReceiver
 from hub.forwarding.webhook import WebhookSender
 from hub.live import Broadcaster
+from hub.sinks import Committed
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,13 @@ class Forwarder:
                 senders[name] = WebhookSender(name, receiver, clock=self.now)
         return senders
 
+    name = "forwarding"
+
+    def committed(self, commit: Committed) -> None:
+        """A sink of ingest (``hub.sinks``): outbox rows were committed, so every lane looks now."""
+        if commit.forwarded:
+            self.wake_all()
+
     def wake_all(self) -> None:
         """New rows were committed (called on the event loop)."""
         for event in self._wakes.values():
@@ -74,12 +82,6 @@ class Forwarder:
         if not self.settings.enabled:
             await stop.wait()
             return
-        loop = asyncio.get_running_loop()
-
-        def wake() -> None:  # called from the store's worker thread after its commit
-            loop.call_soon_threadsafe(self.wake_all)
-
-        self.outbox.wake = wake
         await asyncio.to_thread(self.outbox.recover)
         tasks = [asyncio.create_task(self._lane(r), name=f"forward:{r.name}") for r in self.settings.routes]
         used = {name for r in self.settings.routes for name in r.receivers}
@@ -91,7 +93,6 @@ class Forwarder:
         try:
             await stop.wait()
         finally:
-            self.outbox.wake = None
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -154,12 +155,14 @@ class Forwarder:
 
     async def trouble(self, receiver: str, active: bool, detail: str) -> None:
         """Raise or clear the receiver's communication trouble alarm in the ledger."""
-        events = await asyncio.to_thread(self._write_trouble, receiver, active, self.now())
+        events, forwarded = await asyncio.to_thread(self._write_trouble, receiver, active, self.now())
+        if forwarded:
+            self.wake_all()
         if self.broadcaster is not None:
             for event in events:
                 self.broadcaster.publish(event)
 
-    def _write_trouble(self, receiver: str, active: bool, now: datetime) -> list[live.LiveEvent]:
+    def _write_trouble(self, receiver: str, active: bool, now: datetime) -> tuple[list[live.LiveEvent], int]:
         from hub.store import alarm_dict  # the store imports this package for its hook
 
         with self.sessions.begin() as session:
@@ -174,8 +177,8 @@ class Forwarder:
                 severity="critical",
             )
             if alarm is None:
-                return []
+                return [], 0
             session.flush()
             data = alarm_dict(alarm)
-            self.outbox.enqueue(session, [data], now)
-            return live.record(session, [("alarm", data)], now)
+            forwarded = self.outbox.enqueue(session, [data], now)
+            return live.record(session, [("alarm", data)], now), forwarded

@@ -18,6 +18,7 @@ from hub.forwarding.models import Attempt, OutboxRow
 from hub.forwarding.sender import Sender
 from hub.forwarding.settings import ForwardingSettings
 from hub.forwarding.worker import Forwarder
+from hub.sinks import Committed
 from hub.store import Store
 
 
@@ -78,7 +79,8 @@ class HubStore:
             zone=zone,
         )
         batch = Batch(events={message.event_id: (school_id, "gw-01", message)})
-        self.store.write(batch, utc_now())
+        outcome = self.store.write(batch, utc_now())
+        self.forwarder.committed(Committed(utc_now(), forwarded=outcome.forwarded))  # as ingest's sinks are told
 
     def rows(self) -> list[OutboxRow]:
         """Every outbox row, in order."""
@@ -104,9 +106,8 @@ async def hub_store(
     engine = make_engine(db_url)
     migrate(engine)
     sessions = session_factory(engine)
-    store = Store(sessions)
     forwarder = Forwarder(settings, sessions, now=now, senders=senders)
-    store.outbox = forwarder.outbox
+    store = Store(sessions, forwarder.outbox)
     stop = asyncio.Event()
     task = asyncio.create_task(forwarder.run(stop)) if run else None
     try:

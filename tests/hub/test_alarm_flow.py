@@ -55,7 +55,7 @@ async def test_panic_press_to_resolved_alarm(mosquitto: Mosquitto, db_url: str, 
             assert latency < 1.0
             assert alarm["device_id"] == "panic-1" and alarm["latched"] and alarm["severity"] == "critical"
 
-            # A guard of another school can neither see nor acknowledge it (issue 5); school A's guard can.
+            # A guard of another school can neither see nor acknowledge it; school A's guard can.
             _, guard_b = create_account(hub.services, "guard-b", "guard", schools=["school-b"])
             other = await hub.http.get(f"/api/v1/alarms/{alarm['id']}", headers={"Authorization": f"Bearer {guard_b}"})
             assert other.status_code == 404

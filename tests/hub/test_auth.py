@@ -1,4 +1,4 @@
-"""Accounts (issue 5) through the real app: credentials and CSRF on every state change, each role's
+"""Accounts through the real app: credentials and CSRF on every state change, each role's
 limits and scope, the login rate limit, sessions, tokens, the audit log and the CLI.
 
 The app is ``create_app`` driven in process through httpx's ASGI transport (no broker needed: the lifespan, which

@@ -45,7 +45,12 @@ def ingest() -> Ingest:
     """An ingest with no store behind it: parsing never touches the database."""
     settings = HubSettings()
     return Ingest(
-        settings, HubState(3, 30), Store(sessionmaker()), Broadcaster(), Metrics(), now=lambda: datetime.now(UTC)
+        settings,
+        HubState(3, 30),
+        Store(sessionmaker()),
+        Metrics(),
+        sinks=(Broadcaster(),),
+        now=lambda: datetime.now(UTC),
     )
 
 
