@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
+from agent.camera.vqd import Thresholds
 from agent.errors import ConfigError, ProfileError
-from agent.vqd import Thresholds
 from agent.yamlfile import LocatedError, read_yaml, validate_file
 
 KINDS = ("one_click_alarm", "fence", "access_gate", "camera")

@@ -17,6 +17,7 @@ import device_profiles
 from agent import __version__, sdnotify
 from agent.alarms import AlarmChange, AlarmTracker
 from agent.availability import AvailabilityTracker, Transition
+from agent.camera.snapshots import SnapshotStore
 from agent.config import AgentConfig, DeviceConfig
 from agent.drivers import Driver, DriverContext, driver_factory
 from agent.errors import AgentError, ConfigError
@@ -24,7 +25,6 @@ from agent.profiles import LoadedProfile, load_profile, resolve
 from agent.publisher import ClientFactory, Publisher
 from agent.registers import Value
 from agent.scheduler import PollLoop, PollPolicy
-from agent.snapshots import SnapshotStore
 from agent.spool import Spool
 from contract import Birth, Command, DeviceInfo, DeviceStatus, Event, Image, Snapshot
 from contract.messages import SpoolStats, new_event_id, utc_now
@@ -89,7 +89,7 @@ class Agent:
         self._rng = random.Random()  # noqa: S311 - schedule phases, not security
         self.snapshots: SnapshotStore | None = None
         if any(self.profiles[d.profile].profile.driver == "camera" for d in config.devices if d.enabled):
-            from agent.videopool import VideoPool  # no thread pool on a gateway without cameras
+            from agent.camera.pool import VideoPool  # no thread pool on a gateway without cameras
 
             self.context.shared["video"] = VideoPool(config.cameras.cpu_budget_cores, config.cameras.workers)
             self.snapshots = SnapshotStore(config.cameras.snapshot_dir, config.cameras.snapshot_retention_h)

@@ -13,7 +13,7 @@ from agent.drivers.base import Driver, DriverContext
 # driver name -> "module:factory"; one line per driver.
 DRIVERS: dict[str, str] = {
     "modbus": "agent.drivers.modbus:create",
-    "camera": "agent.drivers.camera:create",
+    "camera": "agent.camera.driver:create",
 }
 
 # factory(device, profile, context, timeout_s) -> Driver

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from agent.video import image_metrics, read_stream, small_grey
-from agent.videopool import VideoPool
+from agent.camera.pool import VideoPool
+from agent.camera.video import image_metrics, read_stream, small_grey
 from tests.support.servers import RtspServer
 
 

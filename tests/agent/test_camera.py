@@ -6,11 +6,11 @@ from typing import Any
 import pytest
 
 import device_profiles
+from agent.camera.driver import CameraDriver
+from agent.camera.pool import VideoPool
 from agent.config import DeviceConfig
-from agent.drivers.camera import CameraDriver
 from agent.errors import AuthError, DeviceTimeout, Unreachable
 from agent.profiles import load_profile
-from agent.videopool import VideoPool
 from simulator.camera import FakeCamera
 from simulator.scene import FAULTS
 from tests.support.servers import RtspServer, free_port

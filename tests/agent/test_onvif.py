@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from agent.camera.onvif import OnvifClient, topic_state
 from agent.errors import AuthError, DeviceTimeout, ProtocolError, Unreachable
-from agent.onvif import OnvifClient, topic_state
 from simulator.onvif_responder import OnvifState, add_onvif_routes
 
 MAIN_URI = "rtsp://127.0.0.1:8554/main"

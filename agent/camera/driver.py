@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from agent.camera.pool import VideoPool
+from agent.camera.snapshots import SnapshotStore
+from agent.camera.video import Frame, encode_jpeg, image_metrics, light_mode, read_stream, require_transport, small_grey
+from agent.camera.vqd import CameraDiagnosis, Verdict
 from agent.config import DeviceConfig
 from agent.drivers.base import DriverContext
 from agent.errors import AuthError, DeviceTimeout, RetryableError, Unreachable
 from agent.profiles import CameraProfile, LoadedProfile
 from agent.registers import Value
-from agent.snapshots import SnapshotStore
-from agent.video import Frame, encode_jpeg, image_metrics, light_mode, read_stream, require_transport, small_grey
-from agent.videopool import VideoPool
-from agent.vqd import CameraDiagnosis, Verdict
 
 log = logging.getLogger(__name__)
 REFERENCE_REFRESH = 20  # healthy image checks between reference refreshes
@@ -84,7 +84,7 @@ class CameraDriver:
         parts = urlsplit(device.address)
         self.onvif: Any = None
         if parts.scheme == "onvif" and self.settings.onvif:
-            from agent.onvif import OnvifClient  # imported only for ONVIF cameras
+            from agent.camera.onvif import OnvifClient  # imported only for ONVIF cameras
 
             self.onvif = OnvifClient(parts.hostname or "", parts.port or 80, device.username, self.password)
 

@@ -1,6 +1,6 @@
 """Video quality diagnosis (视频质量诊断): classify image metrics into fault classes, per camera.
 
-Pure: metrics in (computed by agent.video), verdicts out. Thresholds start from the measured values
+Pure: metrics in (computed by agent.camera.video), verdicts out. Thresholds start from the measured values
 in shared/research/camera-health.md §1.2-1.3 and are per-camera relative where scenes differ (blur,
 occlusion, scene change compare with the camera's own healthy reference). A fault is reported only
 after ``persistence`` bad checks in a row and cleared after ``clear_after`` good ones, so a passing
