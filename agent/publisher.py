@@ -14,6 +14,7 @@ import aiomqtt
 
 from agent.config import MqttSettings, SpoolSettings
 from agent.spool import Spool
+from campusguard.backoff import backoff_s
 from campusguard.mqtt import tls_parameters
 from contract import (
     Ack,
@@ -118,14 +119,13 @@ class Publisher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, serve, reconnect with backoff, until ``stop`` is set; then say "stopped"."""
-        backoff = 0.5
-        outage_logged = False
+        attempt, outage_logged = 0, False
         while not stop.is_set():
             try:
                 async with self._client() as client:
                     if outage_logged:
                         log.info("broker %s:%s reachable again", self.settings.host, self.settings.port)
-                    backoff, outage_logged = 0.5, False
+                    attempt, outage_logged = 0, False
                     try:
                         await self._session(client, stop)
                     except Exception as exc:
@@ -146,11 +146,11 @@ class Publisher:
                     )
                     outage_logged = True
             try:
-                async with asyncio.timeout(backoff):
+                async with asyncio.timeout(backoff_s(attempt, 0.5, 15.0)):
                     await stop.wait()
             except TimeoutError:
                 pass
-            backoff = min(backoff * 2, 15.0)
+            attempt += 1
 
     async def _say_offline(self, client: aiomqtt.Client, reason: str) -> None:
         topic = self.topics[MessageType.PRESENCE]

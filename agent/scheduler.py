@@ -21,6 +21,7 @@ from typing import Any
 
 from agent.errors import AgentError, DeviceTimeout, FatalError, InternalError
 from agent.registers import Value
+from campusguard.backoff import backoff_s
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,7 @@ def backoff_delay(policy: PollPolicy, failures: int, rng: random.Random) -> floa
     """How long to wait after ``failures`` consecutive failures (0 when not backing off)."""
     if failures < policy.backoff_after:
         return 0.0
-    exponent = min(failures - policy.backoff_after + 1, 20)
-    delay = min(policy.interval_s * (2**exponent), policy.max_backoff_s)
-    return float(delay * rng.uniform(0.9, 1.1))
+    return backoff_s(failures - policy.backoff_after + 1, policy.interval_s, policy.max_backoff_s, jitter=0.1, rng=rng)
 
 
 OnSuccess = Callable[[dict[str, Value], datetime, float], None]

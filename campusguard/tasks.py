@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from campusguard.backoff import backoff_s
+
 log = logging.getLogger(__name__)
 
 RECANCEL_EVERY_S = 1.0
@@ -40,7 +42,7 @@ async def supervised(name: str, make: Callable[[], Awaitable[None]], stop: async
     """Run ``make()`` until ``stop`` is set; an unexpected error is logged with its traceback and the
     task starts again after a backoff (0.5 s doubling to 30 s), so one bug does not end a hub's job.
     """
-    delay = 0.5
+    attempt = 0
     while not stop.is_set():
         health.running = True
         try:
@@ -49,10 +51,11 @@ async def supervised(name: str, make: Callable[[], Awaitable[None]], stop: async
         except Exception as exc:
             health.restarts += 1
             health.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            delay = backoff_s(attempt, 0.5, 30.0)
+            attempt += 1
             log.exception("%s failed; starting it again in %.1f s", name, delay)
         finally:
             health.running = False
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
                 await stop.wait()
-        delay = min(delay * 2, 30.0)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
+from campusguard.backoff import backoff_s
 from contract import Ack, Birth, Command, ContractError, Event, MessageType, Presence, Snapshot, TopicTree
 from contract import encode as encode_message
 from contract.messages import (
@@ -176,10 +177,10 @@ class Ingest:
             try:
                 await self._process(items, lane)
             except Exception:  # the supervisor boundary: one bad turn must not end ingest for every school
-                failures += 1
                 self.metrics.ingest_restarts += 1
                 log.exception("ingest (%s) failed on a batch of %d messages; going on", lane.name, len(items))
-                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+                await asyncio.sleep(backoff_s(failures, 0.2, 5.0))
+                failures += 1
             else:
                 failures = 0
                 lane.progress = time.monotonic()

@@ -32,6 +32,7 @@ from paho.mqtt import client as paho_client
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from campusguard.backoff import backoff_s
 from campusguard.mqtt import tls_parameters
 from contract import MessageType, TopicTree
 from hub.settings import MqttSettings
@@ -199,7 +200,7 @@ class MqttLink:
 
     async def _keep(self, session: Session, stop: asyncio.Event, on_message: OnMessage) -> None:
         s = self.settings
-        backoff, outage_logged = 0.25, False
+        attempt, outage_logged = 0, False
         while not stop.is_set():
             try:
                 async with self._client_for(session) as client:
@@ -207,7 +208,7 @@ class MqttLink:
                     self._mark(session, True, client)
                     if outage_logged:
                         log.info("broker %s:%s reachable again (%s session)", s.host, s.port, session.name)
-                    backoff, outage_logged = 0.25, False
+                    attempt, outage_logged = 0, False
                     await self._receive(client, stop, on_message)
                     return
             except aiomqtt.MqttError as exc:
@@ -217,11 +218,11 @@ class MqttLink:
             finally:
                 self._mark(session, False)
             try:
-                async with asyncio.timeout(backoff):
+                async with asyncio.timeout(backoff_s(attempt, 0.25, 5.0)):
                     await stop.wait()
             except TimeoutError:
                 pass
-            backoff = min(backoff * 2, 5.0)
+            attempt += 1
 
     async def _receive(self, client: aiomqtt.Client, stop: asyncio.Event, on_message: OnMessage) -> None:
         paho = getattr(client, "_client", None)

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from campusguard.backoff import backoff_s
 from hub.batch import Batch
 from hub.metrics import Metrics
 from hub.store import Outcome, Store
@@ -50,18 +51,19 @@ class BatchWriter:
 
     async def commit(self, batch: Batch, now: datetime) -> Outcome:
         """Commit, isolating what the database refuses; retry while the database itself fails."""
-        delay = 0.5
+        attempt = 0
         while True:
             try:
                 outcome = await self._write(batch, now)
             except TRANSIENT as exc:
+                delay = backoff_s(attempt, 0.5, 30.0)
+                attempt += 1
                 self.metrics.batch_failures += 1
                 self.failing_since = self.failing_since or self.now()
                 log.error(
                     "the database refused a batch of %d events (%s); retrying in %.1f s", len(batch.events), exc, delay
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
                 continue
             self.failing_since = None
             self.last_commit = self.now()

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from campusguard.backoff import backoff_s
 from hub.forwarding.codes import code_for
 from hub.forwarding.models import Attempt, DeviceNumber, OutboxRow
 from hub.forwarding.settings import ForwardingSettings
@@ -245,7 +246,7 @@ class Outbox:
             row = session.get(OutboxRow, outbox_id)
             if row is None:
                 return retry.initial_s
-            delay = float(min(retry.initial_s * 2 ** min(row.rounds, 30), retry.max_s))
+            delay = backoff_s(row.rounds, retry.initial_s, retry.max_s, jitter=0.1)
             row.rounds += 1
             row.next_attempt_at = now + timedelta(seconds=delay)
             row.claimed_by, row.claimed_until, row.last_error = None, None, error[:2000]

@@ -48,3 +48,12 @@ def test_backoff_grows_exponentially_to_a_cap(failures: int, low: float, high: f
     policy = PollPolicy(interval_s=1.0, deadline_s=0.5, backoff_after=2, max_backoff_s=30)
     delay = backoff_delay(policy, failures, random.Random(1))
     assert low <= delay <= high
+
+
+def test_the_one_backoff_doubles_to_its_cap_and_spreads_retries() -> None:
+    from campusguard.backoff import backoff_s
+
+    assert [backoff_s(n, 0.5, 15.0, jitter=0) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0]
+    assert backoff_s(10**9, 0.5, 15.0, jitter=0) == 15.0  # no overflow on a long outage
+    waits = {round(backoff_s(3, 0.5, 15.0, rng=random.Random(seed)), 3) for seed in range(50)}
+    assert min(waits) >= 4.0 * 0.8 and max(waits) <= 4.0 * 1.2 and len(waits) > 40  # gateways do not return together
