@@ -37,6 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--autoplay-policy=user-gesture-required",  # as a guard's desktop browser: no sound before a gesture
 ]
 PASSWORD = "correct horse battery"
 SCHOOLS = {"school-a": "第一实验小学", "school-b": "阳光幼儿园"}

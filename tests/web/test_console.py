@@ -226,3 +226,37 @@ def test_an_admin_sees_dead_letters_as_text(page: Page, stack: Stack) -> None:
 def test_a_guard_has_no_dead_letter_tab(page: Page, stack: Stack) -> None:
     sign_in(page, stack, "guard-a")
     expect(page.locator('.tabs a[data-view="dead-letters"]')).to_be_hidden()
+
+
+def test_after_a_reload_the_sound_button_enables_sound_and_never_silences_an_alarm(page: Page, stack: Stack) -> None:
+    body, button = page.locator("body"), page.locator("#sound")
+    sign_in(page, stack, "guard-b")
+    # A new press after a reset at the box: a new raised alarm, whatever earlier tests did with the old one.
+    stack.act("b-panic-1", "release")
+    stack.act("b-panic-1", "reset")
+    opened = {"device_id": "b-panic-1", "state": "open"}
+    wait_until(lambda: all(a["reset_at"] for a in stack.api("GET", "/alarms", params=opened).json()["items"]), 10)
+    stack.act("b-panic-1", "press")
+    expect(card(page, "b-panic-1", "raised")).to_have_count(1, timeout=5_000)
+    expect(body).to_have_attribute("data-sound", "ringing")  # the login click allowed sound
+
+    page.reload()  # the session survives, the browser's permission to play sound does not
+    expect(body).to_have_attribute("data-conn", "live")
+    expect(body).to_have_attribute("data-sound", "blocked")  # said, not pretended
+    expect(button).to_have_attribute("data-state", "locked")
+    expect(button).to_have_text("♪ 点击启用声音")
+
+    button.click()  # the obvious click enables the chime: it must not mute the alarm
+    expect(body).to_have_attribute("data-sound", "ringing")
+    expect(button).to_have_attribute("data-state", "on")
+
+    button.click()  # now a click mutes
+    expect(button).to_have_attribute("data-state", "muted")
+    expect(button).to_have_text("✕ 已静音")
+    expect(body).to_have_attribute("data-sound", "quiet")
+    button.click()  # and a second click brings it back
+    expect(body).to_have_attribute("data-sound", "ringing")
+    page.keyboard.press("m")  # the key does the same, both ways
+    expect(button).to_have_attribute("data-state", "muted")
+    page.keyboard.press("m")
+    expect(body).to_have_attribute("data-sound", "ringing")

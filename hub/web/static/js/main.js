@@ -80,21 +80,34 @@ async function reload() {
 
 // ---- sound -------------------------------------------------------------------------------------
 
+function ringingAlarms() {
+  return [...store.alarms.values()].filter((a) => a.severity === "critical" && a.state === "raised");
+}
+
+// The sound button has three states. "locked": the browser blocks sound (a reload keeps the
+// session but not the permission), and a click only enables it: it never silences an alarm.
+// "on": a click mutes the alarms ringing now. "muted": a click brings their sound back.
 function updateSound() {
-  const ringing = [...store.alarms.values()].filter((a) => a.severity === "critical" && a.state === "raised");
+  const ringing = ringingAlarms();
   for (const id of muted) if (!ringing.some((a) => a.id === id)) muted.delete(id);
   const audible = ringing.filter((a) => !muted.has(a.id));
   sound.ring(audible.length > 0);
   const button = document.getElementById("sound");
-  const isMuted = ringing.length > 0 && audible.length === 0;
-  button.textContent = isMuted ? t("sound.muted") : sound.unlocked() ? t("sound.on") : t("sound.locked");
-  button.dataset.state = isMuted ? "muted" : sound.unlocked() ? "on" : "locked";
+  const state = !sound.unlocked() ? "locked" : ringing.length > 0 && audible.length === 0 ? "muted" : "on";
+  button.textContent = t(`sound.${state}`);
+  button.dataset.state = state;
 }
 
-function muteCurrent() {
-  for (const a of store.alarms.values()) if (a.severity === "critical" && a.state === "raised") muted.add(a.id);
+/** Mute the alarms ringing now; if they are all muted already, let them ring again. */
+function toggleMute() {
+  const ringing = ringingAlarms();
+  const allMuted = ringing.length > 0 && ringing.every((a) => muted.has(a.id));
+  for (const a of ringing) if (allMuted) muted.delete(a.id);
+  else muted.add(a.id);
   updateSound();
 }
+
+let pressedWhileLocked = null; // what the sound button showed when it was pressed
 
 // ---- header ------------------------------------------------------------------------------------
 
@@ -221,7 +234,7 @@ function onKey(event) {
     replace(document.getElementById("help-keys"), KEYS.map(([k, text]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, t(text))]));
     document.getElementById("help-dialog").showModal();
   } else if (key === "l") toggleLang();
-  else if (key === "m") muteCurrent();
+  else if (key === "m" && sound.unlocked()) toggleMute();
   else if (onBoard && (key === "ArrowDown" || key === "j")) moveSelection(1);
   else if (onBoard && (key === "ArrowUp" || key === "k")) moveSelection(-1);
   else if (onBoard && (key === "a" || key === "r" || key === "Enter")) {
@@ -261,10 +274,18 @@ async function boot() {
     setTimeout(updateSound, 50);
   });
   document.getElementById("lang").addEventListener("click", toggleLang);
-  document.getElementById("sound").addEventListener("click", () => {
+  sound.onChange(updateSound);
+  const soundButton = document.getElementById("sound");
+  for (const type of ["pointerdown", "keydown"]) {
+    // Before the page's own handlers unlock sound: the click must act on what the guard saw.
+    soundButton.addEventListener(type, () => (pressedWhileLocked = soundButton.dataset.state === "locked"));
+  }
+  soundButton.addEventListener("click", () => {
+    const wasLocked = pressedWhileLocked ?? soundButton.dataset.state === "locked";
+    pressedWhileLocked = null;
     sound.unlock();
-    if (document.body.dataset.sound === "ringing") muteCurrent();
-    else setTimeout(updateSound, 50);
+    if (wasLocked) updateSound();
+    else toggleMute();
   });
   document.getElementById("login-form").addEventListener("submit", onLogin);
   document.getElementById("logout").addEventListener("click", async () => {

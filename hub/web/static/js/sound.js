@@ -1,16 +1,26 @@
 // The alarm sound: a two-tone chime made with WebAudio (no audio file), repeated while a
 // top-severity alarm is unacknowledged. Browsers allow sound only after a user gesture (the login
 // click, or any click or key on the page), so the context is created or resumed on the first one.
+// Until then an alarm that should ring is "blocked", and the page says so (body[data-sound]).
 
 let context = null;
 let timer = 0;
 let ringing = false;
+let changed = () => {};
+
+/** Call ``listener`` when the browser starts or stops letting us play sound. */
+export function onChange(listener) {
+  changed = listener;
+}
 
 /** Create or resume the audio context; call from a click or key handler. */
 export function unlock() {
   try {
-    context ??= new AudioContext();
-    if (context.state === "suspended") context.resume();
+    if (context === null) {
+      context = new AudioContext();
+      context.onstatechange = () => changed();
+    }
+    if (context.state === "suspended") context.resume().then(() => changed(), () => {});
   } catch {
     context = null; // no WebAudio: the page still shows the alarm
   }
@@ -38,11 +48,11 @@ function chime() {
   }
 }
 
-/** Ring (every 2 s) or stop; body[data-sound] says which, for people and tests. */
+/** Ring (every 2 s) or stop; body[data-sound] says which (ringing, blocked by the browser, quiet). */
 export function ring(on) {
+  document.body.dataset.sound = on ? (unlocked() ? "ringing" : "blocked") : "quiet";
   if (on === ringing) return;
   ringing = on;
-  document.body.dataset.sound = on ? "ringing" : "quiet";
   clearInterval(timer);
   if (on) {
     chime();
