@@ -3,10 +3,11 @@
 import os
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from agent.drivers.registry import spec_for_address, specs
 from agent.errors import ConfigError, FileError
 from agent.yamlfile import read_yaml, validate_file
 from contract.topics import DEFAULT_PREFIX, ID_PATTERN
@@ -96,62 +97,6 @@ class PollDefaults(_Strict):
     )
 
 
-Transport = Literal["tcp", "rtu+tcp", "rtu"]
-
-
-class ModbusAddress(_Strict):
-    """A parsed device address: Modbus TCP, RTU over TCP, or RTU on a serial port."""
-
-    transport: Transport
-    host: str = ""
-    port: int = 502
-    serial_port: str = ""
-    baudrate: int = 9600
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
-    bytesize: Literal[7, 8] = 8
-
-    @property
-    def bus(self) -> str:
-        """Devices with the same bus key share one connection (and its request lock)."""
-        if self.transport == "rtu":
-            return f"rtu:{self.serial_port}"
-        return f"{self.transport}://{self.host}:{self.port}"
-
-
-def parse_address(text: str) -> ModbusAddress:
-    """Parse ``tcp://host:port``, ``rtu+tcp://host:port`` or ``rtu:///dev/ttyUSB0?baudrate=9600``."""
-    parts = urlsplit(text)
-    if parts.scheme in ("tcp", "rtu+tcp"):
-        if not parts.hostname:
-            raise ValueError(f"{text!r} has no host")
-        transport: Transport = "tcp" if parts.scheme == "tcp" else "rtu+tcp"
-        return ModbusAddress(transport=transport, host=parts.hostname, port=parts.port or 502)
-    if parts.scheme == "rtu":
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        serial = parts.path or parts.netloc
-        if query.get("url"):
-            serial = query.pop("url")  # a pyserial URL such as socket://127.0.0.1:5020
-        if not serial:
-            raise ValueError(f"{text!r} has no serial port")
-        allowed = {"baudrate", "parity", "stopbits", "bytesize"}
-        unknown = set(query) - allowed
-        if unknown:
-            raise ValueError(f"unknown serial option(s) {sorted(unknown)}")
-        options: dict[str, object] = dict(query)
-        for name in ("baudrate", "stopbits", "bytesize"):
-            if name in options:
-                try:
-                    options[name] = int(query[name])
-                except ValueError:
-                    raise ValueError(f"serial option {name} must be a whole number") from None
-        return ModbusAddress.model_validate({"transport": "rtu", "serial_port": serial, **options})
-    raise ValueError(f"{text!r}: use tcp://, rtu+tcp:// or rtu:// addresses")
-
-
-CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https", "onvif")
-
-
 class DeviceConfig(_Strict):
     """One device the agent polls."""
 
@@ -173,20 +118,16 @@ class DeviceConfig(_Strict):
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        scheme = urlsplit(value).scheme
-        if scheme in CAMERA_SCHEMES:
-            if not urlsplit(value).hostname:
-                raise ValueError(f"{value!r} has no host")
-            if urlsplit(value).password:
-                raise ValueError("put camera passwords in password_env or password_file, not in the address")
-            return value
-        parse_address(value)
+        spec_for_address(value).check_address(value)  # the driver of its scheme says what is wrong
         return value
 
-    @property
-    def is_camera(self) -> bool:
-        """Whether the address is a camera's."""
-        return urlsplit(self.address).scheme in CAMERA_SCHEMES
+    @model_validator(mode="after")
+    def _driver_fields(self) -> "DeviceConfig":
+        spec = spec_for_address(self.address)
+        for other in specs():
+            for name in sorted((other.device_fields - spec.device_fields) & self.model_fields_set):
+                raise ValueError(f"{name} is a setting of {other.name} devices, not of {spec.name} devices")
+        return self
 
     def resolve_password(self) -> str | None:
         """The camera password from its variable or file; never logged."""
@@ -198,11 +139,6 @@ class DeviceConfig(_Strict):
         if self.password_file:
             return self.password_file.read_text(encoding="utf-8").strip()
         return None
-
-    @property
-    def modbus_address(self) -> ModbusAddress:
-        """The parsed address."""
-        return parse_address(self.address)
 
 
 class CameraDefaults(_Strict):

@@ -5,13 +5,13 @@ points to alarms. Points and alarms may be repeated (``repeat``) for multi-zone 
 in a name is replaced by 1..count, the address advances by ``stride``, and ``zone`` becomes n.
 """
 
+import functools
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
-from agent.camera.vqd import Thresholds
 from agent.errors import ConfigError, ProfileError
 from agent.yamlfile import LocatedError, read_yaml, validate_file
 
@@ -25,18 +25,23 @@ NAME = r"^[a-z][a-z0-9_]*(\{n\}[a-z0-9_]*)?$"
 Name = Annotated[str, Field(pattern=NAME, max_length=64)]
 
 
-class _Strict(BaseModel):
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    """Frozen, and no field it does not know."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Repeat(_Strict):
+class Repeat(Strict):
     """Repeat an entry for zones 1..count; ``{n}`` in names becomes the zone number."""
 
     count: int = Field(ge=1, le=256)
     stride: int = Field(default=1, ge=0, le=4096, description="address step between zones")
 
 
-class Point(_Strict):
+class Point(Strict):
     """A named value read from the device."""
 
     name: Name
@@ -73,7 +78,7 @@ class Point(_Strict):
         return self
 
 
-class Condition(_Strict):
+class Condition(Strict):
     """When an alarm's point is in alarm; bool points need none (true means alarm)."""
 
     equals: float | bool | None = None
@@ -89,13 +94,13 @@ class Condition(_Strict):
         return self
 
 
-class Latch(_Strict):
+class Latch(Strict):
     """The device latches this alarm; it stays raised until the latch point reads false."""
 
     point: Name
 
 
-class AlarmRule(_Strict):
+class AlarmRule(Strict):
     """How a point becomes an alarm."""
 
     type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=48)]
@@ -117,79 +122,7 @@ class AlarmRule(_Strict):
     description: str = ""
 
 
-class ModbusSettings(_Strict):
-    """How the device speaks Modbus."""
-
-    word_order: Literal["big", "little"] = "big"
-    max_gap: int = Field(default=8, ge=0, le=100, description="unused addresses read through")
-    max_registers_per_read: int = Field(default=125, ge=1, le=125)
-    max_bits_per_read: int = Field(default=2000, ge=1, le=2000)
-
-
-class ModbusProfile(_Strict):
-    """A Modbus device model: its kind, registers, points, alarms and metrics."""
-
-    schema_version: Literal[1]
-    kind: Literal["one_click_alarm", "fence", "access_gate"]
-    vendor: Annotated[str, Field(min_length=1, max_length=64)]
-    model: Annotated[str, Field(min_length=1, max_length=64)]
-    description: str = ""
-    driver: Literal["modbus"]
-    modbus: ModbusSettings = ModbusSettings()
-    points: list[Point] = Field(min_length=1)
-    alarms: list[AlarmRule] = Field(default_factory=list)
-    metrics: list[Name] = Field(default_factory=list, description="points sent in snapshots")
-
-    @model_validator(mode="after")
-    def _references(self) -> "ModbusProfile":
-        expanded = expand_points(self.points)
-        names: dict[str, int] = {}
-        for index, point in expanded:
-            if point.name in names:
-                raise _located(("points", index, "name"), f"duplicate point {point.name!r}")
-            names[point.name] = index
-        _check_overlaps(expanded)
-        points_by_name = {point.name: point for _, point in expanded}
-        alarm_keys: set[tuple[str, int | None]] = set()
-        for index, rule in enumerate(self.alarms):
-            if rule.repeat is not None and "{n}" not in rule.point:
-                raise _located(("alarms", index, "point"), "a repeated alarm needs {n} in its point name")
-            if rule.repeat is not None and rule.zone is not None:
-                raise _located(("alarms", index, "zone"), "a repeated alarm takes its zone from repeat")
-        for index, rule in expand_alarms(self.alarms):
-            key = (rule.type, rule.zone)
-            if key in alarm_keys:
-                zone = f" zone {rule.zone}" if rule.zone is not None else ""
-                raise _located(("alarms", index, "type"), f"alarm {rule.type!r}{zone} is defined twice")
-            alarm_keys.add(key)
-            for field, name in (("latch", rule.latch and rule.latch.point), ("only_when", rule.only_when)):
-                if name and name in points_by_name and points_by_name[name].type != "bool":
-                    raise _located(("alarms", index, field), f"{name!r} must be a bool point")
-            refs = (
-                ("point", rule.point),
-                ("latch", rule.latch and rule.latch.point),
-                ("only_when", rule.only_when),
-                ("counter", rule.counter),
-            )
-            for field, name in refs:
-                if name and name not in names:
-                    raise _located(("alarms", index, field), f"unknown point {name!r}")
-            if rule.counter:
-                counter = points_by_name[rule.counter]
-                if counter.type not in INTEGER_TYPES or counter.scale != 1:
-                    raise _located(("alarms", index, "counter"), f"{rule.counter!r} must be an unscaled integer point")
-                if rule.debounce_s:
-                    raise _located(("alarms", index, "counter"), "an alarm with a counter cannot be debounced")
-            target = points_by_name.get(rule.point)
-            if target and target.type != "bool" and rule.when is None:
-                raise _located(("alarms", index, "when"), "a numeric point needs a condition")
-        for index, name in enumerate(self.metrics):
-            if name not in names:
-                raise _located(("metrics", index), f"unknown point {name!r}")
-        return self
-
-
-def _located(loc: tuple[Any, ...], message: str) -> LocatedError:
+def located(loc: tuple[Any, ...], message: str) -> LocatedError:
     return LocatedError(loc, message)
 
 
@@ -207,7 +140,7 @@ def expand_points(points: list[Point]) -> list[tuple[int, Point]]:
         for n in range(1, point.repeat.count + 1):
             address = point.address + (n - 1) * point.repeat.stride
             if address + point.width - 1 > 65535:
-                raise _located(("points", index, "repeat"), "repeated addresses run past 65535")
+                raise located(("points", index, "repeat"), "repeated addresses run past 65535")
             update = {"name": _expand_name(point.name, n), "address": address, "repeat": None}
             out.append((index, point.model_copy(update=update)))
     return out
@@ -236,7 +169,7 @@ def expand_alarms(rules: list[AlarmRule]) -> list[tuple[int, AlarmRule]]:
     return out
 
 
-def _check_overlaps(points: list[tuple[int, Point]]) -> None:
+def check_overlaps(points: list[tuple[int, Point]]) -> None:
     """Reject two points that claim the same address (bits of one register may share it)."""
     claimed: dict[tuple[str, int], tuple[str, int | None]] = {}
     for index, point in points:
@@ -247,127 +180,61 @@ def _check_overlaps(points: list[tuple[int, Point]]) -> None:
                 other_name, other_bit = other
                 same_register_bits = other_bit is not None and point.bit is not None
                 if not same_register_bits or other_bit == point.bit:
-                    raise _located(
+                    raise located(
                         ("points", index, "address"),
                         f"{point.name!r} overlaps {other_name!r} at {point.table} {address}",
                     )
             claimed[key] = (point.name, point.bit)
 
 
-# The values a camera check produces; camera alarms and metrics refer to these names.
-CAMERA_POINTS: dict[str, str] = {
-    "reachable": "bool",
-    "blind": "str",  # a blind fault class (no_signal, black, covered, frozen, moved, ...) or ""
-    "image_fault": "str",  # an image-quality fault class (blur, color_cast, noise, ...) or ""
-    "fps": "float",
-    "bitrate_kbps": "float",
-    "width": "int",
-    "height": "int",
-    "open_ms": "float",
-    "check_cpu_ms": "float",
-    "clock_drift_s": "float",
-    "main_width": "int",
-    "main_height": "int",
-    "main_fps": "float",
-    "resolution_low": "bool",
-    "retention_days": "float",
-    "tamper": "bool",
-    "motion": "bool",
-    "signal_loss": "bool",
-    "image_checks_skipped": "int",
-    "y_mean": "float",
-    "sharpness": "float",
-    "noise_sigma": "float",
-    "ncc_ref": "float",
-}
+class DeviceProfile(Protocol):
+    """What every driver's profile model has (``agent.drivers.spec.DriverSpec.profile``)."""
+
+    schema_version: int
+    kind: str
+    vendor: str
+    model: str
+    driver: str
+    alarms: list[AlarmRule]
+    metrics: list[str]
 
 
-class CameraSettings(_Strict):
-    """How a camera model is checked; every value can be tuned per model."""
-
-    onvif: bool = Field(default=True, description="probe ONVIF for identity, clock, streams and events")
-    transport: Literal["tcp", "udp"] = "tcp"
-    use_substream: bool = Field(default=True, description="check the second ONVIF profile (cheaper)")
-    liveness_s: float = Field(default=1.0, gt=0, le=30, description="packets counted without decoding")
-    image_every: int = Field(default=1, ge=1, le=1000, description="an image check every N checks")
-    frames: int = Field(default=10, ge=2, le=250, description="frames decoded per image check")
-    onvif_every: int = Field(default=10, ge=1, le=10_000, description="full ONVIF probe every N checks")
-    open_timeout_s: float = Field(default=3.0, gt=0, le=60)
-    read_timeout_s: float = Field(default=3.0, gt=0, le=60)
-    deadline_s: float = Field(default=10.0, gt=0, le=120, description="wall clock for one whole check")
-    persistence: int = Field(default=3, ge=1, le=100, description="bad checks in a row before a fault")
-    clear_after: int = Field(default=2, ge=1, le=100, description="good checks in a row to clear it")
-    min_resolution: tuple[int, int] = Field(default=(1280, 720), description="main stream floor")
-    thresholds: Thresholds = Thresholds()
+@functools.cache
+def _file_model(models: tuple[type[BaseModel], ...]) -> type[RootModel[Any]]:
+    """A profile file's model: its ``driver`` field picks which registered profile model validates it."""
+    union: Any = models[0] if len(models) == 1 else Union[models]  # noqa: UP007 - built at run time
+    return RootModel[Annotated[union, Field(discriminator="driver")]]
 
 
-class CameraProfile(_Strict):
-    """A camera model: how to check it, which results raise alarms, which are metrics."""
+def profile_file_model() -> type[RootModel[Any]]:
+    """The model of a profile file, from the drivers registered now."""
+    from agent.drivers.registry import specs  # the registry imports the drivers' profile models
 
-    schema_version: Literal[1]
-    kind: Literal["camera"]
-    vendor: Annotated[str, Field(min_length=1, max_length=64)]
-    model: Annotated[str, Field(min_length=1, max_length=64)]
-    description: str = ""
-    driver: Literal["camera"]
-    camera: CameraSettings = CameraSettings()
-    alarms: list[AlarmRule] = Field(default_factory=list)
-    metrics: list[Name] = Field(default_factory=list)
-    degraded_when: list[Name] = Field(default_factory=list, description="points that mean degraded while set")
-
-    @model_validator(mode="after")
-    def _references(self) -> "CameraProfile":
-        for index, rule in enumerate(self.alarms):
-            if rule.repeat is not None:
-                raise _located(("alarms", index, "repeat"), "camera alarms are not repeated")
-            for field, name in (("point", rule.point), ("only_when", rule.only_when)):
-                if name and name not in CAMERA_POINTS:
-                    raise _located(("alarms", index, field), f"unknown camera point {name!r}")
-            if CAMERA_POINTS.get(rule.point) in ("int", "float") and rule.when is None:
-                raise _located(("alarms", index, "when"), "a numeric point needs a condition")
-        for key, names in (("metrics", self.metrics), ("degraded_when", self.degraded_when)):
-            for index, name in enumerate(names):
-                if name not in CAMERA_POINTS:
-                    raise _located((key, index), f"unknown camera point {name!r}")
-        return self
-
-
-Profile = Annotated[ModbusProfile | CameraProfile, Field(discriminator="driver")]
-
-
-class ProfileFile(RootModel[Profile]):
-    """A profile file: its ``driver`` decides which model validates it."""
+    return _file_model(tuple(spec.profile for spec in specs()))
 
 
 class LoadedProfile:
     """A validated profile with its repeats expanded, ready for drivers and alarm tracking."""
 
-    def __init__(self, ref: str, path: Path, profile: ModbusProfile | CameraProfile) -> None:
+    def __init__(self, ref: str, path: Path, profile: Any) -> None:
         self.ref = ref
         self.path = path
-        self.profile = profile
-        self.points = [p for _, p in expand_points(profile.points)] if isinstance(profile, ModbusProfile) else []
+        self.profile: DeviceProfile = profile
+        points: list[Point] = getattr(profile, "points", [])  # register points: Modbus-like drivers
+        self.points = [p for _, p in expand_points(points)]
         self.alarms = [r for _, r in expand_alarms(profile.alarms)]
         self.by_name = {p.name: p for p in self.points}
 
-    @property
-    def modbus_profile(self) -> ModbusProfile:
-        """The profile as a Modbus profile; ConfigError if it is not one."""
-        if not isinstance(self.profile, ModbusProfile):
-            raise ConfigError(f"profile {self.ref} is not a Modbus profile")
-        return self.profile
-
-    @property
-    def camera_profile(self) -> CameraProfile:
-        """The profile as a camera profile; ConfigError if it is not one."""
-        if not isinstance(self.profile, CameraProfile):
-            raise ConfigError(f"profile {self.ref} is not a camera profile")
+    def as_type(self, model: type[T]) -> T:
+        """The profile as a driver's own model; ConfigError if it is another driver's."""
+        if not isinstance(self.profile, model):
+            raise ConfigError(f"profile {self.ref} is a {self.profile.driver} profile, not a {model.__name__}")
         return self.profile
 
     @property
     def degraded_when(self) -> list[str]:
         """Points that make the device degraded while they are set."""
-        return list(self.profile.degraded_when) if isinstance(self.profile, CameraProfile) else []
+        return list(getattr(self.profile, "degraded_when", []))
 
     @property
     def kind(self) -> str:
@@ -378,7 +245,7 @@ class LoadedProfile:
 def load_profile(path: Path, ref: str | None = None) -> LoadedProfile:
     """Load and validate one profile file; raise ProfileError with file, line, field and reason."""
     data, lines = read_yaml(path, ProfileError)
-    profile = validate_file(path, ProfileFile, data, lines, ProfileError).root
+    profile = validate_file(path, profile_file_model(), data, lines, ProfileError).root
     return LoadedProfile(ref or path.stem, path, profile)
 
 

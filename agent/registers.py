@@ -6,8 +6,12 @@ Raw data is ``{table: {address: value}}`` with bools for bit tables and 0..65535
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from agent.profiles import BIT_TABLES, ModbusSettings, Point
+from agent.profiles import BIT_TABLES, Point
+
+if TYPE_CHECKING:
+    from agent.modbus.profile import ModbusSettings
 
 Number = bool | int | float  # what registers hold
 Value = Number | str | None  # what drivers report: str and None for camera results (fault class, unknown fps)
@@ -23,7 +27,7 @@ class ReadBlock:
     count: int
 
 
-def plan_reads(points: Iterable[Point], settings: ModbusSettings) -> list[ReadBlock]:
+def plan_reads(points: Iterable[Point], settings: "ModbusSettings") -> list[ReadBlock]:
     """Merge points into as few reads as the protocol limits and the allowed gap permit."""
     spans: dict[str, list[tuple[int, int]]] = {}
     for point in points:

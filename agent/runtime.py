@@ -19,7 +19,8 @@ from agent.alarms import AlarmChange, AlarmTracker
 from agent.availability import AvailabilityTracker, Transition
 from agent.camera.snapshots import SnapshotStore
 from agent.config import AgentConfig, DeviceConfig
-from agent.drivers import Driver, DriverContext, driver_factory
+from agent.drivers import Driver, DriverContext
+from agent.drivers.registry import driver_factory, spec_for_address, specs
 from agent.errors import AgentError, ConfigError
 from agent.profiles import LoadedProfile, load_profile, resolve
 from agent.publisher import ClientFactory, Publisher
@@ -87,20 +88,19 @@ class Agent:
         self.devices: dict[str, DeviceRuntime] = {}
         self._phases: dict[float, float] = {}  # interval -> first-tick offset of bus devices
         self._rng = random.Random()  # noqa: S311 - schedule phases, not security
-        self.snapshots: SnapshotStore | None = None
-        if any(self.profiles[d.profile].profile.driver == "camera" for d in config.devices if d.enabled):
-            from agent.camera.pool import VideoPool  # no thread pool on a gateway without cameras
-
-            self.context.shared["video"] = VideoPool(config.cameras.cpu_budget_cores, config.cameras.workers)
-            self.snapshots = SnapshotStore(config.cameras.snapshot_dir, config.cameras.snapshot_retention_h)
-            self.context.shared["snapshots"] = self.snapshots
+        used = {self.profiles[d.profile].profile.driver for d in config.devices if d.enabled}
+        for spec in specs():
+            if spec.name in used and spec.prepare is not None:
+                spec.prepare(config, self.context)  # resources its devices share (the camera pool)
+        kept = self.context.shared.get("snapshots")
+        self.snapshots = kept if isinstance(kept, SnapshotStore) else None
         started = now()
         saved_alarms = self.spool.alarm_states()
         for device in config.devices:
             if not device.enabled:
                 continue
             profile = self.profiles[device.profile]
-            if device.is_camera != (profile.profile.driver == "camera"):
+            if spec_for_address(device.address).name != profile.profile.driver:
                 raise ConfigError(
                     f"device {device.id}: address {device.address.split('://')[0]}:// does not suit "
                     f"a {profile.profile.driver} profile ({device.profile})"

@@ -15,6 +15,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from agent.modbus.profile import ModbusProfile
 from agent.profiles import BIT_TABLES, LoadedProfile
 from agent.registers import Number, encode_point, merge_bit
 
@@ -105,7 +106,7 @@ class SimulatedDevice:
         """Set points and push them into the Modbus tables."""
         assert self._set_values is not None
         self.values.update(changes)
-        word_order = self.profile.modbus_profile.modbus.word_order
+        word_order = self.profile.as_type(ModbusProfile).modbus.word_order
         registers: dict[tuple[str, int], int] = {}
         for point in self.profile.points:
             if point.table in BIT_TABLES or point.type != "bool":

@@ -16,13 +16,14 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from agent.camera.pool import VideoPool
+from agent.camera.profile import CameraProfile
 from agent.camera.snapshots import SnapshotStore
 from agent.camera.video import Frame, encode_jpeg, image_metrics, light_mode, read_stream, require_transport, small_grey
 from agent.camera.vqd import CameraDiagnosis, Verdict
 from agent.config import DeviceConfig
 from agent.drivers.base import DriverContext
 from agent.errors import AuthError, DeviceTimeout, RetryableError, Unreachable
-from agent.profiles import CameraProfile, LoadedProfile
+from agent.profiles import LoadedProfile
 from agent.registers import Value
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class CameraDriver:
         self, device: DeviceConfig, profile: LoadedProfile, pool: VideoPool, snapshots: SnapshotStore | None
     ) -> None:
         self.device = device
-        self.profile: CameraProfile = profile.camera_profile
+        self.profile: CameraProfile = profile.as_type(CameraProfile)
         self.settings = self.profile.camera
         self.pool = pool
         self.snapshots = snapshots

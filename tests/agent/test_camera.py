@@ -8,6 +8,7 @@ import pytest
 import device_profiles
 from agent.camera.driver import CameraDriver
 from agent.camera.pool import VideoPool
+from agent.camera.profile import CameraProfile
 from agent.config import DeviceConfig
 from agent.errors import AuthError, DeviceTimeout, Unreachable
 from agent.profiles import load_profile
@@ -22,8 +23,8 @@ PASSWORD_ENV = "CG_TEST_CAMERA_PASSWORD"
 def _profile(name: str, **camera: Any) -> Any:
     loaded = load_profile(device_profiles.PROFILES_DIR / "camera" / f"{name}.yaml", f"camera/{name}")
     if camera:
-        settings = loaded.camera_profile.camera.model_copy(update=camera)
-        loaded.profile = loaded.camera_profile.model_copy(update={"camera": settings})
+        settings = loaded.as_type(CameraProfile).camera.model_copy(update=camera)
+        loaded.profile = loaded.as_type(CameraProfile).model_copy(update={"camera": settings})
     return loaded
 
 

@@ -8,8 +8,9 @@ import pytest
 
 import device_profiles
 from agent.config import DeviceConfig
-from agent.drivers.modbus import BusPool, ModbusDriver
 from agent.errors import DeviceTimeout
+from agent.modbus.address import parse_address
+from agent.modbus.driver import BusPool, ModbusDriver
 from agent.profiles import load_profile
 from simulator.run import Simulator
 from tests.agent.harness import running, sim_config
@@ -23,7 +24,7 @@ def _drivers(sim: Simulator, pool: BusPool) -> dict[str, ModbusDriver]:
     drivers = {}
     for d in sim.devices.values():
         device = DeviceConfig(id=d.id, profile=d.profile.ref, address=d.address, unit_id=d.unit_id)
-        drivers[d.id] = ModbusDriver(device, PANIC, pool.get(device.modbus_address, TIMEOUT_S))
+        drivers[d.id] = ModbusDriver(device, PANIC, pool.get(parse_address(device.address), TIMEOUT_S))
     return drivers
 
 

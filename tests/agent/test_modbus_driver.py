@@ -4,8 +4,9 @@ import pytest
 
 import device_profiles
 from agent.config import DeviceConfig
-from agent.drivers.modbus import ModbusBus, ModbusDriver
 from agent.errors import DeviceTimeout, ProtocolError, Unreachable
+from agent.modbus.address import parse_address
+from agent.modbus.driver import ModbusBus, ModbusDriver
 from agent.profiles import load_profile
 from tests.agent.harness import running, sim_config
 from tests.support.servers import free_port
@@ -16,7 +17,7 @@ PANIC = load_profile(device_profiles.PROFILES_DIR / "one_click_alarm" / "generic
 
 def _driver(address: str, unit_id: int = 1, timeout_s: float = 0.3) -> ModbusDriver:
     device = DeviceConfig(id="d", profile="one_click_alarm/generic-ykb100", address=address, unit_id=unit_id)
-    return ModbusDriver(device, PANIC, ModbusBus(device.modbus_address, timeout_s))
+    return ModbusDriver(device, PANIC, ModbusBus(parse_address(device.address), timeout_s))
 
 
 async def test_rtu_serial_client_through_a_serial_url() -> None:

@@ -11,6 +11,7 @@ import yaml
 
 import device_profiles
 from agent.alarms import AlarmTracker
+from agent.modbus.profile import ModbusProfile
 from agent.profiles import load_profile, resolve
 from agent.registers import decode_points, plan_reads
 
@@ -22,13 +23,13 @@ def test_golden_case(case: Path) -> None:
     spec = yaml.safe_load((case / "case.yaml").read_text(encoding="utf-8"))
     loaded = load_profile(resolve(spec["profile"], [device_profiles.PROFILES_DIR]), spec["profile"])
     tables: dict[str, dict[int, int | bool]] = {}
-    for block in plan_reads(loaded.points, loaded.modbus_profile.modbus):  # what the driver would read
+    for block in plan_reads(loaded.points, loaded.as_type(ModbusProfile).modbus):  # what the driver would read
         given = spec["registers"].get(block.table, {})
         zero: int | bool = False if block.table in ("coil", "discrete_input") else 0
         table = tables.setdefault(block.table, {})
         for address in range(block.address, block.address + block.count):
             table[address] = given.get(address, zero)
-    values = decode_points(tables, loaded.points, loaded.modbus_profile.modbus.word_order)
+    values = decode_points(tables, loaded.points, loaded.as_type(ModbusProfile).modbus.word_order)
     for name, expected in spec["expect"]["points"].items():
         assert values[name] == pytest.approx(expected), name
     tracker = AlarmTracker(loaded.alarms)

@@ -164,7 +164,7 @@ def test_alarm_rule_mistakes(tmp_path: Path, alarms: str, field: str, reason: st
 
 
 def test_serial_options_are_parsed_as_numbers() -> None:
-    from agent.config import parse_address
+    from agent.modbus.address import parse_address
 
     address = parse_address("rtu:///dev/ttyUSB0?baudrate=19200&parity=E&stopbits=2&bytesize=7")
     assert (address.baudrate, address.parity, address.stopbits, address.bytesize) == (19200, "E", 2, 7)

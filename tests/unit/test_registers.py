@@ -2,7 +2,8 @@
 
 import pytest
 
-from agent.profiles import ModbusSettings, Point
+from agent.modbus.profile import ModbusSettings
+from agent.profiles import Point
 from agent.registers import ReadBlock, decode_point, encode_point, merge_bit, plan_reads
 
 

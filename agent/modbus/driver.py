@@ -30,9 +30,11 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.pdu import ExceptionResponse
 
-from agent.config import DeviceConfig, ModbusAddress
+from agent.config import DeviceConfig
 from agent.drivers.base import DriverContext
 from agent.errors import Busy, DeviceTimeout, ProtocolError, Unreachable
+from agent.modbus.address import ModbusAddress, parse_address
+from agent.modbus.profile import ModbusProfile
 from agent.profiles import LoadedProfile
 from agent.registers import ReadBlock, Value, decode_points, plan_reads
 
@@ -193,9 +195,9 @@ class ModbusDriver:
         self.device = device
         self.profile = profile
         self.bus = bus
-        self.blocks = plan_reads(profile.points, profile.modbus_profile.modbus)
+        self.blocks = plan_reads(profile.points, profile.as_type(ModbusProfile).modbus)
         self.requests_per_poll = len(self.blocks)
-        self.schedule_group: str | None = f"modbus:{device.modbus_address.bus}"
+        self.schedule_group: str | None = f"modbus:{parse_address(device.address).bus}"
         self.turn: BusTurn | None = bus.turn
 
     async def connect(self) -> None:
@@ -247,7 +249,7 @@ class ModbusDriver:
             raise Unreachable(str(exc)) from exc
         except ModbusException as exc:
             raise ProtocolError(str(exc)) from exc
-        word_order = self.profile.modbus_profile.modbus.word_order
+        word_order = self.profile.as_type(ModbusProfile).modbus.word_order
         decoded: dict[str, Value] = dict(decode_points(tables, self.profile.points, word_order))
         return decoded
 
@@ -259,4 +261,4 @@ def create(device: DeviceConfig, profile: LoadedProfile, context: DriverContext,
     """Registry entry: build the driver of one device on its shared bus."""
     pool = context.shared.setdefault("modbus", BusPool())
     assert isinstance(pool, BusPool)
-    return ModbusDriver(device, profile, pool.get(device.modbus_address, timeout_s))
+    return ModbusDriver(device, profile, pool.get(parse_address(device.address), timeout_s))
