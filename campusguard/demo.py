@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from campusguard.net import free_port
 
@@ -30,51 +30,67 @@ SCHOOLS = {
 }
 
 
+LOCATIONS = {
+    "panic-gate": "门卫室",
+    "panic-office": "校长室",
+    "fence": "东侧围墙",
+    "gate-main": "校门",
+    "cam-gate": "校门",
+    "cam-playground": "操场",
+}
+
+
+def _location(device_id: object) -> str:
+    return LOCATIONS[str(device_id).split("-", 1)[1]]
+
+
+def _school_devices(
+    index: int, bus_port: int, cameras: list[dict[str, object]], password: Path
+) -> list[dict[str, Any]]:
+    """One school's devices as its agent configures them: four boxes on one bus, two cameras."""
+    boxes = [
+        {"id": f"s{index}-panic-gate", "profile": "one_click_alarm/generic-ykb100", "unit_id": 1},
+        {"id": f"s{index}-panic-office", "profile": "one_click_alarm/generic-ykb100", "unit_id": 2},
+        {"id": f"s{index}-fence", "profile": "fence/generic-dwz4", "unit_id": 3},
+        {"id": f"s{index}-gate-main", "profile": "access_gate/generic-mj200", "unit_id": 4},
+    ]
+    on_bus = [{**d, "address": f"tcp://127.0.0.1:{bus_port}", "location": _location(d["id"])} for d in boxes]
+    camera_devices = [
+        {
+            "id": c["id"],
+            "profile": "camera/generic-onvif",
+            "address": f"onvif://127.0.0.1:{c['port']}",
+            "username": "admin",
+            "password_file": str(password),
+            "interval_s": 2.0,
+            "location": _location(c["id"]),
+        }
+        for c in cameras
+    ]
+    return on_bus + camera_devices
+
+
 def demo_configs(data_dir: Path, broker_port: int, control_port: int) -> tuple["SimConfig", list["AgentConfig"]]:
     """The simulator config and one agent config per school."""
     from agent.config import AgentConfig
     from simulator.config import SimConfig
 
-    servers = []
+    servers: list[dict[str, Any]] = []
     cameras: list[dict[str, object]] = []
-    agents = []
+    agents: list[AgentConfig] = []
     password_file = data_dir / "camera-password"
     password_file.write_text(DEMO_CAMERA_PASSWORD, encoding="utf-8")
     password_file.chmod(0o600)
     for index, school in enumerate(SCHOOLS, start=1):
         port = free_port()
-        devices = [
-            {"id": f"s{index}-panic-gate", "profile": "one_click_alarm/generic-ykb100", "unit_id": 1},
-            {"id": f"s{index}-panic-office", "profile": "one_click_alarm/generic-ykb100", "unit_id": 2},
-            {"id": f"s{index}-fence", "profile": "fence/generic-dwz4", "unit_id": 3},
-            {"id": f"s{index}-gate-main", "profile": "access_gate/generic-mj200", "unit_id": 4},
-        ]
-        servers.append({"id": f"bus-{index}", "port": port, "devices": devices})
-        school_cameras = [
+        school_cameras: list[dict[str, object]] = [
             {"id": f"s{index}-cam-gate", "port": free_port(), "seed": 10 * index + 1},
             {"id": f"s{index}-cam-playground", "port": free_port(), "seed": 10 * index + 2},
         ]
+        devices = _school_devices(index, port, school_cameras, password_file)
+        boxes = [{k: d[k] for k in ("id", "profile", "unit_id")} for d in devices if "unit_id" in d]
+        servers.append({"id": f"bus-{index}", "port": port, "devices": boxes})
         cameras.extend({**c, "password": DEMO_CAMERA_PASSWORD} for c in school_cameras)
-        locations = {
-            "panic-gate": "门卫室",
-            "panic-office": "校长室",
-            "fence": "东侧围墙",
-            "gate-main": "校门",
-            "cam-gate": "校门",
-            "cam-playground": "操场",
-        }
-        camera_devices = [
-            {
-                "id": c["id"],
-                "profile": "camera/generic-onvif",
-                "address": f"onvif://127.0.0.1:{c['port']}",
-                "username": "admin",
-                "password_file": str(password_file),
-                "interval_s": 2.0,
-                "location": locations[str(c["id"]).split("-", 1)[1]],
-            }
-            for c in school_cameras
-        ]
         agents.append(
             AgentConfig.model_validate(
                 {
@@ -85,17 +101,7 @@ def demo_configs(data_dir: Path, broker_port: int, control_port: int) -> tuple["
                     "snapshot_interval_s": 5,
                     "defaults": {"interval_s": 0.5, "timeout_s": 0.3},
                     "cameras": {"snapshot_dir": str(data_dir / f"snapshots-{school}"), "cpu_budget_cores": 0.5},
-                    "devices": [
-                        {
-                            "id": d["id"],
-                            "profile": d["profile"],
-                            "address": f"tcp://127.0.0.1:{port}",
-                            "unit_id": d["unit_id"],
-                            "location": locations[str(d["id"]).split("-", 1)[1]],
-                        }
-                        for d in devices
-                    ]
-                    + camera_devices,
+                    "devices": devices,
                 }
             )
         )

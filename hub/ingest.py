@@ -36,7 +36,7 @@ from contract.messages import (
 from hub.batch import Batch
 from hub.deadletters import DeadLetter, DeadLetters
 from hub.decoding import decode_payload
-from hub.lanes import Inbound, Lane
+from hub.lanes import AlarmsFirst, Inbound, Lane
 from hub.ledger import SPOOL_FAILURE
 from hub.metrics import Metrics
 from hub.reconcile import ActiveAlarms
@@ -101,9 +101,7 @@ class Ingest:
         self._next_sweep = 0.0
         self._next_prune = 0.0
         self._behind_until = 0.0  # the watchdog waits until then (``_behind``)
-        self._alarm_writes = 0
-        self._no_alarm_write = asyncio.Event()
-        self._no_alarm_write.set()
+        self._gate = AlarmsFirst()
         metrics.labelled["rejects_total"] = lambda: dict(self.rejects.by_reason)
         metrics.gauges["ingest_queue_depth"] = lambda: float(self.depth())
 
@@ -270,15 +268,9 @@ class Ingest:
         at most the one telemetry transaction already under way.
         """
         if lane is self.alarms:
-            self._alarm_writes += 1
-            self._no_alarm_write.clear()
-            try:
+            async with self._gate.alarm():
                 return await self.writer.commit(batch, now)
-            finally:
-                self._alarm_writes -= 1
-                if not self._alarm_writes:
-                    self._no_alarm_write.set()
-        await self._no_alarm_write.wait()
+        await self._gate.telemetry()
         return await self.writer.commit(batch, now)
 
     def _behind(self) -> bool:

@@ -1,7 +1,10 @@
-"""Ingest's queues: a validated message (``Inbound``) and a lane that holds them for one processing loop."""
+"""Ingest's queues: a validated message (``Inbound``), a lane that holds them for one processing loop,
+and the gate that lets alarms write first (``AlarmsFirst``)."""
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from contract import MessageType
@@ -52,3 +55,28 @@ class Lane:
             except TimeoutError:
                 return None
         return item
+
+
+class AlarmsFirst:
+    """Telemetry waits to begin a transaction while an alarm's is waiting or being written."""
+
+    def __init__(self) -> None:
+        self._alarms = 0
+        self._clear = asyncio.Event()
+        self._clear.set()
+
+    @contextlib.asynccontextmanager
+    async def alarm(self) -> AsyncIterator[None]:
+        """Around an alarm's write."""
+        self._alarms += 1
+        self._clear.clear()
+        try:
+            yield
+        finally:
+            self._alarms -= 1
+            if not self._alarms:
+                self._clear.set()
+
+    async def telemetry(self) -> None:
+        """Before a telemetry write: wait while an alarm's is pending."""
+        await self._clear.wait()

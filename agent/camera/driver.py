@@ -164,19 +164,7 @@ class CameraDriver:
     async def poll(self) -> dict[str, Value]:
         """One tiered check."""
         self.checks += 1
-        values: dict[str, Value] = {}
-        if self.onvif is not None:
-            if (
-                self.checks % self.settings.onvif_every == 1
-                or self.settings.onvif_every == 1
-                or not any(self._stream_urls)
-            ):
-                await self._probe_onvif()
-            try:
-                values.update(await self.onvif.events())
-            except RetryableError as exc:
-                log.debug("%s: ONVIF events unavailable: %s", self.device.id, exc)
-            values.update(self._onvif_values)
+        values = await self._onvif_check()
         url = self._stream_url()
         await self._reachable(url)
         image_due = self.checks % self.settings.image_every == 0 or self.checks == 1
@@ -222,6 +210,21 @@ class CameraDriver:
             await self._keep_snapshot(verdict, last)
         values["check_cpu_ms"] = round(cpu_s * 1000, 1)
         values.update(self._carried)
+        return values
+
+    async def _onvif_check(self) -> dict[str, Value]:
+        """The ONVIF part of a check: a full probe every ``onvif_every`` checks, events every time."""
+        values: dict[str, Value] = {}
+        if self.onvif is None:
+            return values
+        every = self.settings.onvif_every
+        if self.checks % every == 1 or every == 1 or not any(self._stream_urls):
+            await self._probe_onvif()
+        try:
+            values.update(await self.onvif.events())
+        except RetryableError as exc:
+            log.debug("%s: ONVIF events unavailable: %s", self.device.id, exc)
+        values.update(self._onvif_values)
         return values
 
     async def _keep_snapshot(self, verdict: Verdict, frame: Frame) -> None:
