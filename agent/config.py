@@ -3,14 +3,14 @@
 import os
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent.drivers.registry import spec_for_address, specs
 from agent.errors import ConfigError, FileError
 from agent.yamlfile import read_yaml, validate_file
-from contract.topics import DEFAULT_PREFIX, ID_PATTERN
+from campusguard.mqtt import BrokerSettings
+from contract.topics import ID_PATTERN
 
 Id = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 
@@ -19,56 +19,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class MqttSettings(_Strict):
-    """How the agent reaches the broker."""
+class MqttSettings(BrokerSettings):
+    """How the agent reaches the broker (``campusguard.mqtt.BrokerSettings``) and its client id."""
 
-    url: str = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password: SecretStr | None = None
-    password_env: str | None = Field(default=None, description="read the password from this variable")
-    password_file: Path | None = None
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    topic_prefix: str = DEFAULT_PREFIX
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
     client_id: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
-        return url
-
-    @property
-    def tls(self) -> bool:
-        """Whether to connect with TLS."""
-        return urlsplit(self.url).scheme == "mqtts"
-
-    @property
-    def host(self) -> str:
-        """The broker's host."""
-        return urlsplit(self.url).hostname or "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        """The broker's port (1883, or 8883 with TLS, when not given)."""
-        return urlsplit(self.url).port or (8883 if self.tls else 1883)
-
-    def resolve_password(self) -> str | None:
-        """The password from the config, an environment variable or a secret file."""
-        if self.password is not None:
-            return self.password.get_secret_value()
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(f"mqtt.password_env: variable {self.password_env} is not set")
-            return value
-        if self.password_file:
-            return self.password_file.read_text(encoding="utf-8").strip()
-        return None
 
 
 class SpoolSettings(_Strict):

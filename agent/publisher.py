@@ -13,9 +13,10 @@ from collections.abc import Callable
 import aiomqtt
 
 from agent.config import MqttSettings, SpoolSettings
+from agent.errors import ConfigError
 from agent.spool import Spool
 from campusguard.backoff import backoff_s
-from campusguard.mqtt import tls_parameters
+from campusguard.mqtt import SecretMissing
 from contract import (
     Ack,
     Birth,
@@ -100,15 +101,17 @@ class Publisher:
 
     def _client(self) -> aiomqtt.Client:
         s = self.settings
-        tls = None
-        if s.tls:
-            tls = tls_parameters(s.ca_file, s.cert_file, s.key_file)
+        tls = s.tls_parameters()
+        try:
+            password = s.resolve_password()
+        except SecretMissing as exc:  # the agent cannot start: exit for its supervisor, saying why
+            raise ConfigError(str(exc)) from None
         will = aiomqtt.Will(self.topics[MessageType.PRESENCE], self._presence("offline"), qos=1, retain=True)
         return self._client_factory(
             s.host,
             s.port,
             username=s.username,
-            password=s.resolve_password(),
+            password=password,
             identifier=self.client_id,
             will=will,
             keepalive=s.keepalive_s,

@@ -1,16 +1,84 @@
-"""What the agent's and the hub's MQTT clients share: the TLS parameters of an ``mqtts://`` connection."""
+"""What the agent's and the hub's MQTT clients share: how to reach the broker (``BrokerSettings``,
+which each side extends with its own session fields) and the TLS parameters of ``mqtts://``."""
 
+import os
 import ssl
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiomqtt
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from contract.topics import DEFAULT_PREFIX
 
 
-def tls_parameters(ca_file: Path | None, cert_file: Path | None, key_file: Path | None) -> aiomqtt.TLSParameters:
-    """Verify the broker against ``ca_file`` (or the system's CAs); present a client certificate if given."""
-    return aiomqtt.TLSParameters(
-        ca_certs=str(ca_file) if ca_file else None,
-        certfile=str(cert_file) if cert_file else None,
-        keyfile=str(key_file) if key_file else None,
-        cert_reqs=ssl.CERT_REQUIRED,
-    )
+class SecretMissing(ValueError):
+    """A password is to be read from a variable or a file that is not there."""
+
+
+class BrokerSettings(BaseModel):
+    """The broker's address, the credentials and TLS files, the topic prefix and the keep-alive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = Field(default=None, description="read the password from this variable")
+    password_file: Path | None = Field(default=None, description="read the password from this file")
+    ca_file: Path | None = Field(default=None, description="mqtts: the CA that signed the broker's certificate")
+    cert_file: Path | None = Field(default=None, description="mqtts: a client certificate, if the broker asks")
+    key_file: Path | None = None
+    topic_prefix: str = DEFAULT_PREFIX
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
+        return url
+
+    @property
+    def tls(self) -> bool:
+        """Whether to connect with TLS."""
+        return urlsplit(self.url).scheme == "mqtts"
+
+    @property
+    def host(self) -> str:
+        """The broker's host."""
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        """The broker's port (1883, or 8883 with TLS, when not given)."""
+        return urlsplit(self.url).port or (8883 if self.tls else 1883)
+
+    def resolve_password(self) -> str | None:
+        """The password from the settings, a variable or a secret file; SecretMissing if that is not there."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise SecretMissing(f"mqtt.password_env: variable {self.password_env} is not set")
+            return value
+        if self.password_file:
+            try:
+                return self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SecretMissing(f"mqtt.password_file: {self.password_file}: {exc.strerror}") from None
+        return None
+
+    def tls_parameters(self) -> aiomqtt.TLSParameters | None:
+        """For ``mqtts://``: verify the broker against ``ca_file`` (or the system's CAs), present a client
+        certificate if given. None for plain ``mqtt://``."""
+        if not self.tls:
+            return None
+        return aiomqtt.TLSParameters(
+            ca_certs=str(self.ca_file) if self.ca_file else None,
+            certfile=str(self.cert_file) if self.cert_file else None,
+            keyfile=str(self.key_file) if self.key_file else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )

@@ -33,7 +33,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from campusguard.backoff import backoff_s
-from campusguard.mqtt import tls_parameters
 from contract import MessageType, TopicTree
 from hub.settings import MqttSettings
 
@@ -155,9 +154,7 @@ class MqttLink:
 
     def _client_for(self, session: Session) -> aiomqtt.Client:
         s = self.settings
-        tls = None
-        if s.tls:
-            tls = tls_parameters(s.ca_file, s.cert_file, s.key_file)
+        tls = s.tls_parameters()
         version: dict[str, Any]
         if s.protocol == "5":
             connect = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]

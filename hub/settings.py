@@ -1,9 +1,7 @@
 """The hub's configuration (``hub.yaml``), parsed once into frozen models that reject unknown keys."""
 
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -11,13 +9,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from contract.topics import DEFAULT_PREFIX
+from campusguard.mqtt import BrokerSettings, SecretMissing
 from hub.forwarding.settings import ForwardingSettings  # alarm forwarding rules
 
 
@@ -29,22 +26,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class MqttSettings(_Strict):
-    """How the hub reaches the broker; a persistent session so nothing is lost while it restarts."""
+class MqttSettings(BrokerSettings):
+    """How the hub reaches the broker (``campusguard.mqtt.BrokerSettings``), with persistent sessions so
+    nothing is lost while it restarts."""
 
-    url: str = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password: SecretStr | None = None
-    password_env: str | None = None
-    password_file: Path | None = None
-    ca_file: Path | None = Field(default=None, description="mqtts: the CA that signed the broker's certificate")
-    cert_file: Path | None = Field(default=None, description="mqtts: the hub's client certificate, if the broker asks")
-    key_file: Path | None = None
-    topic_prefix: str = DEFAULT_PREFIX
     client_id: str = Field(default="campusguard-hub", min_length=1, max_length=64)
     clean_session: bool = False
     share_group: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$", description="$share group; empty = none")
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
     protocol: Literal["5", "3.1.1"] = Field(
         default="5",
         description="MQTT 5 lets the hub bound what the broker sends it unacknowledged (receive_maximum); "
@@ -58,39 +46,6 @@ class MqttSettings(_Strict):
     @classmethod
     def _protocol(cls, value: object) -> object:
         return str(value) if isinstance(value, int | float) else value  # YAML reads `protocol: 5` as a number
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
-        return url
-
-    @property
-    def tls(self) -> bool:
-        """Whether to connect with TLS."""
-        return urlsplit(self.url).scheme == "mqtts"
-
-    @property
-    def host(self) -> str:
-        """The broker's host."""
-        return urlsplit(self.url).hostname or "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        """The broker's port (1883, or 8883 with TLS, when not given)."""
-        return urlsplit(self.url).port or (8883 if self.tls else 1883)
-
-    def resolve_password(self) -> str | None:
-        """The password from the settings, an environment variable or a secret file."""
-        if self.password is not None:
-            return self.password.get_secret_value()
-        if self.password_env:
-            return os.environ.get(self.password_env)
-        if self.password_file:
-            return self.password_file.read_text(encoding="utf-8").strip()
-        return None
 
 
 class GatewaySettings(_Strict):
@@ -262,6 +217,10 @@ def load_settings(path: Path) -> HubSettings:
         first = exc.errors()[0]
         msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"{path}: {_field(tuple(first['loc']))}: {msg}") from None
+    try:
+        settings.mqtt.resolve_password()  # a secret named but not there stops start-up, saying which
+    except SecretMissing as exc:
+        raise SettingsError(f"{path}: {exc}") from None
     url = settings.database.url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_absolute():
         db = path.parent / url.removeprefix("sqlite:///")
