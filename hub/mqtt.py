@@ -33,6 +33,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from campusguard.backoff import backoff_s
+from campusguard.tasks import cancel_and_wait
 from contract import MessageType, TopicTree
 from hub.settings import MqttSettings
 
@@ -239,9 +240,7 @@ class MqttLink:
         try:
             await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopper.cancel()
-            if not task.done():
-                task.cancel()
+            await cancel_and_wait(task, stopper)
             await asyncio.gather(task, stopper, return_exceptions=True)
         error = task.exception() if task.done() and not task.cancelled() else None
         if error is not None:

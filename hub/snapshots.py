@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from campusguard.tasks import cancel_and_wait
 from contract import Command, MessageType, TopicTree
 from contract import encode as encode_message
 from contract.messages import Image, new_event_id, utc_now
@@ -118,8 +119,7 @@ class Snapshots:
     async def close(self) -> None:
         """Stop the fetches under way (the hub is stopping)."""
         tasks = set(self._prefetches) | set(self._fetches.values())
-        for task in tasks:
-            task.cancel()
+        await cancel_and_wait(*tasks)
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _fetch(self, school_id: str, gateway_id: str, device_id: str | None, image_id: str) -> StoredImage:

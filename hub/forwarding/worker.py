@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from campusguard.tasks import cancel_and_wait
 from contract.messages import utc_now
 from hub import ledger, live
 from hub.forwarding.dc09 import Dc09Link
@@ -93,8 +94,7 @@ class Forwarder:
         try:
             await stop.wait()
         finally:
-            for task in tasks:
-                task.cancel()
+            await cancel_and_wait(*tasks)
             await asyncio.gather(*tasks, return_exceptions=True)
             for sender in self.senders.values():
                 await sender.close()
