@@ -29,6 +29,7 @@ from hub.api.deps import Services, current_principal
 from hub.auth import admin as accounts
 from hub.auth import routes as auth_routes
 from hub.db.engine import make_engine, migrate, session_factory
+from hub.domain.state import HubState
 from hub.forwarding import api as forwarding_api
 from hub.forwarding.worker import Forwarder
 from hub.ingest import Ingest
@@ -39,7 +40,6 @@ from hub.mqtt import ClientFactory, MqttLink
 from hub.reconcile import ActiveAlarms
 from hub.settings import HubSettings
 from hub.snapshots import Snapshots
-from hub.state import HubState
 from hub.store import Store
 from hub.web import router as web
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from contract import DeviceInfo, Event
 from hub.deadletters import DeadLetter
-from hub.state import Change
+from hub.domain.state import Change
 
 Key = tuple[str, str]
 

@@ -36,6 +36,7 @@ from contract.messages import (
 from hub.batch import Batch
 from hub.deadletters import DeadLetter, DeadLetters
 from hub.decoding import decode_payload
+from hub.domain.state import HubState, spool_condition
 from hub.lanes import AlarmsFirst, Inbound, Lane
 from hub.ledger import SPOOL_FAILURE
 from hub.metrics import Metrics
@@ -43,7 +44,6 @@ from hub.reconcile import ActiveAlarms
 from hub.rejects import RejectLog, source_of
 from hub.settings import HubSettings
 from hub.sinks import Committed, Sink, notify
-from hub.state import HubState, spool_condition
 from hub.store import Outcome, Store
 from hub.writer import TRANSIENT, BatchWriter
 

@@ -17,7 +17,7 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db.models import LiveRow
-from hub.state import Change
+from hub.domain.state import Change
 
 if TYPE_CHECKING:
     from hub.sinks import Committed

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub import ledger, live
 from hub.batch import Batch, Key
 from hub.db.models import Alarm, DeadLetterRow, Device, Gateway, School, StoredEvent, Transition
+from hub.domain.state import GATEWAY_OFFLINE, DeviceState
 from hub.forwarding.outbox import Outbox
 from hub.gateways import registry
 from hub.live import LiveEvent
-from hub.state import GATEWAY_OFFLINE, DeviceState
 
 CHUNK = 500  # keys per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.liveness import SeqTracker
+from hub.domain.liveness import SeqTracker
 from hub.uptime import uptime_by_day
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)

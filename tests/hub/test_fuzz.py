@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import sessionmaker
 
 from contract.messages import MAX_PAYLOAD_BYTES
+from hub.domain.state import HubState
 from hub.ingest import Ingest
 from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.settings import HubSettings
-from hub.state import HubState
 from hub.store import Store
 from tests.hub.support import eventually, hub_settings, running_hub, unique_prefix
 from tests.support.servers import Mosquitto

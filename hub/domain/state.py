@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from contract import Birth, DeviceInfo, Event, Snapshot
-from hub.liveness import SeqTracker, is_silent
+from hub.domain.liveness import SeqTracker, is_silent
 
 GATEWAY_OFFLINE = "gateway_offline"
 
