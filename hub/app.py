@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from sqlalchemy import Engine
 
 from campusguard.tasks import TaskHealth, cancel_and_wait, supervised
 from contract import TopicTree
@@ -95,6 +96,19 @@ class HubTasks:
     mqtt: "asyncio.Task[None]"
 
 
+async def _checked_in(engine: Engine, timeout_s: float = 5.0) -> None:
+    """Wait until no connection is out of the pool: a database call still running in a thread
+    (its task was cancelled, not the thread) would otherwise return its connection to a pool already
+    disposed, where it stays open until collected."""
+    checked_out = getattr(engine.pool, "checkedout", None)
+    if checked_out is None:
+        return
+    for _ in range(int(timeout_s / 0.05)):
+        if not checked_out():
+            return
+        await asyncio.sleep(0.05)
+
+
 # What any API route may answer besides its own documented outcomes.
 API_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no valid session or token"},
@@ -113,32 +127,39 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop, ingest_stop, forward_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
         await asyncio.to_thread(svc.leader.refresh)  # decided before the first sweep could run
-        async with asyncio.TaskGroup() as group:
+        try:
+            async with asyncio.TaskGroup() as group:
 
-            def start(name: str, make: Callable[[], Awaitable[None]], until: asyncio.Event) -> "asyncio.Task[None]":
-                health = svc.tasks[name] = TaskHealth()
-                return group.create_task(supervised(f"hub:{name}", make, until, health), name=f"hub:{name}")
+                def start(name: str, make: Callable[[], Awaitable[None]], until: asyncio.Event) -> "asyncio.Task[None]":
+                    health = svc.tasks[name] = TaskHealth()
+                    return group.create_task(supervised(f"hub:{name}", make, until, health), name=f"hub:{name}")
 
-            tasks = HubTasks(
-                leader=start("leader", lambda: svc.leader.run(stop), stop),
-                # the forwarder starts before ingest and stops after it: rows committed last are sent
-                forwarding=start("forwarding", lambda: svc.forwarder.run(forward_stop), forward_stop),
-                ingest=start("ingest", svc.ingest.run, ingest_stop),  # runs until cancelled
-                mqtt=start("mqtt", lambda: svc.link.run(stop, svc.ingest.feed), stop),
-            )
-            log.info(
-                "hub %s: broker %s, database %s", __version__, settings.mqtt.url, settings.database.url.split("@")[-1]
-            )
-            try:
-                yield
-            finally:
-                stop.set()
-                await asyncio.gather(tasks.mqtt, tasks.leader, return_exceptions=True)
-                ingest_stop.set()
-                await cancel_and_wait(tasks.ingest)  # it publishes acks: one cancel can get lost there
-                await svc.snapshots.close()
-                forward_stop.set()
-        svc.sessions.kw["bind"].dispose()
+                tasks = HubTasks(
+                    leader=start("leader", lambda: svc.leader.run(stop), stop),
+                    # the forwarder starts before ingest and stops after it: rows committed last are sent
+                    forwarding=start("forwarding", lambda: svc.forwarder.run(forward_stop), forward_stop),
+                    ingest=start("ingest", svc.ingest.run, ingest_stop),  # runs until cancelled
+                    mqtt=start("mqtt", lambda: svc.link.run(stop, svc.ingest.feed), stop),
+                )
+                log.info(
+                    "hub %s: broker %s, database %s",
+                    __version__,
+                    settings.mqtt.url,
+                    settings.database.url.split("@")[-1],
+                )
+                try:
+                    yield
+                finally:
+                    stop.set()
+                    await asyncio.gather(tasks.mqtt, tasks.leader, return_exceptions=True)
+                    ingest_stop.set()
+                    await cancel_and_wait(tasks.ingest)  # it publishes acks: one cancel can get lost there
+                    await svc.ingest.close()  # a batch under way is written before the pool goes
+                    await svc.snapshots.close()
+                    forward_stop.set()
+        finally:
+            await _checked_in(svc.sessions.kw["bind"])
+            svc.sessions.kw["bind"].dispose()
 
     app = FastAPI(title="CampusGuard hub", version=__version__, lifespan=lifespan)
     app.state.services = svc

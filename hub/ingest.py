@@ -183,6 +183,10 @@ class Ingest:
                 failures = 0
                 lane.progress = time.monotonic()
 
+    async def close(self) -> None:
+        """After ``run`` was cancelled: wait for a batch still being written."""
+        await self.writer.close()
+
     async def _refresh_registry(self) -> None:
         if self.registered is None or time.monotonic() < self._next_registry:
             return

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
@@ -39,9 +40,15 @@ def merged(a: Outcome, b: Outcome) -> Outcome:
 
 
 class BatchWriter:
-    """Writes batches through the store in a worker thread."""
+    """Writes batches through the store in worker threads of its own (one per ingest lane).
+
+    The threads are the writer's so that a stopping hub can wait for a write under way: cancelling
+    the task that awaits it does not stop the thread, and a connection it returns to a pool already
+    disposed would be left open (``close``).
+    """
 
     def __init__(self, store: Store, metrics: Metrics, now: Callable[[], datetime], on_refused: Refused) -> None:
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hub-writer")
         self.store = store
         self.metrics = metrics
         self.now = now
@@ -72,7 +79,7 @@ class BatchWriter:
     async def _write(self, batch: Batch, now: datetime) -> Outcome:
         started = time.perf_counter()
         try:
-            outcome = await asyncio.to_thread(self.store.write, batch, now)
+            outcome = await asyncio.wrap_future(self._threads.submit(self.store.write, batch, now))
         except TRANSIENT:
             raise
         except Exception as exc:  # noqa: BLE001 - the batch's content was refused: find the part at fault
@@ -84,3 +91,7 @@ class BatchWriter:
             return merged(await self._write(first, now), await self._write(second, now))
         self.metrics.observe_batch(time.perf_counter() - started)
         return outcome
+
+    async def close(self) -> None:
+        """Wait for the writes under way (the hub is stopping), then let the threads go."""
+        await asyncio.to_thread(self._threads.shutdown, wait=True)
