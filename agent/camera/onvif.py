@@ -10,14 +10,26 @@ import asyncio
 import datetime as dt
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
 
+from agent.camera.onvif_values import (
+    OnvifInfo,
+    OnvifProfileInfo,
+    as_float,
+    as_int,
+    is_auth_fault,
+    strip_credentials,
+    text,
+    topic_state,
+    utc,
+)
 from agent.errors import AgentError, AuthError, DeviceTimeout, ProtocolError, Unreachable
+
+__all__ = ["OnvifClient", "OnvifInfo", "OnvifProfileInfo", "topic_state"]
 
 
 def _import_onvif() -> tuple[Any, Any, Any]:
@@ -44,61 +56,9 @@ PULL_WAIT_S = 1  # how long one PullMessages may wait on the camera (whole secon
 PULL_MESSAGE_LIMIT = 100
 SUBSCRIPTION = dt.timedelta(seconds=120)  # asked for; renewed once half of what the camera granted has passed
 DRIFT_RESYNC_S = 2.0  # a clock drift change beyond this rebuilds the services (see probe)
-AUTH_SUBCODES = frozenset({"NotAuthorized", "FailedAuthentication", "InvalidSecurityToken"})
 EVENT_NAMES = ("tamper", "motion", "signal_loss")
 
-# Topic (without its namespace prefix) -> (state, data items that carry it). Topic prefixes are the
-# camera's choice (tns1 is usual), so they are stripped before matching.
-EVENT_TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "RuleEngine/TamperDetector/Tamper": ("tamper", ("IsTamper", "State")),
-    "VideoSource/MotionAlarm": ("motion", ("State", "IsMotion")),
-    "RuleEngine/CellMotionDetector/Motion": ("motion", ("IsMotion", "State")),
-    "VideoSource/SignalLoss": ("signal_loss", ("State",)),
-}
-
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class OnvifProfileInfo:
-    """One media profile: its video encoder settings and RTSP URI (credentials stripped)."""
-
-    token: str
-    name: str
-    width: int | None
-    height: int | None
-    fps_limit: float | None
-    bitrate_kbps: int | None
-    codec: str | None
-    gov_length: int | None
-    stream_uri: str | None
-
-
-@dataclass(frozen=True)
-class OnvifInfo:
-    """What one probe learnt about a camera."""
-
-    manufacturer: str
-    model: str
-    firmware: str
-    serial: str
-    clock_drift_s: float  # camera UTC minus gateway UTC
-    profiles: list[OnvifProfileInfo]  # device order: [0] is the main stream, [1] usually the substream
-    retention_days: float | None  # Profile G DataUntil - DataFrom; None without a search service
-    recording_lag_s: float | None  # camera's now - DataUntil
-
-
-def topic_state(topic: str, items: Mapping[str, str]) -> tuple[str, bool] | None:
-    """The (state name, value) an event notification sets, or None when it is not one we track."""
-    bare = "/".join(part.rsplit(":", 1)[-1] for part in topic.strip().split("/"))
-    known = EVENT_TOPICS.get(bare)
-    if known is None:
-        return None
-    name, item_names = known
-    for item in item_names:
-        if item in items:
-            return name, items[item].strip().lower() in {"true", "1"}
-    return None
 
 
 class OnvifClient:
@@ -141,10 +101,10 @@ class OnvifClient:
             drift_s = self._drift.total_seconds() if self._drift is not None else 0.0
             retention_days, lag_s = await self._recordings(camera, drift_s)
             return OnvifInfo(
-                manufacturer=_text(info.Manufacturer),
-                model=_text(info.Model),
-                firmware=_text(info.FirmwareVersion),
-                serial=_text(info.SerialNumber),
+                manufacturer=text(info.Manufacturer),
+                model=text(info.Model),
+                firmware=text(info.FirmwareVersion),
+                serial=text(info.SerialNumber),
                 clock_drift_s=drift_s,
                 profiles=profiles,
                 retention_days=retention_days,
@@ -239,7 +199,7 @@ class OnvifClient:
     # --- probe parts ------------------------------------------------------------------------------
 
     async def _profile(self, media: Any, profile: Any) -> OnvifProfileInfo:
-        token = _text(getattr(profile, "token", None))
+        token = text(getattr(profile, "token", None))
         encoder = getattr(profile, "VideoEncoderConfiguration", None)
         resolution = getattr(encoder, "Resolution", None)
         rate = getattr(encoder, "RateControl", None)
@@ -250,7 +210,7 @@ class OnvifClient:
         try:
             media_uri = await self._call(media.GetStreamUri(request))
         except _zeep_errors.Fault as fault:
-            if _is_auth_fault(fault):
+            if is_auth_fault(fault):
                 raise
             # A profile without video (audio or metadata only) has no stream; the rest of the probe stands.
             log.debug("%r: no stream URI for profile %s: %s", self, token, fault.message)
@@ -258,14 +218,14 @@ class OnvifClient:
         uri = getattr(media_uri, "Uri", None)
         return OnvifProfileInfo(
             token=token,
-            name=_text(getattr(profile, "Name", None)),
-            width=_int(getattr(resolution, "Width", None)),
-            height=_int(getattr(resolution, "Height", None)),
-            fps_limit=_float(getattr(rate, "FrameRateLimit", None)),
-            bitrate_kbps=_int(getattr(rate, "BitrateLimit", None)),
-            codec=_text(getattr(encoder, "Encoding", None)) or None,
-            gov_length=_int(gov),
-            stream_uri=_strip_credentials(_text(uri)) if uri else None,
+            name=text(getattr(profile, "Name", None)),
+            width=as_int(getattr(resolution, "Width", None)),
+            height=as_int(getattr(resolution, "Height", None)),
+            fps_limit=as_float(getattr(rate, "FrameRateLimit", None)),
+            bitrate_kbps=as_int(getattr(rate, "BitrateLimit", None)),
+            codec=text(getattr(encoder, "Encoding", None)) or None,
+            gov_length=as_int(gov),
+            stream_uri=strip_credentials(text(uri)) if uri else None,
         )
 
     async def _recordings(self, camera: Any, drift_s: float) -> tuple[float | None, float | None]:
@@ -276,12 +236,12 @@ class OnvifClient:
         try:
             summary = await self._call(search.GetRecordingSummary())
         except _zeep_errors.Fault as fault:
-            if _is_auth_fault(fault):
+            if is_auth_fault(fault):
                 raise
             log.debug("%r: GetRecordingSummary refused: %s", self, fault.message)  # e.g. no SD card
             return None, None
-        since = _utc(getattr(summary, "DataFrom", None))
-        until = _utc(getattr(summary, "DataUntil", None))
+        since = utc(getattr(summary, "DataFrom", None))
+        until = utc(getattr(summary, "DataUntil", None))
         if since is None or until is None:
             return None, None
         # DataUntil is on the camera's clock, so compare it with the camera's now.
@@ -302,7 +262,7 @@ class OnvifClient:
         if not address:
             raise ProtocolError(f"{self!r}: CreatePullPointSubscription returned no address")
         # The library builds per-subscription services from xaddrs, like its PullPointManager does.
-        camera.xaddrs[PULLPOINT_NS] = _text(address)
+        camera.xaddrs[PULLPOINT_NS] = text(address)
         self._pullpoint = await camera.create_pullpoint_service()
         self._manager = await camera.create_subscription_service("PullPointSubscription")
         self._schedule_renewal(result)
@@ -313,7 +273,7 @@ class OnvifClient:
             # Most cameras send every property's current value on subscribe; some only on request.
             await self._call(self._pullpoint.SetSynchronizationPoint())
         except _zeep_errors.Fault as fault:
-            if _is_auth_fault(fault):
+            if is_auth_fault(fault):
                 raise
             log.debug("%r: SetSynchronizationPoint refused: %s", self, fault.message)
 
@@ -322,8 +282,8 @@ class OnvifClient:
         self._schedule_renewal(result)
 
     def _schedule_renewal(self, result: Any) -> None:
-        current = _utc(getattr(result, "CurrentTime", None))
-        termination = _utc(getattr(result, "TerminationTime", None))
+        current = utc(getattr(result, "CurrentTime", None))
+        termination = utc(getattr(result, "TerminationTime", None))
         granted = (termination - current).total_seconds() if current and termination else SUBSCRIPTION.total_seconds()
         granted = max(granted, 2.0)
         now = asyncio.get_running_loop().time()
@@ -336,10 +296,10 @@ class OnvifClient:
         self._renew_at = self._expires_at = 0.0
 
     def _apply(self, message: Any) -> None:
-        topic = _text(getattr(getattr(message, "Topic", None), "_value_1", None))
+        topic = text(getattr(getattr(message, "Topic", None), "_value_1", None))
         body = getattr(getattr(message, "Message", None), "_value_1", None)
         data = getattr(body, "Data", None)
-        items = {_text(i.Name): _text(i.Value) for i in getattr(data, "SimpleItem", None) or [] if i is not None}
+        items = {text(i.Name): text(i.Value) for i in getattr(data, "SimpleItem", None) or [] if i is not None}
         change = topic_state(topic, items)
         if change is not None:
             name, value = change
@@ -363,7 +323,7 @@ class OnvifClient:
         except (TimeoutError, _ONVIFTimeoutError) as exc:
             raise DeviceTimeout(f"{where}: no answer within {self.timeout_s:g} s") from exc
         except _zeep_errors.Fault as fault:
-            if _is_auth_fault(fault):
+            if is_auth_fault(fault):
                 raise AuthError(f"{where}: credentials refused for user {self.username!r}") from fault
             raise ProtocolError(f"{where}: SOAP fault {fault.code}: {fault.message}") from fault
         except _zeep_errors.TransportError as exc:
@@ -377,40 +337,3 @@ class OnvifClient:
         except (_zeep_errors.Error, _ONVIFError, aiohttp.ClientError, AttributeError, TypeError, ValueError) as exc:
             # The camera answered with something the WSDL or our parsing cannot make sense of.
             raise ProtocolError(f"{where}: unexpected answer: {type(exc).__name__}: {exc}") from exc
-
-
-def _is_auth_fault(fault: Any) -> bool:
-    """NotAuthorized subcode (ter:, or wsse: on some firmware), or the same words in a bare fault."""
-    codes = [getattr(code, "localname", str(code)) for code in getattr(fault, "subcodes", None) or []]
-    codes.append(str(getattr(fault, "code", "") or "").rsplit(":", 1)[-1])
-    if AUTH_SUBCODES.intersection(codes):
-        return True
-    message = str(getattr(fault, "message", "") or "").lower()
-    return "not authorized" in message or "unauthorized" in message
-
-
-def _strip_credentials(uri: str) -> str:
-    """Some firmware puts user:password into the stream URI; the agent must not carry it around."""
-    scheme, sep, rest = uri.partition("://")
-    authority, slash, path = rest.partition("/")
-    if not sep or "@" not in authority:
-        return uri
-    return f"{scheme}://{authority.rsplit('@', 1)[1]}{slash}{path}"
-
-
-def _utc(value: Any) -> dt.datetime | None:
-    if not isinstance(value, dt.datetime):
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
