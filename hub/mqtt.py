@@ -11,11 +11,11 @@
 Both sessions are persistent (fixed client ids; MQTT 5 with a session that never expires, or
 3.1.1 with ``clean_session=False``): the broker queues QoS1 messages while the hub restarts
 (mosquitto: raise ``max_queued_messages``, see deploy/mosquitto.conf). Each message is
-acknowledged to the broker (PUBACK) only once ingest has queued it, so a hub that cannot keep up
-holds the backlog at the broker rather than in its own memory; ingest's queue bound is the
-backpressure. MQTT 5's Receive Maximum (``receive_maximum``) is what bounds the unacknowledged
-messages: mosquitto 2.0 keeps its own ``max_inflight_messages`` for a 3.1.1 client only until the
-client subscribes again, then sends its whole queue (measured; docs/decisions.md).
+acknowledged to the broker (PUBACK) only once ingest has queued it, with MQTT 5's Receive Maximum
+(``receive_maximum``) asking the broker to send no more ahead. Measured, mosquitto 2.0.11 keeps
+that window only until the first PUBACK (with 3.1.1's ``max_inflight_messages`` alike;
+docs/decisions.md 34), so the hub also stops reading the telemetry socket while ingest is behind
+(``PausableClient``): the backlog stays at the broker rather than in the hub's memory.
 
 With a share group, status and events are load-shared between hubs; presence and births go to
 every hub (shared subscriptions get no retained messages, and every hub needs the inventory).
