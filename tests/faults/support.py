@@ -83,7 +83,11 @@ class System:
             alarms = await self.panic_alarms()
             return alarms if len(alarms) >= presses and self.police() >= presses else None
 
-        alarms: list[dict[str, Any]] = await eventually(counted, 20)
+        try:
+            alarms: list[dict[str, Any]] = await eventually(counted, 20)
+        except AssertionError:  # say which count fell short: lost at the hub, or not yet at the police
+            found = await self.panic_alarms()
+            raise AssertionError(f"{presses} presses: {len(found)} alarms at the hub, {self.police()} PA") from None
         await asyncio.sleep(1.0)  # a double would arrive by now
         assert len(await self.panic_alarms()) == presses, "doubled in the hub"
         assert self.police() == presses, "doubled at the police"
