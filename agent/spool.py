@@ -27,12 +27,13 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agent.outbox import Held, MemoryOutbox
 from contract import Event, encode
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -171,12 +172,16 @@ class Spool:
 
     # --- when the file cannot be written ------------------------------------------------------
 
-    def _degrade(self, exc: SpoolError) -> None:
-        """Count a failed write and, the first time, move what the file holds into memory."""
+    def _failed(self, exc: SpoolError) -> None:
+        """Count a failed write; it is reported (``failure``) until a write succeeds."""
         self.write_errors += 1
         self.failure = str(exc)[:200]
         if self.write_errors % 100 == 1:
             log.error("spool write failed (%d so far), keeping events in memory: %s", self.write_errors, exc)
+
+    def _degrade(self, exc: SpoolError) -> None:
+        """Count a failed write and, the first time, move what the file holds into memory."""
+        self._failed(exc)
         if self.memory is not None:
             return
         self.memory = MemoryOutbox(self.max_events)
@@ -217,8 +222,7 @@ class Spool:
                 self._bump("dropped_telemetry", memory.dropped)
                 self._count = self._scalar("SELECT COUNT(*) FROM events")
         except SpoolError as exc:
-            self.write_errors += 1
-            self.failure = str(exc)[:200]
+            self._failed(exc)
             return False
         log.warning("the spool file can be written again; %d events moved back from memory", len(memory.held))
         self.memory, self._states, self.failure = None, {}, None
@@ -287,61 +291,58 @@ class Spool:
             self._bump("alarms_over_cap", 1)
             log.error("spool holds %d events, over its cap, all alarms: keeping them", self._count)
 
-    def due(self, now: float, resend_after_s: float, limit: int) -> list[tuple[int, bytes]]:
-        """Events to (re)send now: never sent, or sent before ``now - resend_after_s``; alarms first."""
+    def _file_or_memory(self, in_file: Callable[[], T], in_memory: Callable[[MemoryOutbox], T]) -> T:
+        """Do it in the file; if the file fails (or failed before), in memory."""
         if self.memory is None:
             try:
-                with self._lock, self._translated():
-                    rows = self._db.execute(
-                        "SELECT seq, payload FROM events WHERE sent_at IS NULL OR sent_at < ? "
-                        "ORDER BY is_alarm DESC, seq LIMIT ?",
-                        (now - resend_after_s, limit),
-                    ).fetchall()
-                return [(int(seq), bytes(payload)) for seq, payload in rows]
+                return in_file()
             except SpoolError as exc:
                 self._degrade(exc)
         assert self.memory is not None
-        return self.memory.due(now, resend_after_s, limit)
+        return in_memory(self.memory)
+
+    def due(self, now: float, resend_after_s: float, limit: int) -> list[tuple[int, bytes]]:
+        """Events to (re)send now: never sent, or sent before ``now - resend_after_s``; alarms first."""
+
+        def in_file() -> list[tuple[int, bytes]]:
+            with self._lock, self._translated():
+                rows = self._db.execute(
+                    "SELECT seq, payload FROM events WHERE sent_at IS NULL OR sent_at < ? "
+                    "ORDER BY is_alarm DESC, seq LIMIT ?",
+                    (now - resend_after_s, limit),
+                ).fetchall()
+            return [(int(seq), bytes(payload)) for seq, payload in rows]
+
+        return self._file_or_memory(in_file, lambda memory: memory.due(now, resend_after_s, limit))
 
     def in_flight(self, now: float, resend_after_s: float) -> int:
         """How many events were sent recently and still wait for their ack."""
-        if self.memory is None:
-            try:
-                with self._lock, self._translated():
-                    return self._scalar(
-                        "SELECT COUNT(*) FROM events WHERE sent_at IS NOT NULL AND sent_at >= ?",
-                        now - resend_after_s,
-                    )
-            except SpoolError as exc:
-                self._degrade(exc)
-        assert self.memory is not None
-        return self.memory.in_flight(now, resend_after_s)
+
+        def in_file() -> int:
+            with self._lock, self._translated():
+                sql = "SELECT COUNT(*) FROM events WHERE sent_at IS NOT NULL AND sent_at >= ?"
+                return self._scalar(sql, now - resend_after_s)
+
+        return self._file_or_memory(in_file, lambda memory: memory.in_flight(now, resend_after_s))
 
     def mark_sent(self, seqs: list[int], now: float) -> None:
         """Record that these events were handed to the broker."""
-        if self.memory is None:
-            try:
-                with self._lock, self._translated():
-                    self._db.executemany(
-                        "UPDATE events SET sent_at = ?, published = 1 WHERE seq = ?", [(now, s) for s in seqs]
-                    )
-                return
-            except SpoolError as exc:
-                self._degrade(exc)
-        assert self.memory is not None
-        self.memory.mark_sent(seqs, now)
+
+        def in_file() -> None:
+            with self._lock, self._translated():
+                sql = "UPDATE events SET sent_at = ?, published = 1 WHERE seq = ?"
+                self._db.executemany(sql, [(now, s) for s in seqs])
+
+        self._file_or_memory(in_file, lambda memory: memory.mark_sent(seqs, now))
 
     def mark_all_unsent(self) -> None:
         """After a reconnect, everything unacked is due again at once."""
-        if self.memory is None:
-            try:
-                with self._lock, self._translated():
-                    self._db.execute("UPDATE events SET sent_at = NULL")
-                return
-            except SpoolError as exc:
-                self._degrade(exc)
-        assert self.memory is not None
-        self.memory.mark_all_unsent()
+
+        def in_file() -> None:
+            with self._lock, self._translated():
+                self._db.execute("UPDATE events SET sent_at = NULL")
+
+        self._file_or_memory(in_file, MemoryOutbox.mark_all_unsent)
 
     def ack(self, event_ids: list[str]) -> int:
         """Forget events the hub has stored; return how many were removed.
@@ -349,13 +350,7 @@ class Spool:
         Only events this agent has sent can be acked: an id it holds but never published cannot
         have reached a hub, so an ack naming it is forged or confused and is ignored.
         """
-        if self.memory is None:
-            try:
-                return self._ack_in_file(event_ids)
-            except SpoolError as exc:
-                self._degrade(exc)
-        assert self.memory is not None
-        return self.memory.ack(event_ids)
+        return self._file_or_memory(lambda: self._ack_in_file(event_ids), lambda memory: memory.ack(event_ids))
 
     def _ack_in_file(self, event_ids: list[str]) -> int:
         with self._lock, self._transaction():
