@@ -1,6 +1,5 @@
 """The agent's configuration file, parsed once into frozen models that reject unknown keys."""
 
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -9,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent.drivers.registry import spec_for_address, specs
 from agent.errors import ConfigError, FileError
 from agent.yamlfile import read_yaml, validate_file
-from campusguard.mqtt import BrokerSettings
+from campusguard.mqtt import BrokerSettings, SecretMissing, read_secret
 from contract.topics import ID_PATTERN
 
 Id = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
@@ -85,14 +84,10 @@ class DeviceConfig(_Strict):
 
     def resolve_password(self) -> str | None:
         """The camera password from its variable or file; never logged."""
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(f"device {self.id}: variable {self.password_env} is not set")
-            return value
-        if self.password_file:
-            return self.password_file.read_text(encoding="utf-8").strip()
-        return None
+        try:
+            return read_secret("password", self.password_env, self.password_file)
+        except SecretMissing as exc:
+            raise ConfigError(f"device {self.id}: {exc}") from None
 
 
 class CameraDefaults(_Strict):

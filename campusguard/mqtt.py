@@ -16,6 +16,22 @@ class SecretMissing(ValueError):
     """A password is to be read from a variable or a file that is not there."""
 
 
+def read_secret(field: str, env: str | None, file: Path | None) -> str | None:
+    """A password from the variable ``env`` or the file ``file`` (``field`` names them in errors);
+    None when neither is set; SecretMissing when the one named is not there."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise SecretMissing(f"{field}_env: variable {env} is not set")
+        return value
+    if file:
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SecretMissing(f"{field}_file: {file}: {exc.strerror}") from None
+    return None
+
+
 class BrokerSettings(BaseModel):
     """The broker's address, the credentials and TLS files, the topic prefix and the keep-alive."""
 
@@ -59,17 +75,7 @@ class BrokerSettings(BaseModel):
         """The password from the settings, a variable or a secret file; SecretMissing if that is not there."""
         if self.password is not None:
             return self.password.get_secret_value()
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise SecretMissing(f"mqtt.password_env: variable {self.password_env} is not set")
-            return value
-        if self.password_file:
-            try:
-                return self.password_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise SecretMissing(f"mqtt.password_file: {self.password_file}: {exc.strerror}") from None
-        return None
+        return read_secret("mqtt.password", self.password_env, self.password_file)
 
     def tls_parameters(self) -> aiomqtt.TLSParameters | None:
         """For ``mqtts://``: verify the broker against ``ca_file`` (or the system's CAs), present a client
