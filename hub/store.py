@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub import ledger, live
 from hub.batch import Batch, Key
 from hub.db.models import Alarm, DeadLetterRow, Device, Gateway, School, StoredEvent, Transition
-from hub.domain.state import GATEWAY_OFFLINE, DeviceState
+from hub.domain import offline
+from hub.domain.state import DeviceState
 from hub.forwarding.outbox import Outbox
 from hub.gateways import registry
 from hub.live import LiveEvent
@@ -185,45 +186,34 @@ class Store:
 
     @staticmethod
     def _conditions(session: Session, batch: Batch, outcome: Outcome) -> None:
-        """Raise or clear the hub-made offline alarms the changes call for."""
+        """Raise or clear the hub-made offline alarms the changes call for (hub.domain.offline)."""
         if not batch.offline_alarms:
             return
-        due = [
-            c
-            for c in batch.changes
-            if c.reason != GATEWAY_OFFLINE and (c.availability == "offline" or c.previous == "offline")
-        ]
+        due = [c for c in batch.changes if offline.concerns_offline(c)]
         # Only an open, active alarm can be cleared: look them up once instead of once per recovered subject.
-        clears = {c.school_id for c in due if c.availability != "offline"}
+        schools = sorted({c.school_id for c in due if c.availability != offline.OFFLINE})
         active: set[tuple[str, str | None, str]] = set()
-        for start in range(0, len(clears), CHUNK):
-            chunk = sorted(clears)[start : start + CHUNK]
+        for start in range(0, len(schools), CHUNK):
             query = select(Alarm.school_id, Alarm.device_id, Alarm.kind).where(
-                Alarm.school_id.in_(chunk),
-                Alarm.kind.in_(("device_offline", "gateway_offline")),
+                Alarm.school_id.in_(schools[start : start + CHUNK]),
+                Alarm.kind.in_([str(kind) for kind in offline.OFFLINE_KINDS]),
                 Alarm.state.in_(ledger.OPEN_STATES),
                 Alarm.condition == "active",
             )
             active |= {(s, d, k) for s, d, k in session.execute(query)}
-        for c in due:
-            kind = "gateway_offline" if c.device_id is None else "device_offline"
-            going_offline = c.availability == "offline"
-            if not going_offline and (c.school_id, c.device_id, kind) not in active:
-                continue
+        for call in offline.offline_calls(due, active):
             alarm = ledger.apply_condition(
                 session,
-                school_id=c.school_id,
-                gateway_id=c.gateway_id,
-                device_id=c.device_id,
-                kind=kind,
-                active=going_offline,
-                at=c.at,
+                school_id=call.school_id,
+                gateway_id=call.gateway_id,
+                device_id=call.device_id,
+                kind=str(call.kind),
+                active=call.active,
+                at=call.at,
             )
             if alarm is not None:
                 session.flush()
                 outcome.alarms.append(alarm_dict(alarm))
-                if going_offline:
-                    active.add((c.school_id, c.device_id, kind))
 
     def _events(self, session: Session, batch: Batch, now: datetime, outcome: Outcome) -> None:
         ids = list(batch.events)
