@@ -9,7 +9,7 @@ reverse: the source first, the forwarder last.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +40,7 @@ from hub.metrics import Metrics
 from hub.mqtt import ClientFactory, MqttLink
 from hub.reconcile import ActiveAlarms
 from hub.settings import HubSettings
+from hub.sinks import Sink
 from hub.snapshots import Snapshots
 from hub.store import Store
 from hub.web import router as web
@@ -48,9 +49,13 @@ log = logging.getLogger(__name__)
 
 
 def build_services(
-    settings: HubSettings, now: Callable[[], datetime] = utc_now, client_factory: ClientFactory | None = None
+    settings: HubSettings,
+    now: Callable[[], datetime] = utc_now,
+    client_factory: ClientFactory | None = None,
+    extra_sinks: Sequence[Sink] = (),
 ) -> Services:
-    """Create the store (migrated), the state loaded from it, and the pipeline around them."""
+    """Create the store (migrated), the state loaded from it, and the pipeline around them
+    (``extra_sinks`` after the built-in ones)."""
     engine = make_engine(settings.database.url, settings.database.echo)
     migrate(engine)
     sessions = session_factory(engine)
@@ -74,7 +79,7 @@ def build_services(
         state,
         store,
         metrics,
-        sinks=(live, forwarder, snapshots),
+        sinks=(live, forwarder, snapshots, *extra_sinks),
         publish=link.publish,
         on_image=snapshots.on_image,
         now=now,

@@ -6,7 +6,7 @@ from typing import Any
 
 from contract import DeviceInfo, Event
 from hub.deadletters import DeadLetter
-from hub.domain.state import Change
+from hub.domain.state import Change, ReceivedSnapshot
 
 Key = tuple[str, str]
 
@@ -28,6 +28,9 @@ class Batch:
     # (school, gateway, kind, active, at): gateway-level IT alarms, such as a failing spool
     gateway_alarms: list[tuple[str, str, str, bool, datetime]] = field(default_factory=list)
     raw: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # event id -> (topic, payload), for dead letters
+    # the snapshots taken, for the sinks after the commit (not written; a batch of only these needs no transaction)
+    snapshots: list[ReceivedSnapshot] = field(default_factory=list)
+    rebirths: set[Key] = field(default_factory=set)  # gateways to ask for a birth after the batch (not written)
 
     def __bool__(self) -> bool:
         return bool(
@@ -65,6 +68,7 @@ class Batch:
             escalate_after_s=self.escalate_after_s,
             offline_alarms=self.offline_alarms,
             prune_live_before=self.prune_live_before,
+            snapshots=self.snapshots,
         )
         second = Batch(offline_alarms=self.offline_alarms)
         for batch, chunk in ((first, parts[:half]), (second, parts[half:])):

@@ -27,12 +27,7 @@ from datetime import datetime, timedelta
 from campusguard.backoff import backoff_s
 from contract import Ack, Birth, Command, ContractError, Event, MessageType, Presence, Snapshot, TopicTree
 from contract import encode as encode_message
-from contract.messages import (
-    MAX_ACK_IDS,
-    Image,
-    new_event_id,
-    utc_now,
-)
+from contract.messages import MAX_ACK_IDS, Image, new_event_id, utc_now
 from hub.batch import Batch
 from hub.deadletters import DeadLetter, DeadLetters
 from hub.decoding import decode_payload
@@ -53,6 +48,7 @@ PRUNE_EVERY_S = 60.0  # forgetting old live-stream changes is housekeeping, not 
 CHANGES_MAX = 2_000  # changes + inventory rows per transaction: about 0.1 s of commit on SQLite here
 Publish = Callable[[str, bytes], Awaitable[bool]]
 MAX_POISON_IDS = 10_000
+INBOUND = frozenset({MessageType.PRESENCE, MessageType.BIRTH, MessageType.STATUS, MessageType.EVENT, MessageType.IMAGE})
 
 
 class UnknownDevice(ValueError):
@@ -111,13 +107,7 @@ class Ingest:
         """Validate a message; count and log a reject and return None when it breaks the contract."""
         try:
             where = self.tree.parse(topic)
-            if where.message_type not in (
-                MessageType.PRESENCE,
-                MessageType.BIRTH,
-                MessageType.STATUS,
-                MessageType.EVENT,
-                MessageType.IMAGE,
-            ):
+            if where.message_type not in INBOUND:
                 return None  # our own acks and commands, if a broker echoes them
             message = decode_payload(where.message_type, payload)
         except ContractError as exc:
@@ -218,9 +208,8 @@ class Ingest:
         lane = lane or (self._lane_of(items[0]) if items else self.telemetry)
         now = self.now()
         batch = Batch(offline_alarms=self.settings.alarms.device_offline_alarm)
-        rebirths: set[tuple[str, str]] = set()
         for item in items:
-            self._apply_one(item, now, batch, rebirths)
+            self._apply_one(item, now, batch)
         # A batch ends at batch_max messages, CHANGES_MAX rows or batch_budget_s of applying: a mass
         # recovery (every device of every gateway changing at once) or a flood of snapshots then
         # commits in steps, and an alarm queued behind it waits for one step, not for the whole
@@ -231,14 +220,17 @@ class Ingest:
             queued = lane.take_nowait()
             if queued is None:
                 break
-            self._apply_one(queued, now, batch, rebirths)
+            self._apply_one(queued, now, batch)
             taken += 1
             if time.monotonic() >= deadline:
                 break
         batch.dead_letters = self.dead_letters.take()
         if batch:
-            outcome = await self._commit(batch, now, lane)
-            await self._after_commit(batch, outcome, rebirths, now)
+            await self._after_commit(batch, await self._commit(batch, now, lane), now)
+        elif batch.snapshots:  # heartbeats that change nothing: no transaction, but the sinks take their metrics
+            self.announce(Committed(now, snapshots=tuple(batch.snapshots)))
+        for school_id, gateway_id in sorted(batch.rebirths):
+            await self._rebirth(school_id, gateway_id, now)
         if lane is self.telemetry:
             await self._sweep(now)
 
@@ -261,8 +253,7 @@ class Ingest:
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY_S
             sweep.prune_live_before = now - timedelta(seconds=self.settings.api.sse_keep_s)
-        outcome = await self._commit(sweep, now, self.telemetry)
-        await self._after_commit(sweep, outcome, set(), now)
+        await self._after_commit(sweep, await self._commit(sweep, now, self.telemetry), now)
 
     async def _commit(self, batch: Batch, now: datetime, lane: Lane) -> Outcome:
         """Write a batch; a telemetry transaction does not begin while an alarm's waits to be written.
@@ -292,14 +283,14 @@ class Ingest:
             self._behind_until = time.monotonic() + liveness.heartbeat_misses * liveness.default_snapshot_interval_s
         return time.monotonic() < self._behind_until
 
-    def _apply_one(self, item: Inbound, now: datetime, batch: Batch, rebirths: set[tuple[str, str]]) -> None:
+    def _apply_one(self, item: Inbound, now: datetime, batch: Batch) -> None:
         """Apply one message; one the state cannot take becomes a dead letter and the others go on."""
         if isinstance(item.message, Event) and item.message.event_id in self._poison:
             self.metrics.poison_skipped += 1  # a resend of a dead letter: not again through the store
             return
         source = f"{item.school_id}/{item.gateway_id}"
         try:
-            self._apply(item, now, batch, rebirths)
+            self._apply(item, now, batch)
         except UnknownDevice as exc:  # expected of a misconfigured or hostile gateway: counted, no traceback
             # Not remembered as poison: a later birth may list the device, and then the agent's
             # resend is stored. Checking again costs no database work.
@@ -336,7 +327,7 @@ class Ingest:
             self._poison.clear()
         self._poison.add(event_id)
 
-    def _apply(self, item: Inbound, now: datetime, batch: Batch, rebirths: set[tuple[str, str]]) -> None:
+    def _apply(self, item: Inbound, now: datetime, batch: Batch) -> None:
         s, g, message = item.school_id, item.gateway_id, item.message
         if isinstance(message, Presence):
             batch.changes += self.state.on_presence(s, g, message.state, now)
@@ -345,15 +336,16 @@ class Ingest:
             batch.inventory += [(s, g, info) for info in message.devices]
             batch.agent_versions[(s, g)] = message.agent_version or ""
         elif isinstance(message, Snapshot):
-            changes, gap = self.state.on_snapshot(s, g, message, now)
+            changes, gap, received = self.state.on_snapshot(s, g, message, now)
             self.metrics.device_updates += len(message.devices)
             batch.changes += changes
+            batch.snapshots.append(received)
             batch.reconcile += self.active_alarms.unlisted(s, message)
             failing = message.spool is not None and message.spool.error is not None
             if spool_condition(self.state.gateway(s, g, now), failing):
                 batch.gateway_alarms.append((s, g, SPOOL_FAILURE, failing, now))
             if gap or not self.state.knows(s, g):
-                rebirths.add((s, g))
+                batch.rebirths.add((s, g))
         elif isinstance(message, Event):
             if self.registered is not None:
                 self._member(s, g, message.device_id)
@@ -361,7 +353,7 @@ class Ingest:
             batch.events[message.event_id] = (s, g, message)
             batch.raw[message.event_id] = (item.topic, item.raw)
             if not self.state.knows(s, g):
-                rebirths.add((s, g))
+                batch.rebirths.add((s, g))
 
     def _refused(self, batch: Batch, exc: BaseException, now: datetime) -> None:
         """The one part of a batch the database would not take: a dead letter, not tried again."""
@@ -373,23 +365,25 @@ class Ingest:
         if event_id is not None:
             self._remember_poison(event_id)
 
-    async def _after_commit(
-        self, batch: Batch, outcome: Outcome, rebirths: set[tuple[str, str]], now: datetime
-    ) -> None:
+    def announce(self, commit: Committed) -> None:
+        """After a commit, ingest's own or another writer's (a person acknowledging): tell the sinks."""
+        for alarm in commit.alarms:
+            self.active_alarms.note(alarm)
+        notify(self.sinks, commit)
+
+    async def _after_commit(self, batch: Batch, outcome: Outcome, now: datetime) -> None:
         self.metrics.events_stored += outcome.stored
         self.metrics.events_duplicate += outcome.duplicates
-        for alarm in outcome.alarms:
-            self.active_alarms.note(alarm)
         # The sinks first: the forwarder's wake-up must not wait for the acks' PUBACKs.
-        notify(self.sinks, Committed(now, tuple(outcome.changes), tuple(outcome.alarms), outcome.forwarded))
+        self.announce(
+            Committed(now, tuple(outcome.changes), tuple(outcome.alarms), outcome.forwarded, tuple(batch.snapshots))
+        )
         for (school_id, gateway_id), ids in outcome.acks.items():
             topic = self.tree.topic(school_id, gateway_id, MessageType.ACK)
             for start in range(0, len(ids), MAX_ACK_IDS):
                 ack = Ack(ts=now, event_ids=ids[start : start + MAX_ACK_IDS])
                 if self.publish is not None and await self.publish(topic, encode_message(ack)):
                     self.metrics.acks_published += 1
-        for school_id, gateway_id in sorted(rebirths):
-            await self._rebirth(school_id, gateway_id, now)
 
     async def _rebirth(self, school_id: str, gateway_id: str, now: datetime) -> None:
         gw = self.state.gateway(school_id, gateway_id, now)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from hub.domain.state import ReceivedSnapshot
 from hub.live import LiveEvent
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class Committed:
     changes: tuple[LiveEvent, ...] = ()  # device, gateway and alarm changes, as the live stream has them
     alarms: tuple[dict[str, Any], ...] = ()  # alarms created or changed, as stored (``alarm_dict``)
     forwarded: int = 0  # outbox rows written for the police and other receivers
+    snapshots: tuple[ReceivedSnapshot, ...] = ()  # the heartbeats taken, with every device's metrics
 
 
 class Sink(Protocol):

@@ -21,6 +21,7 @@ from hub.auth.principal import Principal
 from hub.db.models import Alarm
 from hub.domain.alarms import AlarmNotFound, LedgerError
 from hub.forwarding.api import with_forwarding
+from hub.sinks import Committed
 from hub.store import alarm_dict
 
 router = APIRouter(prefix="/alarms", tags=["alarms"])
@@ -121,7 +122,8 @@ async def _change(svc: Services, act: _Action) -> AlarmOut:
     except _Refused as exc:
         await run_in_threadpool(_refused, svc, act, exc)
         raise HTTPException(exc.status, exc.detail) from None
-    svc.live.publish(event)  # on the event loop: the broadcaster is not thread-safe
+    # The sinks, as after ingest's commits, on the event loop (the broadcaster is not thread-safe).
+    svc.ingest.announce(Committed(svc.now(), (event,), (event.data,)))
     return AlarmOut.model_validate(event.data)
 
 

@@ -79,9 +79,13 @@ def _device(session: SessionDep, who: Principal, school_id: str, device_id: str)
 
 
 @router.get("/schools/{school_id}/devices/{device_id}")
-def get_device(school_id: str, device_id: str, session: SessionDep, who: PrincipalDep) -> DeviceOut:
-    """One device."""
-    return DeviceOut.model_validate(_device(session, who, school_id, device_id))
+def get_device(school_id: str, device_id: str, session: SessionDep, svc: ServicesDep, who: PrincipalDep) -> DeviceOut:
+    """One device, with the metrics of its last snapshot."""
+    out = DeviceOut.model_validate(_device(session, who, school_id, device_id))
+    live = svc.ingest.state.devices.get((school_id, device_id))
+    if live is not None and live.metrics is not None:
+        out = out.model_copy(update={"metrics": dict(live.metrics), "metrics_at": live.metrics_at})
+    return out
 
 
 @router.get("/schools/{school_id}/devices/{device_id}/history")

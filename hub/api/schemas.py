@@ -5,6 +5,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contract.messages import MetricValue
 from hub.forwarding.schemas import DeliveryOut
 
 T = TypeVar("T")
@@ -56,6 +57,9 @@ class DeviceOut(_Out):
     availability: str
     reason: str | None
     since: datetime
+    # one device's page only: the last snapshot's metrics as this hub took them (None: not since it started)
+    metrics: dict[str, MetricValue] | None = None
+    metrics_at: datetime | None = None
 
 
 class TransitionOut(_Out):

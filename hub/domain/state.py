@@ -5,10 +5,12 @@ offline: then it is ``offline`` with reason ``gateway_offline`` (never silently 
 A gateway is online when its presence is not offline/stopped and it has not missed heartbeats.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from contract import Birth, DeviceInfo, Event, Snapshot
+from contract.messages import MetricValue
 from hub.domain.liveness import SeqTracker, is_silent
 
 GATEWAY_OFFLINE = "gateway_offline"
@@ -40,6 +42,19 @@ class DeviceState:
     availability: str = "unknown"
     reason: str | None = None
     since: datetime | None = None
+    metrics: Mapping[str, MetricValue] | None = None  # the last snapshot's, as the agent measured them
+    metrics_at: datetime | None = None  # that snapshot's time (the agent's clock)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedSnapshot:
+    """A snapshot as ingest took it: for the sinks after the commit (time series)."""
+
+    school_id: str
+    gateway_id: str
+    received_at: datetime  # the hub's clock
+    snapshot: Snapshot
+    owned: frozenset[str]  # the snapshot's devices that belong to this gateway (others are not its to report)
 
 
 @dataclass
@@ -126,26 +141,31 @@ class HubState:
             device.gateway_id, device.kind = gateway_id, info.kind
         self.members.setdefault((school_id, gateway_id), set()).add(info.id)
 
-    def on_snapshot(self, school_id: str, gateway_id: str, snap: Snapshot, now: datetime) -> tuple[list[Change], bool]:
-        """A heartbeat with every device's state; also says whether events are missing (gap)."""
+    def on_snapshot(
+        self, school_id: str, gateway_id: str, snap: Snapshot, now: datetime
+    ) -> tuple[list[Change], bool, ReceivedSnapshot]:
+        """A heartbeat with every device's state: the changes, whether events are missing (gap), and
+        the snapshot as received (its devices that are this gateway's), for the sinks."""
         gw = self.gateway(school_id, gateway_id, now)
         gw.last_seen, gw.silent, gw.interval_s = now, False, snap.interval_s
         # The common case is a heartbeat where nothing changed: a dict lookup and a compare per device,
         # and only the devices whose report differs from the last one are settled (and written).
         moved: list[str] = []
+        owned: list[str] = []
         devices = self.devices
         for status in snap.devices:
             device = devices.get((school_id, status.device_id))
-            if (
-                device is not None
-                and device.gateway_id == gateway_id
-                and (device.reported != status.availability or device.reported_reason != status.reason)
-            ):
+            if device is None or device.gateway_id != gateway_id:
+                continue  # not this gateway's device: a forged or stale line reports nothing
+            owned.append(status.device_id)
+            device.metrics, device.metrics_at = status.metrics, snap.ts
+            if device.reported != status.availability or device.reported_reason != status.reason:
                 device.reported, device.reported_reason = status.availability, status.reason
                 moved.append(status.device_id)
         pending = snap.spool.pending_events if snap.spool else None
         gap = gw.seqs.gap(snap.seq, pending)
-        return self._settle(gw, now, only=moved), gap
+        received = ReceivedSnapshot(school_id, gateway_id, now, snap, frozenset(owned))
+        return self._settle(gw, now, only=moved), gap, received
 
     def on_event(self, school_id: str, gateway_id: str, event: Event, now: datetime) -> list[Change]:
         """An event; availability events change the device at once (if not older than what we know)."""

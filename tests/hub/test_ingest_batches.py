@@ -16,6 +16,7 @@ from hub.app import build_services
 from hub.db.models import Alarm, Device, LiveRow, Transition
 from hub.decoding import decode_payload
 from hub.ingest import Ingest
+from hub.sinks import Committed
 from tests.hub.support import hub_settings, unique_prefix
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -102,6 +103,67 @@ async def test_unchanged_snapshots_write_nothing_and_changes_write_once(db_url: 
     with ingest.store.sessions() as session:
         moved = session.get(Device, ("school-a", "fence-1"))
         assert moved is not None and (moved.kind, moved.availability) == ("fence", "online")
+    svc.sessions.kw["bind"].dispose()
+
+
+class Recorder:
+    """A sink that keeps every commit it is told of."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.commits: list[Committed] = []
+
+    def committed(self, commit: Committed) -> None:
+        self.commits.append(commit)
+
+
+async def test_the_sinks_take_every_heartbeats_metrics_even_when_nothing_is_written(db_url: str) -> None:
+    prefix = unique_prefix()
+    settings_ = hub_settings("mqtt://127.0.0.1:1", db_url, prefix, liveness={"check_every_s": 60})
+    clock, recorder = Clock(), Recorder()
+    svc = build_services(settings_, now=clock, extra_sinks=[recorder])
+    ingest, tree = svc.ingest, TopicTree(prefix)
+    await deliver(ingest, tree, MessageType.BIRTH, birth(DEVICES))
+    await deliver(ingest, tree, MessageType.STATUS, snapshot(dict.fromkeys(DEVICES, "online"), T0))
+    batches = ingest.metrics.batches
+    # A heartbeat that changes nothing, listing a device of another gateway (forged or stale) and one unknown.
+    clock.now = T0 + timedelta(seconds=1)
+    other = Birth(ts=T0, seq=0, devices=[DeviceInfo(id="gate-9", kind="gate", profile="p", interval_s=1)])
+    item = ingest.parse(tree.topic("school-a", "gw-02", MessageType.BIRTH), encode(other))
+    assert item is not None
+    await ingest._process([item])
+    recorder.commits.clear()
+    await deliver(
+        ingest,
+        tree,
+        MessageType.STATUS,
+        snapshot({**dict.fromkeys(DEVICES, "online"), "gate-9": "online", "x": "online"}, clock.now),
+    )
+    assert ingest.metrics.batches == batches + 1  # gw-02's birth only: the heartbeat needed no transaction
+    [commit] = recorder.commits
+    assert (commit.changes, commit.alarms) == ((), ())
+    [received] = commit.snapshots
+    assert (received.school_id, received.gateway_id, received.received_at) == ("school-a", "gw-01", clock.now)
+    assert received.owned == frozenset(DEVICES)  # gate-9 is gw-02's, x is nobody's
+    assert {d.device_id: d.metrics for d in received.snapshot.devices}["fence-1"] == {
+        "polls": int(clock.now.timestamp())
+    }
+    # The device's page shows the last metrics; a device another gateway claims keeps its own.
+    device = ingest.state.devices[("school-a", "fence-1")]
+    assert (device.metrics, device.metrics_at) == ({"polls": int(clock.now.timestamp())}, clock.now)
+    assert ingest.state.devices[("school-a", "gate-9")].metrics is None
+    # A heartbeat with a change reaches the sinks in the same commit as the change.
+    clock.now = T0 + timedelta(seconds=2)
+    await deliver(
+        ingest,
+        tree,
+        MessageType.STATUS,
+        snapshot({**dict.fromkeys(DEVICES, "online"), "fence-2": "offline"}, clock.now),
+    )
+    commit = recorder.commits[-1]
+    assert [c.data["id"] for c in commit.changes if c.type == "device"] == ["fence-2"]
+    assert [r.snapshot.ts for r in commit.snapshots] == [clock.now]
     svc.sessions.kw["bind"].dispose()
 
 

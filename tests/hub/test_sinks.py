@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from contract import TopicTree
+from contract import DeviceStatus, Snapshot, TopicTree
 from hub.db.engine import make_engine, migrate, session_factory
 from hub.domain.alarms import AlarmRecord, AlarmState, Condition
+from hub.domain.state import ReceivedSnapshot
 from hub.forwarding.settings import ForwardingSettings
 from hub.forwarding.worker import Forwarder
 from hub.live import Broadcaster, LiveEvent
@@ -99,6 +100,27 @@ COMMITS = {
             alarm(id="a5", device_id=None, kind="gateway_offline"),
         ),
         forwarded=3,
+    ),
+    "heartbeats only": Committed(
+        T0,
+        snapshots=tuple(
+            ReceivedSnapshot(
+                f"school-{n}",
+                "gw-01",
+                T0,
+                Snapshot(
+                    ts=T0,
+                    seq=n,
+                    interval_s=10,
+                    devices=[
+                        DeviceStatus(device_id=f"d{k}", availability="online", since=T0, metrics={"poll_ms": 1.5})
+                        for k in range(50)
+                    ],
+                ),
+                frozenset(f"d{k}" for k in range(25)),
+            )
+            for n in range(200)
+        ),
     ),
 }
 
