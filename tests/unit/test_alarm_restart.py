@@ -98,6 +98,14 @@ def test_a_second_press_while_latched_is_the_same_alarm() -> None:
     assert _changes(tracker, _box(True, 2, pressed=True)) == []
 
 
+@pytest.mark.parametrize("jump", [2, 11, MAX_MISSED])
+def test_every_activation_a_counter_reveals_is_reported(jump: int) -> None:
+    # 11: what five agent kills before their first poll let pass in make faults, when the bound was 10.
+    tracker = AlarmTracker([PANIC])
+    _changes(tracker, _box(False, 1))
+    assert _polls(tracker, _box(False, 1 + jump)) == [("raised", "counter"), ("reset", "counter")] * jump
+
+
 @pytest.mark.parametrize("jump", [MAX_MISSED + 1, 10_000, 2**32 - 2])
 def test_a_counter_jump_reports_a_bounded_number_of_alarms(jump: int) -> None:
     tracker = AlarmTracker([PANIC])
