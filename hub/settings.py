@@ -2,9 +2,11 @@
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -15,6 +17,7 @@ from pydantic import (
 )
 
 from campusguard.mqtt import BrokerSettings, SecretMissing
+from hub.domain.rates import DEFAULT_TZ
 from hub.forwarding.settings import ForwardingSettings  # alarm forwarding rules
 
 
@@ -157,12 +160,24 @@ class DistrictEntry(_Strict):
     name: str = ""
 
 
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a time zone (an IANA name such as Asia/Shanghai)") from None
+    return name
+
+
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_time_zone)]
+
+
 class SchoolEntry(_Strict):
     """A school in the directory: its name and district, which scope district accounts."""
 
     id: str = Field(min_length=1, max_length=64)
     name: str = ""
     district: str | None = Field(default=None, min_length=1, max_length=64)
+    timezone: TimeZoneName | None = None  # where its days are cut; None: the hub's ``timezone``
 
 
 class HubSettings(_Strict):
@@ -179,6 +194,14 @@ class HubSettings(_Strict):
     forwarding: ForwardingSettings = ForwardingSettings()  # see docs/forwarding.md
     schools: tuple[SchoolEntry, ...] = ()  # names and districts; scopes district accounts
     districts: tuple[DistrictEntry, ...] = ()
+    timezone: TimeZoneName = DEFAULT_TZ  # days, months and reports are cut here (a school may have its own)
+
+    def school_tz(self, school_id: str) -> ZoneInfo:
+        """The time zone a school's days are cut in."""
+        for school in self.schools:
+            if school.id == school_id and school.timezone:
+                return ZoneInfo(school.timezone)
+        return ZoneInfo(self.timezone)
 
     @model_validator(mode="after")
     def _directory(self) -> "HubSettings":

@@ -10,7 +10,7 @@ from hub.api.deps import PrincipalDep, ServicesDep, SessionDep
 from hub.api.schemas import MAX_OFFSET, DayUptimeOut, DeviceOut, GatewayOut, Page, SchoolOut, TransitionOut, UptimeOut
 from hub.auth.principal import Principal
 from hub.db.models import Device, Gateway, School, Transition
-from hub.uptime import uptime_by_day
+from hub.domain import rates
 
 router = APIRouter(tags=["inventory"])
 Limit = Annotated[int, Query(ge=1, le=10_000)]
@@ -117,11 +117,12 @@ def device_uptime(
     school_id: str,
     device_id: str,
     session: SessionDep,
+    svc: ServicesDep,
     who: PrincipalDep,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> UptimeOut:
-    """Time-weighted uptime per UTC day over [start, end) (default: the last 24 h)."""
+    """Time-weighted 在线率 and 完好率 per local day over [start, end) (default: the last 24 h)."""
     _device(session, who, school_id, device_id)
     end = (end or datetime.now(UTC)).astimezone(UTC)
     start = (start or end - timedelta(days=1)).astimezone(UTC)
@@ -134,26 +135,35 @@ def device_uptime(
     rows = session.scalars(
         select(Transition).where(*subject, Transition.at > start, Transition.at < end).order_by(Transition.at)
     ).all()
-    days = uptime_by_day(
-        before.availability if before else "unknown", [(r.at, r.availability) for r in rows], start, end
-    )
-    up = sum(d.seconds["online"] + d.seconds["degraded"] for d in days)
-    known = sum(d.seconds["online"] + d.seconds["degraded"] + d.seconds["offline"] for d in days)
+    tz = svc.settings.school_tz(school_id)
+    initial = before.availability if before else "unknown"
+    days = rates.tally_by_day(initial, [(r.at, r.availability) for r in rows], start, end, tz=tz)
+    whole = rates.total(days)
     return UptimeOut(
         device_id=device_id,
         school_id=school_id,
+        timezone=tz.key,
         start=start,
         end=end,
-        uptime=up / known if known else None,
-        days=[
-            DayUptimeOut(
-                day=d.day,
-                online_s=d.seconds["online"],
-                degraded_s=d.seconds["degraded"],
-                offline_s=d.seconds["offline"],
-                unknown_s=d.seconds["unknown"],
-                uptime=d.ratio,
-            )
-            for d in days
-        ],
+        uptime=whole.online_rate,
+        intact=whole.intact_rate,
+        coverage=whole.coverage,
+        days=[_day_out(d) for d in days],
+    )
+
+
+def _day_out(d: rates.DayTally) -> DayUptimeOut:
+    t = d.tally
+    return DayUptimeOut(
+        day=d.day.isoformat(),
+        start=d.start,
+        end=d.end,
+        online_s=t.online_s,
+        degraded_s=t.degraded_s,
+        offline_s=t.offline_s,
+        unknown_s=t.unknown_s,
+        maintenance_s=t.maintenance_s,
+        uptime=t.online_rate,
+        intact=t.intact_rate,
+        coverage=t.coverage,
     )

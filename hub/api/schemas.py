@@ -143,22 +143,30 @@ class ResolveIn(BaseModel):
 
 
 class DayUptimeOut(BaseModel):
-    """Seconds per availability during one UTC day, and up time over known time."""
+    """One local day (the school's time zone): seconds per availability, 在线率, 完好率 and coverage."""
 
     day: str
+    start: datetime
+    end: datetime
     online_s: float
     degraded_s: float
     offline_s: float
     unknown_s: float
-    uptime: float | None
+    maintenance_s: float = 0.0
+    uptime: float | None = Field(description="在线率: online or degraded over known time; null when none is known")
+    intact: float | None = Field(description="完好率: online and not degraded (image usable) over known time")
+    coverage: float | None = Field(description="known time over the day: unknown time is reported, never up")
 
 
 class UptimeOut(BaseModel):
-    """A device's time-weighted uptime over a range."""
+    """A device's time-weighted 在线率 and 完好率 over a range, with days cut in the school's time zone."""
 
     device_id: str
     school_id: str
+    timezone: str
     start: datetime
     end: datetime
     uptime: float | None
+    intact: float | None
+    coverage: float | None
     days: list[DayUptimeOut]

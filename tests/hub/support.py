@@ -36,8 +36,8 @@ def unique_prefix() -> str:
     return f"h{uuid.uuid4().hex[:10]}/v1"
 
 
-def hub_settings(broker_url: str, db_url: str, prefix: str, **sections: dict[str, Any]) -> HubSettings:
-    """Hub settings with accelerated timers."""
+def hub_settings(broker_url: str, db_url: str, prefix: str, **sections: Any) -> HubSettings:
+    """Hub settings with accelerated timers; a section given as a dict is merged, anything else replaces."""
     data: dict[str, Any] = {
         "mqtt": {"url": broker_url, "topic_prefix": prefix, "client_id": f"hub-{uuid.uuid4().hex[:8]}"},
         "database": {"url": db_url},
@@ -47,7 +47,7 @@ def hub_settings(broker_url: str, db_url: str, prefix: str, **sections: dict[str
         "gateways": {"enrolment": "open"},
     }
     for key, value in sections.items():
-        data[key] = {**data.get(key, {}), **value}
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
     return HubSettings.model_validate(data)
 
 

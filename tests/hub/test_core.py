@@ -1,27 +1,12 @@
-"""Pure hub core: time-weighted uptime and sequence-gap detection, table-driven."""
+"""Pure hub core: sequence-gap detection, table-driven (uptime: tests/unit/test_domain_rates.py)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from hub.domain.liveness import SeqTracker
-from hub.uptime import uptime_by_day
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
-
-
-def test_uptime_is_time_weighted_and_split_at_midnight() -> None:
-    start, end = T0 + timedelta(hours=12), T0 + timedelta(days=1, hours=12)
-    transitions = [(T0 + timedelta(hours=18), "offline"), (T0 + timedelta(hours=30), "online")]
-    first, second = uptime_by_day("online", transitions, start, end)
-    assert (first.day, first.seconds["online"], first.seconds["offline"]) == ("2025-03-01", 6 * 3600, 6 * 3600)
-    assert (second.day, second.seconds["offline"], second.seconds["online"]) == ("2025-03-02", 6 * 3600, 6 * 3600)
-    assert first.ratio == second.ratio == 0.5
-
-
-def test_unknown_time_is_left_out_of_the_ratio() -> None:
-    [day] = uptime_by_day("unknown", [(T0 + timedelta(hours=6), "degraded")], T0, T0 + timedelta(hours=12))
-    assert day.seconds["unknown"] == 6 * 3600 and day.ratio == 1.0
 
 
 @pytest.mark.parametrize(

@@ -196,7 +196,8 @@ def test_board_and_it_views_fit_the_screen_in_both_languages(page: Page, stack: 
     no_sideways_scroll()
 
     page.click('.tabs a[data-view="uptime"]')
-    expect(page.locator("main h1")).to_have_text("Camera uptime (time-weighted)")
+    expect(page.locator("main h1")).to_have_text("Camera online and intact rates (time-weighted)")
+    expect(page.locator('.kpi[data-kpi="intact"]')).to_contain_text("Intact rate")
     page.click("#lang")
     expect(page.locator(".tabs")).to_contain_text("报警")
 

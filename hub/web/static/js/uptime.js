@@ -29,30 +29,38 @@ function cameraUptime(camera, start, end) {
   return api(path, { params: { start, end } }).catch(() => null);
 }
 
-/** Up and known seconds summed over cameras, per day, and the ratio. */
-function perDay(results) {
+// 在线率 counts online and degraded time; 完好率 only online time (a covered, frozen or black camera
+// answers but shows nothing usable). Both are over known time: unknown time is never up.
+const RATES = {
+  uptime: (d) => d.online_s + d.degraded_s,
+  intact: (d) => d.online_s,
+};
+const known = (d) => d.online_s + d.degraded_s + d.offline_s;
+
+/** One rate per day, summed over cameras (days are the school's local days, from the hub). */
+function perDay(results, rate) {
   const days = new Map();
   for (const r of results) {
     for (const d of r?.days ?? []) {
       const sum = days.get(d.day) ?? { up: 0, known: 0 };
-      sum.up += d.online_s + d.degraded_s;
-      sum.known += d.online_s + d.degraded_s + d.offline_s;
+      sum.up += RATES[rate](d);
+      sum.known += known(d);
       days.set(d.day, sum);
     }
   }
   return [...days.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([day, s]) => ({ day, value: s.known ? s.up / s.known : null }));
 }
 
-function overall(results) {
+function overall(results, rate) {
   let up = 0;
-  let known = 0;
+  let all = 0;
   for (const r of results) {
     for (const d of r?.days ?? []) {
-      up += d.online_s + d.degraded_s;
-      known += d.online_s + d.degraded_s + d.offline_s;
+      up += RATES[rate](d);
+      all += known(d);
     }
   }
-  return known ? up / known : null;
+  return all ? up / all : null;
 }
 
 function toolbar(rerender) {
@@ -125,21 +133,24 @@ export async function renderUptime(view) {
     .map((c, i) => ({
       key: c.id,
       label: c.id,
-      sub: `${schoolName(c.school_id)} · ${c.location || ""}`,
-      value: results[i]?.uptime ?? null,
+      sub: `${schoolName(c.school_id)} · ${c.location || ""} · ${t("uptime.online_rate")} ${percent(results[i]?.uptime ?? null)}`,
+      value: results[i]?.intact ?? null,
+      uptime: results[i]?.uptime ?? null,
       href: `#/device/${encodeURIComponent(c.school_id)}/${encodeURIComponent(c.id)}`,
     }))
     .sort((a, b) => (a.value ?? -1) - (b.value ?? -1) || a.label.localeCompare(b.label));
-  const total = overall(results);
+  const online = overall(results, "uptime");
+  const intact = overall(results, "intact");
   const below = rows.filter((r) => r.value !== null && r.value < TARGET).length;
-  const days = perDay(results);
+  const days = perDay(results, "intact");
   replace(
     view,
     toolbar(rerender),
     h(
       "div",
       { class: "kpis" },
-      h("div", { class: "kpi", dataset: { kpi: "overall" } }, h("b", {}, percent(total)), h("span", {}, t("uptime.overall"))),
+      h("div", { class: "kpi", dataset: { kpi: "overall" } }, h("b", {}, percent(online)), h("span", {}, t("uptime.overall"))),
+      h("div", { class: "kpi", dataset: { kpi: "intact" } }, h("b", {}, percent(intact)), h("span", {}, t("uptime.intact"))),
       h("div", { class: "kpi" }, h("b", {}, cameras.length), h("span", {}, t("uptime.cameras"))),
       h("div", { class: `kpi${below ? " bad" : ""}` }, h("b", {}, below), h("span", {}, t("uptime.below", { p: TARGET * 100 }))),
     ),
