@@ -193,11 +193,12 @@ def test_board_and_it_views_fit_the_screen_in_both_languages(page: Page, stack: 
     page.click('tr[data-device="a-fence"] a')
     expect(page.locator(".device-detail")).to_contain_text("Device state changes")
     expect(page.locator(".device-detail svg.chart")).to_have_count(1)
+    expect(page.locator(".device-detail .intact-total")).to_contain_text("%")  # 完好率 beside 在线率
+    expect(page.locator(".device-detail .metrics")).to_contain_text("polls")  # its last snapshot's metrics
     no_sideways_scroll()
 
     page.click('.tabs a[data-view="uptime"]')
     expect(page.locator("main h1")).to_have_text("Camera online and intact rates (time-weighted)")
-    expect(page.locator('.kpi[data-kpi="intact"]')).to_contain_text("Intact rate")
     page.click("#lang")
     expect(page.locator(".tabs")).to_contain_text("报警")
 

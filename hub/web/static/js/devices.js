@@ -161,6 +161,18 @@ export async function renderDevice(view, schoolId, deviceId) {
             h("dd", {}, availability(device), device.reason ? ` · ${tOr(`reason.${device.reason}`, device.reason)}` : "", ` · ${sinceText(device)}`),
             h("dt", {}, t("devices.rate")),
             h("dd", { class: "uptime-total" }, `${percent(uptime.uptime)} (${t("uptime.range.30")})`),
+            h("dt", {}, t("uptime.intact")),
+            h("dd", { class: "intact-total" }, `${percent(uptime.intact)} (${t("uptime.range.30")})`),
+            device.metrics ? h("dt", {}, t("detail.metrics")) : null,
+            device.metrics
+              ? h(
+                  "dd",
+                  { class: "metrics" },
+                  Object.entries(device.metrics)
+                    .map(([k, v]) => `${k}: ${v === null ? "–" : v}`)
+                    .join(" · "),
+                )
+              : null,
           ),
           h("h2", {}, t("devices.uptime30")),
           columnChart(
