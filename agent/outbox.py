@@ -82,6 +82,13 @@ class MemoryOutbox:
             if held is not None:
                 held.sent_at, held.published = now, True
 
+    def mark_unsent(self, seqs: list[int]) -> None:
+        """These were not handed to the broker after all: due again at once."""
+        for seq in seqs:
+            held = self.held.get(seq)
+            if held is not None:
+                held.sent_at = None
+
     def mark_all_unsent(self) -> None:
         """After a reconnect everything unacked is due at once."""
         for held in self.held.values():

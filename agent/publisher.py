@@ -196,15 +196,20 @@ class Publisher:
             now = time.time()
             room = self.spool_settings.window - self.spool.in_flight(now, timeout)
             batch = self.spool.due(now, timeout, room) if room > 0 else []
-            published: list[int] = []
+            published = 0
+            # Marked sent before the first publish, in one spool write: the hub's ack of the first
+            # event may come back before the last is out, and an ack of an event not marked as
+            # published is ignored (it would be resent ack_timeout_s later, for nothing).
+            if batch:
+                self.spool.mark_sent([seq for seq, _ in batch], now)
             try:
-                for seq, payload in batch:
+                for _seq, payload in batch:
                     await client.publish(topic, payload, qos=1)
-                    published.append(seq)
-            finally:  # one spool write per batch, not one commit per event
-                if published:
-                    self.sent += len(published)
-                    self.spool.mark_sent(published, time.time())
+                    published += 1
+            finally:
+                self.sent += published
+                if published < len(batch):  # the connection failed midway: the rest is due again at once
+                    self.spool.mark_unsent([seq for seq, _ in batch[published:]])
             if batch:
                 continue
             try:

@@ -329,11 +329,20 @@ class Spool:
         """Record that these events were handed to the broker."""
 
         def in_file() -> None:
-            with self._lock, self._translated():
+            with self._lock, self._transaction():  # one commit (one fsync), not one per event
                 sql = "UPDATE events SET sent_at = ?, published = 1 WHERE seq = ?"
                 self._db.executemany(sql, [(now, s) for s in seqs])
 
         self._file_or_memory(in_file, lambda memory: memory.mark_sent(seqs, now))
+
+    def mark_unsent(self, seqs: list[int]) -> None:
+        """These were not handed to the broker after all (the connection failed): due again at once."""
+
+        def in_file() -> None:
+            with self._lock, self._transaction():
+                self._db.executemany("UPDATE events SET sent_at = NULL WHERE seq = ?", [(s,) for s in seqs])
+
+        self._file_or_memory(in_file, lambda memory: memory.mark_unsent(seqs))
 
     def mark_all_unsent(self) -> None:
         """After a reconnect, everything unacked is due again at once."""

@@ -36,6 +36,27 @@ async def test_unacked_events_are_resent_and_acked_ones_leave_the_spool(mosquitt
             assert agent.spool.stats().pending_events == 0
 
 
+async def test_an_ack_that_comes_back_while_its_batch_is_still_going_out_counts(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # 40 devices come online at once: one batch of 40 availability events. The watcher acks each as
+    # it arrives, so most acks reach the agent before the batch's last publish. They used to be
+    # ignored (the batch was marked as published only at its end) and every event went out twice.
+    prefix = unique_prefix()
+    devices = [(f"f{n}", "fence") for n in range(40)]
+    async with running(sim_config({"bus": devices})) as sim:
+        config = agent_config(
+            sim, mosquitto, tmp_path, prefix, spool={"path": str(tmp_path / "s.db"), "ack_timeout_s": 1}
+        )
+        async with watcher(mosquitto, prefix, ack=True) as seen, running_agent(config) as agent:
+            await seen.wait_for(lambda e: e.device_id == "f39" and e.availability == "online", 10)
+            await asyncio.sleep(2.5)  # past ack_timeout_s: anything not taken as acked is sent again
+            ids = [e.event_id for _, e in seen.events]
+            assert len(ids) >= 40
+            assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} events sent twice"
+            assert agent.spool.stats().pending_events == 0
+
+
 async def test_rebirth_and_probe_commands(mosquitto: Mosquitto, tmp_path: Path) -> None:
     prefix = unique_prefix()
     tree = TopicTree(prefix)

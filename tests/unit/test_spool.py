@@ -45,6 +45,21 @@ def test_events_stay_until_acked_and_are_resent_after_the_timeout(tmp_path: Path
     assert spool.stats().pending_events == 0
 
 
+def test_events_a_failed_batch_did_not_hand_over_are_due_again_at_once(tmp_path: Path) -> None:
+    for where in ("file", "memory"):
+        spool = Spool(tmp_path / f"{where}.db")
+        if where == "memory":
+            spool._db.execute("PRAGMA query_only = 1")
+        events = [spool.append(_alarm()) for _ in range(3)]
+        seqs = [e.seq for e in events]
+        spool.mark_sent(seqs, now=100.0)  # before the batch goes out
+        assert spool.due(now=101.0, resend_after_s=10, limit=10) == []
+        spool.mark_unsent(seqs[1:])  # the connection failed after the first publish
+        assert [s for s, _ in spool.due(now=101.0, resend_after_s=10, limit=10)] == seqs[1:], where
+        assert spool.ack([events[0].event_id]) == 1, where
+        assert (spool.memory is not None) == (where == "memory")
+
+
 def test_seq_survives_restart_and_an_empty_spool(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db")
     event = spool.append(_alarm())
