@@ -75,19 +75,12 @@ class MemoryOutbox:
         """Events sent recently, waiting for their ack."""
         return sum(1 for h in self.held.values() if h.sent_at is not None and h.sent_at >= now - resend_after_s)
 
-    def mark_sent(self, seqs: list[int], now: float) -> None:
-        """These were handed to the broker."""
+    def mark_sent(self, seqs: list[int], now: float | None) -> None:
+        """These were handed to the broker (``now``), or after all were not (None: due again at once)."""
         for seq in seqs:
             held = self.held.get(seq)
             if held is not None:
-                held.sent_at, held.published = now, True
-
-    def mark_unsent(self, seqs: list[int]) -> None:
-        """These were not handed to the broker after all: due again at once."""
-        for seq in seqs:
-            held = self.held.get(seq)
-            if held is not None:
-                held.sent_at = None
+                held.sent_at, held.published = now, held.published or now is not None
 
     def mark_all_unsent(self) -> None:
         """After a reconnect everything unacked is due at once."""

@@ -209,7 +209,7 @@ class Publisher:
             finally:
                 self.sent += published
                 if published < len(batch):  # the connection failed midway: the rest is due again at once
-                    self.spool.mark_unsent([seq for seq, _ in batch[published:]])
+                    self.spool.mark_sent([seq for seq, _ in batch[published:]], None)
             if batch:
                 continue
             try:

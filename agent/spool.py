@@ -163,6 +163,15 @@ class Spool:
             (key, value),
         )
 
+    def _delete(self, event_ids: list[str], condition: str = "") -> int:
+        """Delete events by id (500 to a statement), where ``condition`` (a constant) holds too."""
+        removed = 0
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start : start + 500]
+            sql = f"DELETE FROM events WHERE {condition}event_id IN ({','.join('?' * len(chunk))})"  # noqa: S608
+            removed += self._db.execute(sql, chunk).rowcount
+        return removed
+
     def _write_state(self, device_id: str, state: dict[str, Any]) -> None:
         self._db.execute(
             "INSERT INTO alarm_state (device_id, state) VALUES (?, ?) "
@@ -211,11 +220,7 @@ class Spool:
                     "published = excluded.published",
                     [held.row() for held in memory.held.values()],
                 )
-                gone = sorted(memory.gone)  # acked while in memory
-                for start in range(0, len(gone), 500):
-                    chunk = gone[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    self._db.execute(f"DELETE FROM events WHERE event_id IN ({marks})", chunk)  # noqa: S608
+                self._delete(sorted(memory.gone))  # acked while in memory
                 for device_id, state in self._states.items():
                     self._write_state(device_id, state)
                 self._set_meta("last_seq", max(self._meta("last_seq"), self._last_seq))
@@ -237,8 +242,13 @@ class Spool:
             raise SpoolError(f"spool {self.path}: {exc}") from exc
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """BEGIN ... COMMIT; on any failure roll back (a failed ROLLBACK must not hide why) and re-count."""
+    def _transaction(self, durable: bool = True) -> Iterator[None]:
+        """BEGIN ... COMMIT; on any failure roll back (a failed ROLLBACK must not hide why) and re-count.
+
+        ``durable=False``: no fsync (synchronous=NORMAL in WAL mode), for what a power cut may undo at
+        the cost of a resend the hub deduplicates; it survives a crash of the process all the same."""
+        if not durable:
+            self._db.execute("PRAGMA synchronous=NORMAL")
         try:
             self._db.execute("BEGIN IMMEDIATE")
             yield
@@ -252,6 +262,10 @@ class Spool:
             if isinstance(exc, sqlite3.Error):
                 raise SpoolError(f"spool {self.path}: {exc}") from exc
             raise
+        finally:
+            if not durable:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("PRAGMA synchronous=FULL")
 
     def alarm_states(self) -> dict[str, dict[str, Any]]:
         """Every device's persisted alarm state (what ``AlarmTracker.export`` gave)."""
@@ -325,52 +339,33 @@ class Spool:
 
         return self._file_or_memory(in_file, lambda memory: memory.in_flight(now, resend_after_s))
 
-    def mark_sent(self, seqs: list[int], now: float) -> None:
-        """Record that these events were handed to the broker."""
+    def mark_sent(self, seqs: list[int], now: float | None) -> None:
+        """These were handed to the broker at ``now``; None: after all they were not, due again at once."""
 
         def in_file() -> None:
-            with self._lock, self._transaction():  # one commit (one fsync), not one per event
-                sql = "UPDATE events SET sent_at = ?, published = 1 WHERE seq = ?"
-                self._db.executemany(sql, [(now, s) for s in seqs])
+            with self._lock, self._transaction(durable=False):  # one commit, not one (and an fsync) per event
+                sql = "UPDATE events SET sent_at = ?, published = (published OR ?) WHERE seq = ?"
+                self._db.executemany(sql, [(now, now is not None, s) for s in seqs])
 
         self._file_or_memory(in_file, lambda memory: memory.mark_sent(seqs, now))
-
-    def mark_unsent(self, seqs: list[int]) -> None:
-        """These were not handed to the broker after all (the connection failed): due again at once."""
-
-        def in_file() -> None:
-            with self._lock, self._transaction():
-                self._db.executemany("UPDATE events SET sent_at = NULL WHERE seq = ?", [(s,) for s in seqs])
-
-        self._file_or_memory(in_file, lambda memory: memory.mark_unsent(seqs))
 
     def mark_all_unsent(self) -> None:
         """After a reconnect, everything unacked is due again at once."""
 
         def in_file() -> None:
-            with self._lock, self._translated():
+            with self._lock, self._transaction(durable=False):
                 self._db.execute("UPDATE events SET sent_at = NULL")
 
         self._file_or_memory(in_file, MemoryOutbox.mark_all_unsent)
 
     def ack(self, event_ids: list[str]) -> int:
-        """Forget events the hub has stored; return how many were removed.
-
-        Only events this agent has sent can be acked: an id it holds but never published cannot
-        have reached a hub, so an ack naming it is forged or confused and is ignored.
-        """
+        """Forget events the hub has stored; return how many. Only published events can be acked: an
+        id never published cannot have reached a hub, so an ack naming it is forged and ignored."""
         return self._file_or_memory(lambda: self._ack_in_file(event_ids), lambda memory: memory.ack(event_ids))
 
     def _ack_in_file(self, event_ids: list[str]) -> int:
-        with self._lock, self._transaction():
-            removed = 0
-            for start in range(0, len(event_ids), 500):
-                chunk = event_ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                removed += self._db.execute(
-                    f"DELETE FROM events WHERE published = 1 AND event_id IN ({marks})",  # noqa: S608
-                    chunk,
-                ).rowcount
+        with self._lock, self._transaction(durable=False):  # a power cut brings them back: resent, deduplicated
+            removed = self._delete(event_ids, "published = 1 AND ")
             self._count -= removed
         return removed
 

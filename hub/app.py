@@ -170,6 +170,11 @@ def create_app(
     app.state.services = svc
     app.state.forwarder = svc.forwarder
     app.state.snapshots = svc.snapshots
+    _routes(app)
+    return app
+
+
+def _routes(app: FastAPI) -> None:
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)], responses=API_ERRORS)
     for module in (inventory, alarms, snapshots_api, stream):
         api.include_router(module.router)
@@ -180,7 +185,4 @@ def create_app(
     app.include_router(api)
     app.include_router(auth_routes.router)  # login is public; logout and me check the caller
     app.include_router(ops.router)  # public: probes and scrapers carry no credentials
-
     web.mount(app)  # the console at / and /static (public: it signs in through the API)
-
-    return app

@@ -54,7 +54,7 @@ def test_events_a_failed_batch_did_not_hand_over_are_due_again_at_once(tmp_path:
         seqs = [e.seq for e in events]
         spool.mark_sent(seqs, now=100.0)  # before the batch goes out
         assert spool.due(now=101.0, resend_after_s=10, limit=10) == []
-        spool.mark_unsent(seqs[1:])  # the connection failed after the first publish
+        spool.mark_sent(seqs[1:], None)  # the connection failed after the first publish
         assert [s for s, _ in spool.due(now=101.0, resend_after_s=10, limit=10)] == seqs[1:], where
         assert spool.ack([events[0].event_id]) == 1, where
         assert (spool.memory is not None) == (where == "memory")
