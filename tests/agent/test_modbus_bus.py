@@ -10,7 +10,7 @@ import device_profiles
 from agent.config import DeviceConfig
 from agent.errors import DeviceTimeout
 from agent.modbus.address import parse_address
-from agent.modbus.driver import BusPool, ModbusDriver
+from agent.modbus.driver import RECV_MAX, BusPool, ModbusDriver
 from agent.profiles import load_profile
 from simulator.run import Simulator
 from tests.agent.harness import running, sim_config
@@ -96,5 +96,21 @@ async def test_a_late_answer_on_rtu_is_never_taken_for_the_next_request() -> Non
                 values = await _poll_in_turn(drivers["live"])
                 assert isinstance(values, dict), f"the live unit failed after a late neighbour: {values}"
                 assert values["panic_latched"] is True and values["battery_v"] == pytest.approx(13.2)
+        finally:
+            pool.close()
+
+
+async def test_a_bus_reads_its_socket_in_small_buffers_after_every_connect() -> None:
+    # asyncio's default (256 KiB a recv) costs an mmap, mremap and munmap per answer; a pymodbus
+    # release that moved its transport would silently bring that back, so this looks where it is.
+    async with running(sim_config({"bus": [("p1", "panic")]})) as sim:
+        pool = BusPool()
+        driver = _drivers(sim, pool)["p1"]
+        try:
+            for _ in range(2):
+                assert isinstance(await _poll_in_turn(driver), dict)
+                assert driver.bus._client is not None
+                assert driver.bus._client.ctx.transport.max_size == RECV_MAX  # type: ignore[attr-defined]
+                driver.bus.close()  # the next poll connects again
         finally:
             pool.close()
