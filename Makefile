@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests start as real servers (installed when missing and we are root).
-DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients postgresql openssl iproute2 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-x chromium
+DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients postgresql influxdb openssl iproute2 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-x chromium
 
 .PHONY: setup system-deps check test faults demo bench clean
 

@@ -43,6 +43,7 @@ from hub.settings import HubSettings
 from hub.sinks import Sink
 from hub.snapshots import Snapshots
 from hub.store import Store
+from hub.timeseries.sink import TimeSeriesSink
 from hub.web import router as web
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,13 @@ def build_services(
     active_alarms = ActiveAlarms()
     for alarm in store.load_active_alarms():
         active_alarms.note(alarm)
+    timeseries = _timeseries(settings, state, metrics)
     ingest = Ingest(
         settings,
         state,
         store,
         metrics,
-        sinks=(live, forwarder, snapshots, *extra_sinks),
+        sinks=(live, forwarder, snapshots, *([timeseries] if timeseries else []), *extra_sinks),
         publish=link.publish,
         on_image=snapshots.on_image,
         now=now,
@@ -88,7 +90,21 @@ def build_services(
     )
     if settings.gateways.enrolment == "registered":
         ingest.registered = store.registered_gateways()
-    return Services(settings, sessions, ingest, link, live, metrics, now, leader, forwarder, snapshots)
+    return Services(settings, sessions, ingest, link, live, metrics, now, leader, forwarder, snapshots, timeseries)
+
+
+def _timeseries(settings: HubSettings, state: HubState, metrics: Metrics) -> TimeSeriesSink | None:
+    if settings.timeseries.backend == "none":
+        return None
+
+    def describe(school_id: str, device_id: str) -> tuple[str, str]:
+        device = state.devices.get((school_id, device_id))
+        return (device.kind, device.location) if device else ("", "")
+
+    sink = TimeSeriesSink(settings.timeseries, describe)
+    sink.request()  # a token or password file that is not there stops start-up, naming it
+    metrics.gauges.update(sink.gauges())
+    return sink
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,7 @@ class HubTasks:
     forwarding: "asyncio.Task[None]"
     ingest: "asyncio.Task[None]"
     mqtt: "asyncio.Task[None]"
+    timeseries: "asyncio.Task[None] | None"  # it stops with the forwarder, after ingest's last commit
 
 
 async def _checked_in(engine: Engine, timeout_s: float = 5.0) -> None:
@@ -131,6 +148,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop, ingest_stop, forward_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        sink = svc.timeseries
         await asyncio.to_thread(svc.leader.refresh)  # decided before the first sweep could run
         try:
             async with asyncio.TaskGroup() as group:
@@ -145,6 +163,7 @@ def create_app(
                     forwarding=start("forwarding", lambda: svc.forwarder.run(forward_stop), forward_stop),
                     ingest=start("ingest", svc.ingest.run, ingest_stop),  # runs until cancelled
                     mqtt=start("mqtt", lambda: svc.link.run(stop, svc.ingest.feed), stop),
+                    timeseries=start("timeseries", lambda: sink.run(forward_stop), forward_stop) if sink else None,
                 )
                 log.info(
                     "hub %s: broker %s, database %s",

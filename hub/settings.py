@@ -19,6 +19,7 @@ from pydantic import (
 from campusguard.mqtt import BrokerSettings, SecretMissing
 from hub.domain.rates import DEFAULT_TZ
 from hub.forwarding.settings import ForwardingSettings  # alarm forwarding rules
+from hub.timeseries.settings import TimeSeriesSettings
 
 
 class SettingsError(ValueError):
@@ -192,6 +193,7 @@ class HubSettings(_Strict):
     alarms: AlarmSettings = AlarmSettings()
     api: ApiSettings = ApiSettings()
     forwarding: ForwardingSettings = ForwardingSettings()  # see docs/forwarding.md
+    timeseries: TimeSeriesSettings = TimeSeriesSettings()  # see docs/timeseries.md
     schools: tuple[SchoolEntry, ...] = ()  # names and districts; scopes district accounts
     districts: tuple[DistrictEntry, ...] = ()
     timezone: TimeZoneName = DEFAULT_TZ  # days, months and reports are cut here (a school may have its own)

@@ -5,7 +5,8 @@ after the commit, every sink is told what was committed, in the order given. A s
 event loop without blocking (it may start a task of its own) and never raises into the pipeline:
 ``notify`` logs a sink's error and goes on with the next, so one broken sink costs no ack and no
 other sink. The sinks now: the live broadcaster (``hub.live``), the forwarder's wake-up
-(``hub.forwarding.worker``) and the camera snapshot fetcher (``hub.snapshots``).
+(``hub.forwarding.worker``), the camera snapshot fetcher (``hub.snapshots``) and, when configured,
+the time-series writer (``hub.timeseries``).
 """
 
 import logging

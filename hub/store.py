@@ -63,7 +63,14 @@ class Store:
         with self.sessions() as session:
             return [
                 DeviceState(
-                    d.school_id, d.gateway_id, d.id, d.kind, availability=d.availability, reason=d.reason, since=d.since
+                    d.school_id,
+                    d.gateway_id,
+                    d.id,
+                    d.kind,
+                    availability=d.availability,
+                    reason=d.reason,
+                    since=d.since,
+                    location=d.location,
                 )
                 for d in session.scalars(select(Device)).all()
             ]

@@ -42,6 +42,7 @@ class DeviceState:
     availability: str = "unknown"
     reason: str | None = None
     since: datetime | None = None
+    location: str = ""
     metrics: Mapping[str, MetricValue] | None = None  # the last snapshot's, as the agent measured them
     metrics_at: datetime | None = None  # that snapshot's time (the agent's clock)
 
@@ -135,10 +136,11 @@ class HubState:
     def _upsert(self, school_id: str, gateway_id: str, info: DeviceInfo) -> None:
         device = self.devices.get((school_id, info.id))
         if device is None:
-            self.devices[(school_id, info.id)] = DeviceState(school_id, gateway_id, info.id, info.kind)
+            device = self.devices[(school_id, info.id)] = DeviceState(school_id, gateway_id, info.id, info.kind)
         else:
             self.members.get((school_id, device.gateway_id), set()).discard(info.id)
             device.gateway_id, device.kind = gateway_id, info.kind
+        device.location = info.location
         self.members.setdefault((school_id, gateway_id), set()).add(info.id)
 
     def on_snapshot(

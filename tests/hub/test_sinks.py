@@ -3,8 +3,7 @@
 The contract (``hub.sinks``): a sink has a name; ``committed`` is a plain function called on the
 event loop that returns at once, takes any commit the store can make (none, many changes, alarms
 of every shape the ledger writes) without raising, and ``notify`` keeps one failing sink from the
-others. Every implementation runs the same contract tests; the time-series sink joins the list
-when it exists.
+others. Every implementation runs the same contract tests.
 """
 
 import asyncio
@@ -27,6 +26,8 @@ from hub.forwarding.worker import Forwarder
 from hub.live import Broadcaster, LiveEvent
 from hub.sinks import Committed, Sink, notify
 from hub.snapshots import Snapshots
+from hub.timeseries.settings import TimeSeriesSettings
+from hub.timeseries.sink import TimeSeriesSink
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 FORWARDING = ForwardingSettings.model_validate(
@@ -82,10 +83,16 @@ def snapshots(sessions: sessionmaker[Session], publish: Published | None = None)
     return Snapshots(sessions, TopicTree("t/v1"), publish or Published(), timeout_s=0.1)
 
 
+def timeseries(_sessions: sessionmaker[Session]) -> TimeSeriesSink:
+    settings = TimeSeriesSettings.model_validate({"backend": "influxdb", "buffer_max": 1_000})
+    return TimeSeriesSink(settings, lambda _school, _device: ("fence", ""))
+
+
 SINKS: dict[str, Callable[[sessionmaker[Session]], Sink]] = {
     "live": lambda _sessions: Broadcaster(),
     "forwarding": forwarder,
     "snapshots": snapshots,
+    "timeseries": timeseries,  # committed only queues; its writer is tested in test_timeseries.py
 }
 COMMITS = {
     "empty": Committed(T0),
