@@ -78,6 +78,8 @@ class Ingest:
         self.state = state
         self.store = store
         self.sinks = tuple(sinks)
+        # Heartbeats are kept for a batch only if a sink asks: kept, they outlive the young GC generations.
+        self._heartbeats = any(getattr(sink, "heartbeats", False) for sink in self.sinks)
         self.publish = publish  # acks and rebirth commands; None: nothing is sent (tests of the store)
         self.on_image = on_image  # a camera image someone asked for (hub.snapshots)
         self.metrics = metrics
@@ -339,7 +341,7 @@ class Ingest:
             changes, gap, received = self.state.on_snapshot(s, g, message, now)
             self.metrics.device_updates += len(message.devices)
             batch.changes += changes
-            batch.snapshots.append(received)
+            batch.snapshots += (received,) if self._heartbeats else ()
             batch.reconcile += self.active_alarms.unlisted(s, message)
             failing = message.spool is not None and message.spool.error is not None
             if spool_condition(self.state.gateway(s, g, now), failing):

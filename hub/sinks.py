@@ -33,7 +33,11 @@ class Committed:
 
 
 class Sink(Protocol):
-    """Takes what was committed; called on the event loop, must neither block nor raise."""
+    """Takes what was committed; called on the event loop, must neither block nor raise.
+
+    A sink with a true ``heartbeats`` attribute is also given every heartbeat (``snapshots``); the
+    others get none, and ingest then keeps none for them.
+    """
 
     name: str
 

@@ -82,9 +82,9 @@ def _device(session: SessionDep, who: Principal, school_id: str, device_id: str)
 def get_device(school_id: str, device_id: str, session: SessionDep, svc: ServicesDep, who: PrincipalDep) -> DeviceOut:
     """One device, with the metrics of its last snapshot."""
     out = DeviceOut.model_validate(_device(session, who, school_id, device_id))
-    live = svc.ingest.state.devices.get((school_id, device_id))
-    if live is not None and live.metrics is not None:
-        out = out.model_copy(update={"metrics": dict(live.metrics), "metrics_at": live.metrics_at})
+    last = svc.ingest.state.metrics(school_id, device_id)
+    if last is not None:
+        out = out.model_copy(update={"metrics": dict(last[0]), "metrics_at": last[1]})
     return out
 
 

@@ -27,7 +27,7 @@ def snapshot_lines(received: ReceivedSnapshot, describe: Describe) -> Iterator[s
     """The ``device`` lines of one heartbeat, then its ``gateway`` line."""
     snap, school, gateway = received.snapshot, received.school_id, received.gateway_id
     for status in snap.devices:
-        if status.device_id not in received.owned:
+        if not received.owns(status.device_id):
             continue
         kind, location = describe(school, status.device_id)
         fields: dict[str, FieldValue] = dict(status.metrics)

@@ -36,6 +36,7 @@ class TimeSeriesSink:
     """A ``hub.sinks.Sink`` with a task of its own (``run``) that writes to InfluxDB."""
 
     name = "timeseries"
+    heartbeats = True  # every heartbeat's metrics, not only the commits' changes
 
     def __init__(self, settings: TimeSeriesSettings, describe: Describe, post: Post | None = None) -> None:
         self.settings = settings

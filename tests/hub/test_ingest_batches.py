@@ -110,6 +110,7 @@ class Recorder:
     """A sink that keeps every commit it is told of."""
 
     name = "recorder"
+    heartbeats = True
 
     def __init__(self) -> None:
         self.commits: list[Committed] = []
@@ -145,14 +146,14 @@ async def test_the_sinks_take_every_heartbeats_metrics_even_when_nothing_is_writ
     assert (commit.changes, commit.alarms) == ((), ())
     [received] = commit.snapshots
     assert (received.school_id, received.gateway_id, received.received_at) == ("school-a", "gw-01", clock.now)
-    assert received.owned == frozenset(DEVICES)  # gate-9 is gw-02's, x is nobody's
+    assert received.foreign == {"gate-9", "x"}  # gate-9 is gw-02's, x is nobody's
+    assert [d for d in DEVICES if received.owns(d)] == DEVICES
     assert {d.device_id: d.metrics for d in received.snapshot.devices}["fence-1"] == {
         "polls": int(clock.now.timestamp())
     }
     # The device's page shows the last metrics; a device another gateway claims keeps its own.
-    device = ingest.state.devices[("school-a", "fence-1")]
-    assert (device.metrics, device.metrics_at) == ({"polls": int(clock.now.timestamp())}, clock.now)
-    assert ingest.state.devices[("school-a", "gate-9")].metrics is None
+    assert ingest.state.metrics("school-a", "fence-1") == ({"polls": int(clock.now.timestamp())}, clock.now)
+    assert ingest.state.metrics("school-a", "gate-9") is None  # gw-02 has sent no heartbeat of its own
     # A heartbeat with a change reaches the sinks in the same commit as the change.
     clock.now = T0 + timedelta(seconds=2)
     await deliver(

@@ -124,7 +124,7 @@ COMMITS = {
                         for k in range(50)
                     ],
                 ),
-                frozenset(f"d{k}" for k in range(25)),
+                frozenset(f"d{k}" for k in range(25, 50)),
             )
             for n in range(200)
         ),

@@ -18,8 +18,10 @@ from contract import Birth, DeviceInfo, DeviceStatus, MessageType, Snapshot, Top
 from contract.messages import SpoolStats
 from hub.app import build_services
 from hub.domain.state import ReceivedSnapshot
+from hub.live import LiveEvent
 from hub.sinks import Committed
 from hub.timeseries.lineproto import line, ns
+from hub.timeseries.points import change_lines
 from hub.timeseries.settings import TimeSeriesSettings
 from hub.timeseries.sink import TimeSeriesSink
 from tests.hub.support import hub_settings, running_hub, unique_prefix
@@ -88,8 +90,7 @@ def heartbeat(devices: int = 3, school: str = "school-a") -> Committed:
         devices=statuses,
         spool=SpoolStats(pending_events=2, pending_alarms=1, dropped_telemetry=0),
     )
-    owned = frozenset(s.device_id for s in statuses)
-    return Committed(T0, snapshots=(ReceivedSnapshot(school, "gw-01", T0 + timedelta(seconds=0.25), snap, owned),))
+    return Committed(T0, snapshots=(ReceivedSnapshot(school, "gw-01", T0 + timedelta(seconds=0.25), snap),))
 
 
 def sink(post: Recorder, **settings: Any) -> TimeSeriesSink:
@@ -284,3 +285,25 @@ async def test_a_running_hub_writes_its_metrics_to_influxdb_and_says_so(
             assert "timeseries_written_lines" in (await hub.http.get("/metrics")).text
     finally:
         influxdb.stop()
+
+
+def test_changes_and_alarms_become_lines_and_other_changes_are_skipped() -> None:
+    changes = [
+        LiveEvent(1, "device", {"school_id": "s", "gateway_id": "g", "id": "d1", "availability": "offline",
+                                "previous": "online", "reason": "timeout", "since": T0.isoformat()}),
+        LiveEvent(2, "gateway", {"school_id": "s", "gateway_id": "g", "id": "g", "availability": "online",
+                                 "previous": "unknown", "reason": None, "since": "not a time"}),
+        LiveEvent(3, "alarm", {"id": "a1", "school_id": "s", "gateway_id": "g", "device_id": "d1", "kind": "panic",
+                               "severity": "critical", "state": "raised", "condition": "active",
+                               "escalation_level": 0, "zone": None}),
+        LiveEvent(4, "account", {"user": "x"}),
+    ]  # fmt: skip
+    at = T0 + timedelta(minutes=1)
+    lines = list(change_lines(changes, lambda _s, _d: ("fence", ""), at))
+    assert lines == [
+        "availability_change,device=d1,gateway=g,kind=fence,school=s "
+        f'availability="offline",previous="online",reason="timeout" {ns(T0)}',
+        f'availability_change,gateway=g,kind=gateway,school=s availability="online",previous="unknown" {ns(at)}',
+        "alarm,device=d1,gateway=g,kind=panic,school=s,severity=critical "
+        f'id="a1",state="raised",condition="active",escalation_level=0i {ns(at)}',
+    ]
