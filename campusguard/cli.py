@@ -18,6 +18,7 @@ def _agent(args: argparse.Namespace) -> int:
 
 
 def _hub(args: argparse.Namespace) -> int:
+    from hub.serve import PortTaken
     from hub.settings import SettingsError
 
     try:
@@ -31,7 +32,7 @@ def _hub(args: argparse.Namespace) -> int:
         from hub.run import run_hub
 
         run_hub(args.config)
-    except SettingsError as exc:
+    except (SettingsError, PortTaken) as exc:
         print(f"campusguard: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -202,7 +202,7 @@ async def _run(duration_s: float | None, port: int, data_dir: Path, scenario: st
 
     from agent.runtime import Agent
     from hub.app import create_app
-    from hub.serve import start_server
+    from hub.serve import bound_port, start_server
     from simulator.run import Simulator
 
     broker_port = free_port()
@@ -230,7 +230,7 @@ async def _run(duration_s: float | None, port: int, data_dir: Path, scenario: st
     try:
         async with asyncio.TaskGroup() as tg:
             server, http_task = await start_server(app, "127.0.0.1", port)
-            print(f"CampusGuard console: http://127.0.0.1:{port}", flush=True)
+            print(f"CampusGuard console: http://127.0.0.1:{bound_port(server)}", flush=True)
             if app.state.services.settings.api.auth == "on":
                 password, token = demo_account(app.state.services)
                 print(f"Demo login: {DEMO_USER} / {password}   API token: Authorization: Bearer {token}", flush=True)
@@ -256,6 +256,13 @@ def run_demo(duration_s: float | None, port: int, data_dir: Path, scenario: str 
     """Run the demo until Ctrl-C or for ``duration_s`` seconds."""
     if scenario not in (None, "story"):
         print(f"campusguard: unknown scenario {scenario!r}; known: story", file=sys.stderr)
+        return 2
+    from hub.serve import PortTaken, check_port
+
+    try:
+        check_port("127.0.0.1", port)
+    except PortTaken as exc:
+        print(f"campusguard: {exc} (choose another with --port, or --port 0 for any free one)", file=sys.stderr)
         return 2
     data_dir.mkdir(parents=True, exist_ok=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the story's requests are printed as captions

@@ -16,6 +16,30 @@ from fastapi import FastAPI
 GRACEFUL_SHUTDOWN_S = 5
 
 
+class PortTaken(RuntimeError):
+    """The address to serve on is in use (or not this machine's): one line says so, not a traceback."""
+
+
+def check_port(host: str, port: int) -> None:
+    """PortTaken unless ``host:port`` can be bound now (port 0 always can: the system picks one)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortTaken(f"cannot serve on {host}:{port}: {exc.strerror}") from None
+
+
+def bound_port(server: uvicorn.Server) -> int:
+    """The port a started server listens on (the one the system chose for port 0)."""
+    for listener in getattr(server, "servers", []):
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    return int(server.config.port)
+
+
 class HubServer(uvicorn.Server):
     """A uvicorn server that ends the hub's live streams when it starts shutting down."""
 

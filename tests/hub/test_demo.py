@@ -2,6 +2,7 @@
 devices of both schools are online in the API."""
 
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -10,14 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.servers import free_port
-
 pytestmark = pytest.mark.integration
 
 
 def test_demo_runs_both_schools_online(tmp_path: Path) -> None:
-    port = free_port()
-    cmd = [sys.executable, "-m", "campusguard.cli", "demo", "--duration", "20", "--port", str(port)]
+    # --port 0: the system picks a free port, and the printed URL is the one bound, not ":0".
+    cmd = [sys.executable, "-m", "campusguard.cli", "demo", "--duration", "20", "--port", "0"]
     proc = subprocess.Popen(
         [*cmd, "--data-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -29,7 +28,7 @@ def test_demo_runs_both_schools_online(tmp_path: Path) -> None:
             line = proc.stdout.readline()
             if line.startswith("CampusGuard console: "):
                 console = line.split(": ", 1)[1].strip()
-        assert console == f"http://127.0.0.1:{port}"
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", console) and not console.endswith(":0"), console
         demo_line = proc.stdout.readline()  # exactly the next line
         match = re.fullmatch(r"Demo login: demo / (\S+)   API token: Authorization: Bearer (\S+)\n", demo_line)
         assert match, demo_line
@@ -58,3 +57,24 @@ def test_demo_runs_both_schools_online(tmp_path: Path) -> None:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.mark.parametrize("command", ["demo", "hub"])
+def test_a_taken_port_is_one_clear_line(command: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        if command == "demo":
+            args = ["demo", "--duration", "5", "--port", str(port), "--data-dir", str(tmp_path)]
+        else:
+            config = tmp_path / "hub.yaml"
+            db = tmp_path / "hub.db"
+            config.write_text(f"database: {{url: 'sqlite:///{db}'}}\napi: {{port: {port}}}\n", encoding="utf-8")
+            args = ["hub", "--config", str(config)]
+        done = subprocess.run(
+            [sys.executable, "-m", "campusguard.cli", *args], capture_output=True, text=True, timeout=60, check=False
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr  # one line, no traceback
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in done.stderr
