@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from campusguard.tasks import TaskHealth, cancel_and_wait, supervised
@@ -185,7 +189,7 @@ def create_app(
             await _checked_in(svc.sessions.kw["bind"])
             svc.sessions.kw["bind"].dispose()
 
-    app = FastAPI(title="CampusGuard hub", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="CampusGuard hub", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = svc
     app.state.forwarder = svc.forwarder
     app.state.snapshots = svc.snapshots
@@ -205,3 +209,19 @@ def _routes(app: FastAPI) -> None:
     app.include_router(auth_routes.router)  # login is public; logout and me check the caller
     app.include_router(ops.router)  # public: probes and scrapers carry no credentials
     web.mount(app)  # the console at / and /static (public: it signs in through the API)
+    _api_docs(app)
+
+
+def _api_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the package's own files: a control room often has no Internet."""
+    app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="CampusGuard hub API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )
