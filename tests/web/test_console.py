@@ -14,11 +14,16 @@ pytestmark = pytest.mark.integration
 def sign_in(page: Page, stack: Stack, username: str) -> None:
     """Open the console, sign in through its form and wait for the live stream."""
     page.goto(stack.url)
+    expect(page.locator("#login")).to_be_visible()
+    # Signed out there is nothing to switch to and nothing to connect: no tabs, no "connecting…" for ever.
+    expect(page.locator(".tabs")).to_be_hidden()
+    expect(page.locator("#conn")).to_be_hidden()
     page.fill("#login-form [name=username]", username)
     page.fill("#login-form [name=password]", PASSWORD)
     page.click("#login-form button[type=submit]")
     expect(page.locator("#login")).to_be_hidden()
     expect(page.locator("body")).to_have_attribute("data-conn", "live")
+    expect(page.locator(".tabs")).to_be_visible()
 
 
 def card(page: Page, device: str, state: str | None = None) -> Any:

@@ -166,6 +166,7 @@ function showLogin(message = "") {
   store.ready = false;
   sound.ring(false);
   replace(view);
+  document.body.dataset.signed = "out"; // no views, no live-connection state, no sound button until signed in
   document.getElementById("login").hidden = false;
   document.getElementById("login-error").textContent = message;
   document.querySelector("#login-form [name=username]").focus();
@@ -196,6 +197,7 @@ async function onLogin(event) {
 }
 
 function start() {
+  document.body.dataset.signed = "in";
   showWho();
   store.ready = true;
   replace(view, h("p", { class: "muted" }, "…"));
