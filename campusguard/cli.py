@@ -38,6 +38,33 @@ def _hub(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboards_push(args: argparse.Namespace) -> int:
+    import os
+
+    from grafana_client.client import GrafanaException
+
+    from hub.dashboards import DASHBOARDS_DIR, PushPlan, push
+
+    try:
+        token = args.token_file.read_text(encoding="utf-8").strip() if args.token_file else os.environ["GRAFANA_TOKEN"]
+        password = args.influx_password_file.read_text(encoding="utf-8").strip() if args.influx_password_file else None
+    except (OSError, KeyError) as exc:
+        print(f"campusguard: no Grafana token or InfluxDB password: {exc}", file=sys.stderr)
+        return 2
+    plan = PushPlan(args.grafana, token, args.influx_url, args.database, args.influx_user, password,
+                    args.dir or DASHBOARDS_DIR, args.dry_run)  # fmt: skip
+    try:
+        report = push(plan)
+    except (GrafanaException, OSError) as exc:
+        print(f"campusguard: Grafana at {args.grafana}: {exc}", file=sys.stderr)
+        return 1
+    verb = "would change" if args.dry_run else "changed"
+    for what in report.changed:
+        print(f"{verb}: {what}")
+    print(f"{len(report.changed)} {verb}, {len(report.unchanged)} already up to date")
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from simulator.run import run_simulator
 
@@ -120,6 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
     from hub.gateways.commands import add_parsers as add_gateway_parsers  # argparse only
 
     add_gateway_parsers(sub)
+
+    p = sub.add_parser("dashboards", help="Grafana dashboards over the hub's time series")
+    dashboards = p.add_subparsers(dest="dashboards_command", required=True)
+    push = dashboards.add_parser("push", help="create or update the folder, datasource and dashboards in a Grafana")
+    push.add_argument("--grafana", required=True, help="Grafana URL, e.g. http://grafana:3000")
+    push.add_argument("--token-file", type=Path, help="a Grafana service-account token (else $GRAFANA_TOKEN)")
+    push.add_argument("--influx-url", required=True, help="the InfluxDB URL Grafana should query")
+    push.add_argument("--database", default="campusguard", help="the InfluxDB database (InfluxQL)")
+    push.add_argument("--influx-user", default=None)
+    push.add_argument("--influx-password-file", type=Path, default=None)
+    push.add_argument("--dir", type=Path, default=None, help="the dashboards' folder (default: the bundled ones)")
+    push.add_argument("--dry-run", action="store_true", help="read only; say what would change")
+    push.set_defaults(func=_dashboards_push)
 
     p = sub.add_parser("demo", help="run a whole simulated system on embedded defaults")
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
