@@ -99,6 +99,13 @@ class CameraDefaults(_Strict):
     snapshot_retention_h: float = Field(default=72.0, gt=0, le=24 * 365)
 
 
+class MetricsSettings(_Strict):
+    """The agent's Prometheus ``/metrics``: off unless a port is given."""
+
+    port: int | None = Field(default=None, ge=0, le=65_535, description="serve /metrics here; 0: any free port")
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=255, description="bind address")
+
+
 class AgentConfig(_Strict):
     """The whole agent configuration."""
 
@@ -112,6 +119,7 @@ class AgentConfig(_Strict):
     # will does (1.5 x the 30 s keep-alive: 45 s); with 30 s the will always came first.
     snapshot_interval_s: float = Field(default=10.0, gt=0, le=3600)
     cameras: CameraDefaults = CameraDefaults()
+    metrics: MetricsSettings = MetricsSettings()
     profile_dirs: list[Path] = Field(default_factory=list, description="searched before the bundled ones")
     devices: list[DeviceConfig] = Field(default_factory=list)
 

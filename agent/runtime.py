@@ -22,6 +22,7 @@ from agent.config import AgentConfig, DeviceConfig
 from agent.drivers import Driver, DriverContext
 from agent.drivers.registry import driver_factory, spec_for_address, specs
 from agent.errors import AgentError, ConfigError
+from agent.metrics import render, serve
 from agent.profiles import LoadedProfile, load_profile, resolve
 from agent.publisher import ClientFactory, Publisher
 from agent.registers import Value
@@ -82,6 +83,7 @@ class Agent:
     ) -> None:
         self.config = config
         self.now = now
+        self.metrics_server: asyncio.Server | None = None  # /metrics, when metrics.port is set
         self.spool = spool or Spool(config.spool.path, config.spool.max_events)
         self.profiles = load_profiles(config)
         self.context = DriverContext()
@@ -323,6 +325,10 @@ class Agent:
         publisher_stop = asyncio.Event()
         try:
             async with asyncio.TaskGroup() as tg:
+                if self.config.metrics.port is not None:
+                    self.metrics_server = await serve(
+                        self.config.metrics.host, self.config.metrics.port, lambda: render(self)
+                    )
                 tg.create_task(self.publisher.run(publisher_stop), name="publisher")
                 pollers = []
                 for d in self.devices.values():
@@ -344,6 +350,8 @@ class Agent:
                         task.cancel()
                 publisher_stop.set()
         finally:
+            if self.metrics_server is not None:
+                self.metrics_server.close()
             for d in self.devices.values():
                 await d.driver.close()
             self.context.close()
