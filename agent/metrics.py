@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from agent import __version__
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.runtime import Agent, DeviceRuntime
 
 Sample = tuple[Mapping[str, str], float]
 TIMEOUT_S = 5.0
@@ -79,32 +79,38 @@ def render(agent: "Agent") -> str:
                 "1 while it cannot be written.",
                 one(agent.spool.failure is not None),
             ),
-            (
-                "campusguard_agent_device_up",
-                "gauge",
-                "1 while online or degraded.",
-                [(labels, float(d.availability.state in ("online", "degraded"))) for labels, d in devices],
-            ),
-            (
-                "campusguard_agent_device_intact",
-                "gauge",
-                "1 while online and not degraded.",
-                [(labels, float(d.availability.state == "online")) for labels, d in devices],
-            ),
-            (
-                "campusguard_agent_device_polls_total",
-                "counter",
-                "Polls made.",
-                [(labels, float(d.loop.polls if d.loop else 0)) for labels, d in devices],
-            ),
-            (
-                "campusguard_agent_device_poll_ms",
-                "gauge",
-                "The last poll's round trip.",
-                [(labels, d.poll_ms if d.poll_ms is not None else math.nan) for labels, d in devices],
-            ),
+            *_devices(devices),
         ]
     )
+
+
+def _devices(devices: list[tuple[dict[str, str], "DeviceRuntime"]]) -> list[tuple[str, str, str, list[Sample]]]:
+    return [
+        (
+            "campusguard_agent_device_up",
+            "gauge",
+            "1 while online or degraded.",
+            [(labels, float(d.availability.state in ("online", "degraded"))) for labels, d in devices],
+        ),
+        (
+            "campusguard_agent_device_intact",
+            "gauge",
+            "1 while online and not degraded.",
+            [(labels, float(d.availability.state == "online")) for labels, d in devices],
+        ),
+        (
+            "campusguard_agent_device_polls_total",
+            "counter",
+            "Polls made.",
+            [(labels, float(d.loop.polls if d.loop else 0)) for labels, d in devices],
+        ),
+        (
+            "campusguard_agent_device_poll_ms",
+            "gauge",
+            "The last poll's round trip.",
+            [(labels, d.poll_ms if d.poll_ms is not None else math.nan) for labels, d in devices],
+        ),
+    ]
 
 
 async def _answer(render: Callable[[], str], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

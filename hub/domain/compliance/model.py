@@ -1,0 +1,108 @@
+"""What compliance rules read and say: a school's profile, a rule, and a finding.
+
+Pure data. A value the school has not declared is ``None``, never a default that would pass: a
+rule that needs it finds ``unknown`` and says which field is missing.
+"""
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+
+
+class SchoolType(enum.StrEnum):
+    KINDERGARTEN = "kindergarten"
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+    NINE_YEAR = "nine_year"
+    VOCATIONAL = "vocational"
+
+
+class Platform(enum.StrEnum):
+    """Where a point must be networked (联网)."""
+
+    POLICE = "police"  # 公安平台 / 110
+    LOCAL_VIDEO = "local_video"  # 当地视频监控平台
+    EDUCATION = "education"  # 教育平台
+
+
+class Status(enum.StrEnum):
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    FAIL = "fail"
+    UNKNOWN = "unknown"  # the data to judge is missing: never counted as pass
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of the school's perimeter."""
+
+    id: str
+    wall_height_m: float | None = None  # None: not surveyed
+    fence_zone: str | None = None  # the electronic fence zone covering it ("fence-1:2"), if any
+
+
+@dataclass(frozen=True)
+class Networked:
+    """A point's link to a platform: how we know, and since when."""
+
+    platform: Platform
+    how: str  # "forwarding_test" | "registration" | "attested"
+    by: str | None = None  # who attested
+    at: date | None = None
+
+
+@dataclass(frozen=True)
+class Point:
+    """A device the school declares at a location, with the platform it must reach."""
+
+    device_id: str
+    kind: str  # camera, one_click_alarm, access_gate, fence, ...
+    location: str  # from the taxonomy: main_gate, guard_room, perimeter, kindergarten_room, ...
+    required_platform: Platform | None = None
+    networked: tuple[Networked, ...] = ()
+
+
+@dataclass(frozen=True)
+class SchoolProfile:
+    """What a school is and what it has, as declared (``None``: not declared)."""
+
+    school_id: str
+    type: SchoolType | None = None
+    boarding: bool | None = None
+    pickup_cards: bool | None = None  # 接送卡制度 in use (kindergartens)
+    perimeter: tuple[Segment, ...] | None = None  # None: the perimeter was never surveyed
+    points: tuple[Point, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a rule comes from: a document of the customer's or a standard."""
+
+    document: str  # a seed file name or a standard's number
+    clause: str
+    quote: str
+    confidence: str  # as the research rates it: SEC, SRC, LOCAL, INF
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One duty, with the check that judges it."""
+
+    id: str
+    text_zh: str
+    text_en: str
+    severity: str  # critical | major | minor
+    source: Source
+    check: str  # a name in hub.domain.compliance.checks.CHECKS
+    school_types: frozenset[SchoolType] | None = None  # None: every type
+    params: dict[str, float | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule's verdict on one subject (the school, a segment, a point)."""
+
+    rule_id: str
+    subject: str
+    status: Status
+    evidence: str
+    missing: tuple[str, ...] = ()  # what data would let the rule judge (with ``unknown``)
