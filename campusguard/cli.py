@@ -38,6 +38,34 @@ def _hub(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compliance_check(args: argparse.Namespace) -> int:
+    from hub.compliance.files import ComplianceFileError, bundled_packs, load_pack, load_profiles
+    from hub.domain.compliance.checks import evaluate
+    from hub.domain.compliance.model import Status
+
+    packs = bundled_packs()
+    try:
+        rules = [r for name in (args.pack or sorted(packs)) for r in load_pack(packs.get(name) or Path(name))]
+        profiles = [p for p in load_profiles(args.profiles) if args.school in (None, p.school_id)]
+    except ComplianceFileError as exc:
+        print(f"campusguard: {exc}", file=sys.stderr)
+        return 2
+    if not profiles:
+        print(f"campusguard: no school {args.school!r} in {args.profiles}", file=sys.stderr)
+        return 2
+    by_id = {r.id: r for r in rules}
+    statuses: set[Status] = set()
+    for profile in profiles:
+        for f in evaluate(profile, rules):
+            statuses.add(f.status)
+            rule = by_id[f.rule_id]
+            missing = f"; missing: {', '.join(f.missing)}" if f.missing else ""
+            print(f"{profile.school_id}\t{f.status.value}\t{f.rule_id}\t{f.subject}\t{f.evidence}{missing}")
+            if f.status is not Status.PASS:
+                print(f"\t\t{rule.text_zh} ({rule.source.document} {rule.source.clause}: {rule.source.quote})")
+    return 1 if Status.FAIL in statuses else 3 if Status.UNKNOWN in statuses else 0
+
+
 def _dashboards_push(args: argparse.Namespace) -> int:
     import os
 
@@ -147,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     from hub.gateways.commands import add_parsers as add_gateway_parsers  # argparse only
 
     add_gateway_parsers(sub)
+
+    p = sub.add_parser("compliance", help="judge school profiles against rule packs")
+    compliance = p.add_subparsers(dest="compliance_command", required=True)
+    check_cmd = compliance.add_parser("check", help="print each rule's findings; exit 1 on a fail, 3 on unknowns only")
+    check_cmd.add_argument("--profiles", type=Path, required=True, help="school profiles YAML (schools: [...])")
+    check_cmd.add_argument("--school", default=None, help="only this school")
+    check_cmd.add_argument("--pack", action="append", default=None, help="a bundled pack name or a YAML file")
+    check_cmd.set_defaults(func=_compliance_check)
 
     p = sub.add_parser("dashboards", help="Grafana dashboards over the hub's time series")
     dashboards = p.add_subparsers(dest="dashboards_command", required=True)

@@ -3,6 +3,8 @@
 Test ids name the seed file and clause a rule comes from (seed 002 = 镇江 2018, 二、2).
 """
 
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -146,3 +148,33 @@ def test_profiles_load_and_a_bad_one_names_school_and_field(tmp_path: Path) -> N
 def test_a_rule_is_plain_data() -> None:
     rule = RULES["ZJ2018-FENCE-LOW-WALL"]
     assert isinstance(rule, Rule) and rule.params == {"min_height_m": 2.0} and rule.severity == "major"
+
+
+def cli(*args: str) -> "subprocess.CompletedProcess[str]":
+    cmd = [sys.executable, "-m", "campusguard.cli", "compliance", "check", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_cli_prints_findings_with_citations_and_says_by_its_exit_code(tmp_path: Path) -> None:
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text(
+        "schools:\n"
+        "  - {school_id: ok, type: primary, perimeter: [{id: n, wall_height_m: 2.5}],\n"
+        "     points: [{device_id: c, kind: camera, location: main_gate,\n"
+        "               networked: [{platform: police, how: registration},\n"
+        "                           {platform: local_video, how: registration}]}]}\n"
+        "  - {school_id: unsure, type: primary, points: [{device_id: c, kind: camera, location: main_gate,\n"
+        "     networked: [{platform: police, how: registration}, {platform: local_video, how: registration}]}]}\n"
+        "  - {school_id: bad, type: kindergarten, pickup_cards: false, perimeter: [{id: n, wall_height_m: 1.2}]}\n",
+        encoding="utf-8",
+    )
+    assert cli("--profiles", str(profiles), "--school", "ok").returncode == 0
+    unsure = cli("--profiles", str(profiles), "--school", "unsure")
+    assert unsure.returncode == 3 and "missing: perimeter" in unsure.stdout
+    bad = cli("--profiles", str(profiles), "--school", "bad")
+    assert bad.returncode == 1
+    assert "校园低于2米的围墙要架设电子围栏" in bad.stdout and "seeds/002_ae54aaaade87ffaf.txt" in bad.stdout
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("schools:\n  - {school_id: s, type: university}\n", encoding="utf-8")
+    done = cli("--profiles", str(broken))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "schools.0.type" in done.stderr
