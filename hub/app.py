@@ -27,6 +27,7 @@ from contract import TopicTree
 from contract.messages import utc_now
 from hub import __version__
 from hub.api import alarms, inventory, ops, stream
+from hub.api import compliance as compliance_api
 from hub.api import deadletters as deadletters_api
 from hub.api import rates as rates_api
 from hub.api import registry as registry_api
@@ -200,7 +201,7 @@ def create_app(
 
 def _routes(app: FastAPI) -> None:
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)], responses=API_ERRORS)
-    for module in (inventory, alarms, snapshots_api, stream, rates_api):
+    for module in (inventory, alarms, snapshots_api, stream, rates_api, compliance_api):
         api.include_router(module.router)
     api.include_router(forwarding_api.router)  # /alarms/{id}/forwarding
     api.include_router(accounts.router)  # users, API tokens, audit log

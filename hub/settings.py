@@ -181,6 +181,13 @@ class SchoolEntry(_Strict):
     timezone: TimeZoneName | None = None  # where its days are cut; None: the hub's ``timezone``
 
 
+class ComplianceSettings(_Strict):
+    """School profiles and the rule packs they are judged by (docs/compliance.md)."""
+
+    profiles: Path | None = None  # a profiles YAML (schools: [...]); None: no profiles, no findings
+    packs: tuple[str, ...] | None = None  # bundled pack names or YAML files; None: every bundled pack
+
+
 class HubSettings(_Strict):
     """The whole hub configuration."""
 
@@ -194,6 +201,7 @@ class HubSettings(_Strict):
     api: ApiSettings = ApiSettings()
     forwarding: ForwardingSettings = ForwardingSettings()  # see docs/forwarding.md
     timeseries: TimeSeriesSettings = TimeSeriesSettings()  # see docs/timeseries.md
+    compliance: ComplianceSettings = ComplianceSettings()  # see docs/compliance.md
     schools: tuple[SchoolEntry, ...] = ()  # names and districts; scopes district accounts
     districts: tuple[DistrictEntry, ...] = ()
     timezone: TimeZoneName = DEFAULT_TZ  # days, months and reports are cut here (a school may have its own)
