@@ -109,10 +109,39 @@ def demo_configs(data_dir: Path, broker_port: int, control_port: int) -> tuple["
     return sim, agents
 
 
+# What each demo school declares (docs/compliance.md), with one known fault each: school 1's west
+# wall is under 2 m with no fence zone; school 2's gate camera reaches only the local platform.
+DEMO_PROFILES = """schools:
+  - school_id: school-001
+    type: primary
+    perimeter:
+      - {id: east, wall_height_m: 1.8, fence_zone: "s1-fence:1"}
+      - {id: west, wall_height_m: 1.6}
+      - {id: north, wall_height_m: 2.4}
+    points:
+      - {device_id: s1-cam-gate, kind: camera, location: main_gate,
+         networked: [{platform: police, how: forwarding_test}, {platform: local_video, how: registration}]}
+      - {device_id: s1-cam-playground, kind: camera, location: playground,
+         networked: [{platform: local_video, how: registration}]}
+  - school_id: school-002
+    type: kindergarten
+    pickup_cards: true
+    perimeter: [{id: all, wall_height_m: 2.2}]
+    points:
+      - {device_id: s2-gate-main, kind: access_gate, location: main_gate}
+      - {device_id: s2-cam-gate, kind: camera, location: main_gate,
+         networked: [{platform: local_video, how: registration}]}
+      - {device_id: s2-cam-playground, kind: camera, location: playground,
+         networked: [{platform: local_video, how: registration}]}
+"""
+
+
 def hub_settings(data_dir: Path, broker_port: int, port: int) -> "HubSettings":
     """The demo hub: SQLite under the data folder, the embedded broker, the API on ``port``."""
     from hub.settings import HubSettings
 
+    profiles = data_dir / "school-profiles.yaml"
+    profiles.write_text(DEMO_PROFILES, encoding="utf-8")
     return HubSettings.model_validate(
         {
             # amqtt speaks MQTT 3.1.1 only.
@@ -129,6 +158,7 @@ def hub_settings(data_dir: Path, broker_port: int, port: int) -> "HubSettings":
             "gateways": {"enrolment": "open"},
             "districts": [{"id": "demo-district", "name": "示范区 (demo district)"}],
             "schools": [{"id": school, "name": name, "district": "demo-district"} for school, name in SCHOOLS.items()],
+            "compliance": {"profiles": str(profiles.resolve())},
         }
     )
 

@@ -49,6 +49,13 @@ def test_demo_runs_both_schools_online(tmp_path: Path) -> None:
             time.sleep(0.3)
         assert online == {"school-001": 4, "school-002": 4}
         assert httpx.get(f"{console}/healthz", timeout=5).status_code == 200
+        # Each demo school has one known compliance fault, with its citation.
+        params = {"status": "fail"}
+        failing = httpx.get(f"{console}/api/v1/compliance/findings", params=params, headers=headers, timeout=5).json()
+        assert {(f["school_id"], f["rule_id"], f["subject"]) for f in failing} == {
+            ("school-001", "ZJ2018-FENCE-LOW-WALL", "segment:west"),
+            ("school-002", "ZJ2018-GATE-CAM-POLICE", "device:s2-cam-gate"),
+        }
         assert proc.wait(30) == 0, "the demo must stop by itself after --duration"
         assert (tmp_path / "hub.db").exists()
     finally:
