@@ -74,6 +74,7 @@ class Publisher:
         client_factory: ClientFactory = aiomqtt.Client,
     ) -> None:
         self.settings = settings
+        self.node = 0  # which of settings.nodes() is tried next
         self.spool_settings = spool_settings
         self.spool = spool
         self._birth = birth
@@ -99,8 +100,7 @@ class Publisher:
         data = {"state": state, "ts": utc_now(), "agent_version": self.agent_version, "reason": reason}
         return encode(Presence.model_validate(data))
 
-    def _client(self) -> aiomqtt.Client:
-        s = self.settings
+    def _client(self, s: MqttSettings) -> aiomqtt.Client:
         tls = s.tls_parameters()
         try:
             password = s.resolve_password()
@@ -121,13 +121,18 @@ class Publisher:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Connect, serve, reconnect with backoff, until ``stop`` is set; then say "stopped"."""
-        attempt, outage_logged = 0, False
+        """Connect, serve, reconnect with backoff, until ``stop`` is set; then say "stopped".
+
+        With ``fallback_urls`` a failed or dropped node is followed at once by the next one; the
+        backoff grows only after every node was tried. The spool is the same whichever node carries it.
+        """
+        attempt, outage_logged, nodes = 0, False, self.settings.nodes()
         while not stop.is_set():
+            node = nodes[self.node]
             try:
-                async with self._client() as client:
+                async with self._client(node) as client:
                     if outage_logged:
-                        log.info("broker %s:%s reachable again", self.settings.host, self.settings.port)
+                        log.info("broker %s:%s reachable again", node.host, node.port)
                     attempt, outage_logged = 0, False
                     try:
                         await self._session(client, stop)
@@ -145,15 +150,18 @@ class Publisher:
             except* aiomqtt.MqttError as group:
                 if not outage_logged:
                     log.warning(  # the text, not the exception: a kept record would keep its traceback alive
-                        "broker %s:%s unavailable: %s", self.settings.host, self.settings.port, str(group.exceptions[0])
+                        "broker %s:%s unavailable: %s", node.host, node.port, str(group.exceptions[0])
                     )
                     outage_logged = True
+            self.node = (self.node + 1) % len(nodes)
+            wait = backoff_s(attempt, 0.5, 15.0) if self.node == 0 else 0.1  # the next node at once
             try:
-                async with asyncio.timeout(backoff_s(attempt, 0.5, 15.0)):
+                async with asyncio.timeout(wait):
                     await stop.wait()
             except TimeoutError:
                 pass
-            attempt += 1
+            if self.node == 0:
+                attempt += 1
 
     async def _say_offline(self, client: aiomqtt.Client, reason: str) -> None:
         topic = self.topics[MessageType.PRESENCE]
