@@ -107,9 +107,9 @@ async def rates(
     start = (start or end - timedelta(days=1)).astimezone(UTC)
     if start >= end or end - start > MAX_RANGE:
         raise HTTPException(422, "start must be before end, and the range at most 400 days")
-    schools = _schools(svc, who, district, school)
 
-    def compute() -> dict[str, SchoolTally]:
+    def compute() -> dict[str, SchoolTally]:  # in a worker thread: the database is not the event loop's
+        schools = _schools(svc, who, district, school)
         with svc.sessions() as session:
             return school_tallies(session, schools, start, end, tz_of=svc.settings.school_tz, kind=kind)
 
