@@ -69,9 +69,7 @@ def _compliance_check(args: argparse.Namespace) -> int:
 def _dashboards_push(args: argparse.Namespace) -> int:
     import os
 
-    from grafana_client.client import GrafanaException
-
-    from hub.dashboards import DASHBOARDS_DIR, PushPlan, push
+    from hub.dashboards import DASHBOARDS_DIR, GrafanaError, PushPlan, push
 
     try:
         token = args.token_file.read_text(encoding="utf-8").strip() if args.token_file else os.environ["GRAFANA_TOKEN"]
@@ -83,7 +81,7 @@ def _dashboards_push(args: argparse.Namespace) -> int:
                     args.dir or DASHBOARDS_DIR, args.dry_run)  # fmt: skip
     try:
         report = push(plan)
-    except (GrafanaException, OSError) as exc:
+    except GrafanaError as exc:
         print(f"campusguard: Grafana at {args.grafana}: {exc}", file=sys.stderr)
         return 1
     verb = "would change" if args.dry_run else "changed"
@@ -215,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     # pymodbus logs every missed answer; the agent logs availability transitions instead.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    for chatty in ("amqtt", "transitions", "alembic"):  # state changes and migration plugins, not news
+    for chatty in ("amqtt", "transitions", "alembic", "httpx"):  # state changes, plugins and requests, not news
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         code: int = args.func(args)

@@ -1,5 +1,5 @@
 """``campusguard dashboards push``: the CampusGuard folder, the InfluxDB datasource and the dashboards
-of ``dashboards/`` into a Grafana, through its HTTP API (grafana-client).
+of ``dashboards/`` into a Grafana, through its HTTP API (httpx; see decision 47 on grafana-client).
 
 Idempotent: each object is read first and written only when it is missing or differs, so a second
 run changes nothing. ``--dry-run`` reads and says what it would write. The datasource gets a fixed
@@ -7,13 +7,11 @@ uid, and each dashboard's ``datasource`` variable defaults to it.
 """
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grafana_client.api import GrafanaApi
-from grafana_client.client import GrafanaClientError
+import httpx
 
 FOLDER_UID, FOLDER_TITLE = "campusguard", "CampusGuard"
 DATASOURCE_UID = "cg-influxdb"
@@ -42,17 +40,30 @@ class PushReport:
     unchanged: list[str] = field(default_factory=list)
 
 
-def _missing(exc: GrafanaClientError) -> bool:
-    return getattr(exc, "status_code", None) == 404
+class GrafanaError(RuntimeError):
+    """Grafana refused a call or could not be reached: the method, path and reason."""
 
 
-def _get(read: Callable[[], Any]) -> Any:
-    try:
-        return read()
-    except GrafanaClientError as exc:
-        if _missing(exc):
+class Grafana:
+    """The few calls of Grafana's HTTP API that push needs; ``get`` returns None for a 404."""
+
+    def __init__(self, url: str, token: str, transport: httpx.BaseTransport | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self.http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=10.0, transport=transport)
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = self.http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise GrafanaError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+        if method == "GET" and response.status_code == 404:
             return None
-        raise
+        if response.status_code >= 300:
+            raise GrafanaError(f"{method} {path}: HTTP {response.status_code}: {response.text[:200]}")
+        return response.json() if response.content else None
+
+    def get(self, path: str) -> Any:
+        return self.call("GET", path)
 
 
 def datasource(plan: PushPlan) -> dict[str, Any]:
@@ -88,42 +99,38 @@ def _same_dashboard(stored: dict[str, Any] | None, ours: dict[str, Any]) -> bool
     )
 
 
-def push(plan: PushPlan, api: GrafanaApi | None = None) -> PushReport:
+def push(plan: PushPlan, grafana: Grafana | None = None) -> PushReport:
     """Make Grafana hold the folder, the datasource and every dashboard; return what changed."""
-    grafana = api or GrafanaApi.from_url(plan.grafana_url, credential=plan.token, timeout=10.0)
+    api = grafana or Grafana(plan.grafana_url, plan.token)
     report = PushReport()
 
-    def write(what: str, action: Callable[[], Any]) -> None:
+    def write(what: str, method: str, path: str, body: Any) -> None:
         report.changed.append(what)
         if not plan.dry_run:
-            action()
+            api.call(method, path, body)
 
-    if _get(lambda: grafana.folder.get_folder(FOLDER_UID)) is None:
-        write(f"folder {FOLDER_TITLE}", lambda: grafana.folder.create_folder(FOLDER_TITLE, uid=FOLDER_UID))
+    if api.get(f"/api/folders/{FOLDER_UID}") is None:
+        write(f"folder {FOLDER_TITLE}", "POST", "/api/folders", {"title": FOLDER_TITLE, "uid": FOLDER_UID})
     else:
         report.unchanged.append(f"folder {FOLDER_TITLE}")
-    ours_ds = datasource(plan)
-    stored_ds = _get(lambda: grafana.datasource.get_datasource_by_uid(DATASOURCE_UID))
-    if stored_ds is None:
-        write("datasource CampusGuard InfluxDB", lambda: grafana.datasource.create_datasource(ours_ds))
-    elif any(stored_ds.get(k) != v for k, v in ours_ds.items() if k != "secureJsonData"):  # Grafana never returns it
-        write(
-            "datasource CampusGuard InfluxDB",
-            lambda: grafana.datasource.update_datasource_by_uid(DATASOURCE_UID, ours_ds),
-        )
+    ours = datasource(plan)
+    stored = api.get(f"/api/datasources/uid/{DATASOURCE_UID}")
+    if stored is None:
+        write("datasource CampusGuard InfluxDB", "POST", "/api/datasources", ours)
+    elif any(stored.get(k) != v for k, v in ours.items() if k != "secureJsonData"):  # Grafana never returns it
+        write("datasource CampusGuard InfluxDB", "PUT", f"/api/datasources/uid/{DATASOURCE_UID}", ours)
     else:
         report.unchanged.append("datasource CampusGuard InfluxDB")
     for path in sorted(plan.dashboards.glob("*.json")):
-        _push_dashboard(grafana, _dashboard(path), report, write)
+        dashboard = _dashboard(path)
+        if _same_dashboard(api.get(f"/api/dashboards/uid/{dashboard['uid']}"), dashboard):
+            report.unchanged.append(f"dashboard {dashboard['title']}")
+            continue
+        body = {
+            "dashboard": dashboard,
+            "folderUid": FOLDER_UID,
+            "overwrite": True,
+            "message": "campusguard dashboards push",
+        }
+        write(f"dashboard {dashboard['title']}", "POST", "/api/dashboards/db", body)
     return report
-
-
-def _push_dashboard(
-    grafana: GrafanaApi, ours: dict[str, Any], report: PushReport, write: Callable[[str, Callable[[], Any]], None]
-) -> None:
-    stored = _get(lambda: grafana.dashboard.get_dashboard(ours["uid"]))  # type: ignore[no-untyped-call]
-    if _same_dashboard(stored, ours):
-        report.unchanged.append(f"dashboard {ours['title']}")
-        return
-    body = {"dashboard": ours, "folderUid": FOLDER_UID, "overwrite": True, "message": "campusguard dashboards push"}
-    write(f"dashboard {ours['title']}", lambda: grafana.dashboard.update_dashboard(body))  # type: ignore[no-untyped-call]
