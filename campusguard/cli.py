@@ -136,6 +136,29 @@ def _forward_test(args: argparse.Namespace) -> int:
         return 2
 
 
+def _add_compliance_and_dashboards(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("compliance", help="judge school profiles against rule packs")
+    compliance = p.add_subparsers(dest="compliance_command", required=True)
+    check_cmd = compliance.add_parser("check", help="print each rule's findings; exit 1 on a fail, 3 on unknowns only")
+    check_cmd.add_argument("--profiles", type=Path, required=True, help="school profiles YAML (schools: [...])")
+    check_cmd.add_argument("--school", default=None, help="only this school")
+    check_cmd.add_argument("--pack", action="append", default=None, help="a bundled pack name or a YAML file")
+    check_cmd.set_defaults(func=_compliance_check)
+
+    p = sub.add_parser("dashboards", help="Grafana dashboards over the hub's time series")
+    dashboards = p.add_subparsers(dest="dashboards_command", required=True)
+    push = dashboards.add_parser("push", help="create or update the folder, datasource and dashboards in a Grafana")
+    push.add_argument("--grafana", required=True, help="Grafana URL, e.g. http://grafana:3000")
+    push.add_argument("--token-file", type=Path, help="a Grafana service-account token (else $GRAFANA_TOKEN)")
+    push.add_argument("--influx-url", required=True, help="the InfluxDB URL Grafana should query")
+    push.add_argument("--database", default="campusguard", help="the InfluxDB database (InfluxQL)")
+    push.add_argument("--influx-user", default=None)
+    push.add_argument("--influx-password-file", type=Path, default=None)
+    push.add_argument("--dir", type=Path, default=None, help="the dashboards' folder (default: the bundled ones)")
+    push.add_argument("--dry-run", action="store_true", help="read only; say what would change")
+    push.set_defaults(func=_dashboards_push)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="campusguard", description=__doc__.splitlines()[0] if __doc__ else None)
@@ -174,26 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_gateway_parsers(sub)
 
-    p = sub.add_parser("compliance", help="judge school profiles against rule packs")
-    compliance = p.add_subparsers(dest="compliance_command", required=True)
-    check_cmd = compliance.add_parser("check", help="print each rule's findings; exit 1 on a fail, 3 on unknowns only")
-    check_cmd.add_argument("--profiles", type=Path, required=True, help="school profiles YAML (schools: [...])")
-    check_cmd.add_argument("--school", default=None, help="only this school")
-    check_cmd.add_argument("--pack", action="append", default=None, help="a bundled pack name or a YAML file")
-    check_cmd.set_defaults(func=_compliance_check)
-
-    p = sub.add_parser("dashboards", help="Grafana dashboards over the hub's time series")
-    dashboards = p.add_subparsers(dest="dashboards_command", required=True)
-    push = dashboards.add_parser("push", help="create or update the folder, datasource and dashboards in a Grafana")
-    push.add_argument("--grafana", required=True, help="Grafana URL, e.g. http://grafana:3000")
-    push.add_argument("--token-file", type=Path, help="a Grafana service-account token (else $GRAFANA_TOKEN)")
-    push.add_argument("--influx-url", required=True, help="the InfluxDB URL Grafana should query")
-    push.add_argument("--database", default="campusguard", help="the InfluxDB database (InfluxQL)")
-    push.add_argument("--influx-user", default=None)
-    push.add_argument("--influx-password-file", type=Path, default=None)
-    push.add_argument("--dir", type=Path, default=None, help="the dashboards' folder (default: the bundled ones)")
-    push.add_argument("--dry-run", action="store_true", help="read only; say what would change")
-    push.set_defaults(func=_dashboards_push)
+    _add_compliance_and_dashboards(sub)
 
     p = sub.add_parser("demo", help="run a whole simulated system on embedded defaults")
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
