@@ -33,7 +33,7 @@ async def test_the_agent_moves_to_the_node_that_answers_and_its_spool_goes_with_
                 async with watcher(node_a, prefix) as on_a:
                     _, reset = await on_a.wait_for(lambda e: e.type == "alarm.reset", 20)
                     assert reset.device_id == "p1"
-                    for _ in range(100):  # acked on a: the spool empties
+                    for _ in range(300):  # acked on a: the spool empties
                         if agent.spool.stats().pending_events == 0:
                             break
                         await asyncio.sleep(0.1)

@@ -93,7 +93,7 @@ async def fed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InfluxD
     raise_ = Event(event_id="ev-panic-0001", seq=200, device_id="panic-1", ts=NOW - timedelta(minutes=30),
                    type="alarm.raised", alarm_type="panic", severity="critical", latched=True, value=True)  # fmt: skip
     await send(MessageType.EVENT, raise_)
-    for _ in range(200):
+    for _ in range(600):
         if svc.timeseries.held == 0 and svc.timeseries.written:
             break
         await asyncio.sleep(0.05)
