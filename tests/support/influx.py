@@ -4,7 +4,6 @@ No InfluxDB 2.x or 3.x can be installed here (Debian ships 1.6 only, and there i
 2.x write request is checked by a contract test instead (tests/hub/test_timeseries.py).
 """
 
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 import httpx
 
 from campusguard.net import free_port, wait_for_port
-from tests.support.servers import find_binary
+from tests.support.servers import find_binary, terminate
 
 
 class InfluxDB:
@@ -58,13 +57,7 @@ class InfluxDB:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 10 s."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.proc = None
 
     @property

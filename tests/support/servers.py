@@ -12,7 +12,16 @@ from pathlib import Path
 
 from campusguard.net import free_port, wait_for_port
 
-__all__ = ["Mosquitto", "RtspServer", "TlsFiles", "find_binary", "free_port", "password_file", "wait_for_port"]
+__all__ = [
+    "Mosquitto",
+    "RtspServer",
+    "TlsFiles",
+    "find_binary",
+    "free_port",
+    "password_file",
+    "terminate",
+    "wait_for_port",
+]
 
 
 def find_binary(name: str, *extra_dirs: str) -> str:
@@ -23,6 +32,18 @@ def find_binary(name: str, *extra_dirs: str) -> str:
     if not found:
         raise RuntimeError(f"{name} is not installed: run `make test`, which installs the Debian packages")
     return found
+
+
+def terminate(proc: "subprocess.Popen[bytes] | None", grace_s: float = 10) -> None:
+    """SIGTERM a server started by a test, then SIGKILL it if it is still there after ``grace_s``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class TlsFiles:
@@ -139,13 +160,7 @@ class Mosquitto:
 
     def stop(self) -> None:
         """Stop the broker (SIGTERM, so it saves its persistence file)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.proc = None
 
     @property
