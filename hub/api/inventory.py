@@ -1,5 +1,6 @@
 """Schools, gateways, devices, device history and uptime: only of the schools in the caller's scope."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -20,13 +21,18 @@ def _count(session: SessionDep, query: Select[tuple[object]]) -> int:
     return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
+def schools_in_scope(svc: ServicesDep, who: Principal, seen: Iterable[str]) -> list[str]:
+    """The schools the caller may see: those of ``hub.yaml``'s directory and those ``seen`` (by a gateway)."""
+    return sorted(s for s in set(seen) | {e.id for e in svc.settings.schools} if who.scope.allows(s))
+
+
 @router.get("/schools")
 def list_schools(session: SessionDep, svc: ServicesDep, who: PrincipalDep) -> Page[SchoolOut]:
     """The schools in scope: those in ``hub.yaml``'s directory and those that have a gateway."""
     listed = {s.id: s for s in svc.settings.schools}
     seen = {r.id: r for r in session.scalars(select(School).where(who.scope.clause(School.id)))}
     items = []
-    for school_id in sorted(set(seen) | {s for s in listed if who.scope.allows(s)}):
+    for school_id in schools_in_scope(svc, who, seen):
         entry, row = listed.get(school_id), seen.get(school_id)
         name = entry.name if entry and entry.name else (row.name if row else "")
         district = entry.district if entry else None

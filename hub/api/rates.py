@@ -9,6 +9,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.deps import PrincipalDep, ServicesDep
+from hub.api.inventory import schools_in_scope
 from hub.auth.principal import Principal
 from hub.db.models import School
 from hub.domain.rates import Tally
@@ -67,8 +68,7 @@ class RatesOut(BaseModel):
 def _schools(svc: ServicesDep, who: Principal, district: str | None, school: str | None) -> list[str]:
     listed = {s.id: s for s in svc.settings.schools}
     with svc.sessions() as session:
-        seen = set(session.scalars(select(School.id)))
-    found = [s for s in sorted(seen | set(listed)) if who.scope.allows(s)]
+        found = schools_in_scope(svc, who, session.scalars(select(School.id)))
     if district is not None:
         found = [s for s in found if s in listed and listed[s].district == district]
     if school is not None:
