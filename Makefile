@@ -4,9 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests start as real servers (installed when missing and we are root).
-DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients postgresql influxdb openssl iproute2 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-x chromium $(CJK_FONT)
+DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients postgresql influxdb openssl iproute2 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-x chromium $(CJK_FONT) $(REPORT_LIBS)
 # The console speaks Chinese: without a CJK font a browser on this machine shows every character as a box.
 CJK_FONT := fonts-wqy-microhei
+# Monthly reports as PDF: WeasyPrint lays text out with Pango (and the CJK font above).
+REPORT_LIBS := libpango-1.0-0 libpangoft2-1.0-0
 
 .PHONY: setup system-deps check test faults demo bench clean
 
@@ -36,7 +38,7 @@ faults: setup system-deps
 		tests/hub/test_liveness.py tests/agent/test_outage.py tests/hub/test_poison.py tests/hub/test_identity.py
 
 demo: setup
-	@bash scripts/ensure-debian-packages.sh $(CJK_FONT) || echo "note: install $(CJK_FONT) (Debian) so a browser here shows the console's Chinese"
+	@bash scripts/ensure-debian-packages.sh $(CJK_FONT) $(REPORT_LIBS) || echo "note: install $(CJK_FONT) $(REPORT_LIBS) (Debian) for the console's Chinese and PDF reports"
 	$(BIN)/campusguard demo
 
 bench: setup system-deps

@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_gateway_parsers(sub)
 
     _add_compliance_and_dashboards(sub)
+    from hub.report.cli import add_parser as add_report_parser  # argparse only
+
+    add_report_parser(sub)
 
     p = sub.add_parser("demo", help="run a whole simulated system on embedded defaults")
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds")

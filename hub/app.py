@@ -31,6 +31,7 @@ from hub.api import compliance as compliance_api
 from hub.api import deadletters as deadletters_api
 from hub.api import rates as rates_api
 from hub.api import registry as registry_api
+from hub.api import reports as reports_api
 from hub.api import snapshots as snapshots_api
 from hub.api.deps import Services, current_principal
 from hub.auth import admin as accounts
@@ -201,7 +202,7 @@ def create_app(
 
 def _routes(app: FastAPI) -> None:
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)], responses=API_ERRORS)
-    for module in (inventory, alarms, snapshots_api, stream, rates_api, compliance_api):
+    for module in (inventory, alarms, snapshots_api, stream, rates_api, compliance_api, reports_api):
         api.include_router(module.router)
     api.include_router(forwarding_api.router)  # /alarms/{id}/forwarding
     api.include_router(accounts.router)  # users, API tokens, audit log

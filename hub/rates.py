@@ -7,7 +7,7 @@ down two hours of a day weighs two device-hours, whichever school it is in.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -41,17 +41,19 @@ def _chunks(keys: list[Key]) -> Iterable[list[Key]]:
         yield keys[start : start + CHUNK]
 
 
-def _states_at(session: Session, keys: list[Key], start: datetime) -> dict[Key, str]:
-    """Each device's availability at ``start``: its last transition at or before it."""
+def _states_at(session: Session, keys: list[Key], start: datetime) -> dict[Key, tuple[str, datetime]]:
+    """Each device's availability at ``start`` and when it was entered: its last transition at or before it."""
     last = (
         select(func.max(Transition.id))
         .where(tuple_(Transition.school_id, Transition.device_id).in_(keys), Transition.at <= start)
         .group_by(Transition.school_id, Transition.device_id)
     )
     rows = session.execute(
-        select(Transition.school_id, Transition.device_id, Transition.availability).where(Transition.id.in_(last))
+        select(Transition.school_id, Transition.device_id, Transition.availability, Transition.at).where(
+            Transition.id.in_(last)
+        )
     )
-    return {(s, str(d)): a for s, d, a in rows}
+    return {(s, str(d)): (a, at) for s, d, a, at in rows}
 
 
 def _changes(
@@ -80,23 +82,46 @@ def school_tallies(
     """The tallies of every device (of ``kind``, if given) of these schools, summed per school and day."""
     wanted = sorted(set(schools))
     result = {s: SchoolTally(s, tz_of(s).key) for s in wanted}
+    keys = devices_of(session, wanted, kind)
+    for key, history in device_histories(session, keys, start, end):
+        school = result[key[0]]
+        school.devices += 1
+        _add(school, tally_by_day(history.initial, history.changes, start, end, tz=tz_of(key[0])))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A device's availability over a range: its state at the start (and since when), and its changes."""
+
+    initial: str
+    initial_at: datetime | None
+    changes: list[tuple[datetime, str]]
+
+
+def devices_of(session: Session, schools: list[str], kind: str | None = None) -> list[Key]:
+    """The (school, device) pairs of these schools, of ``kind`` if given, sorted."""
     keys: list[Key] = []
-    for chunk_start in range(0, len(wanted), CHUNK):
+    for chunk_start in range(0, len(schools), CHUNK):
         query = select(Device.school_id, Device.id).where(
-            Device.school_id.in_(wanted[chunk_start : chunk_start + CHUNK])
+            Device.school_id.in_(schools[chunk_start : chunk_start + CHUNK])
         )
         if kind is not None:
             query = query.where(Device.kind == kind)
         keys += [(s, d) for s, d in session.execute(query)]
-    for chunk in _chunks(sorted(keys)):
+    return sorted(keys)
+
+
+def device_histories(
+    session: Session, keys: list[Key], start: datetime, end: datetime
+) -> Iterator[tuple[Key, History]]:
+    """Each device's history over [start, end), two queries per chunk of devices."""
+    for chunk in _chunks(keys):
         initial = _states_at(session, chunk, start)
         changes = _changes(session, chunk, start, end)
         for key in chunk:
-            school = result[key[0]]
-            school.devices += 1
-            days = tally_by_day(initial.get(key, "unknown"), changes.get(key, []), start, end, tz=tz_of(key[0]))
-            _add(school, days)
-    return result
+            state, since = initial.get(key, ("unknown", None))
+            yield key, History(state, since, changes.get(key, []))
 
 
 def _add(school: SchoolTally, days: list[DayTally]) -> None:

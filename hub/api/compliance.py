@@ -1,15 +1,11 @@
 """Compliance findings of the schools in the caller's scope (``hub.domain.compliance``)."""
 
-from functools import cache
-from pathlib import Path
-
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
 from hub.api.deps import PrincipalDep, ServicesDep
-from hub.compliance.files import ComplianceFileError, bundled_packs, load_pack, load_profiles
+from hub.compliance.files import ComplianceFileError, configured
 from hub.domain.compliance.checks import evaluate
-from hub.domain.compliance.model import Rule, SchoolProfile
 from hub.settings import ComplianceSettings
 
 router = APIRouter(tags=["compliance"])
@@ -30,18 +26,9 @@ class FindingOut(BaseModel):
     source: dict[str, str]
 
 
-@cache
-def _load(settings: ComplianceSettings) -> tuple[tuple[SchoolProfile, ...], tuple[Rule, ...]]:
-    packs = bundled_packs()
-    names = settings.packs if settings.packs is not None else tuple(sorted(packs))
-    rules = tuple(r for name in names for r in load_pack(packs.get(name) or Path(name)))
-    profiles = tuple(load_profiles(settings.profiles)) if settings.profiles else ()
-    return profiles, rules
-
-
 def check_files(settings: ComplianceSettings) -> None:
     """At start-up: a bad profiles file or pack stops the hub, naming file, field and reason."""
-    _load(settings)
+    configured(settings)
 
 
 @router.get("/compliance/findings")
@@ -50,7 +37,7 @@ def findings(
 ) -> list[FindingOut]:
     """Every finding of every profiled school in scope (or of one school, or of one status)."""
     try:
-        profiles, rules = _load(svc.settings.compliance)
+        profiles, rules = configured(svc.settings.compliance)
     except ComplianceFileError as exc:  # the file changed since start-up and no longer loads
         raise HTTPException(503, str(exc)) from None
     by_id = {r.id: r for r in rules}

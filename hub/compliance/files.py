@@ -1,8 +1,9 @@
 """Rule packs and school profiles from YAML: validated, with the file, field and reason of any error."""
 
 from datetime import date
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,6 +19,9 @@ from hub.domain.compliance.model import (
     Segment,
     Source,
 )
+
+if TYPE_CHECKING:
+    from hub.settings import ComplianceSettings
 
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
 
@@ -158,3 +162,13 @@ def load_profiles(path: Path) -> list[SchoolProfile]:
 def bundled_packs() -> dict[str, Path]:
     """The packs shipped with the hub, by name."""
     return {p.stem: p for p in sorted(PACKS_DIR.glob("*.yaml"))}
+
+
+@cache
+def configured(settings: "ComplianceSettings") -> tuple[tuple[SchoolProfile, ...], tuple[Rule, ...]]:
+    """The profiles and rules ``hub.yaml`` selects (every bundled pack when it names none); cached."""
+    packs = bundled_packs()
+    names = settings.packs if settings.packs is not None else tuple(sorted(packs))
+    rules = tuple(r for name in names for r in load_pack(packs.get(name) or Path(name)))
+    profiles = tuple(load_profiles(settings.profiles)) if settings.profiles else ()
+    return profiles, rules

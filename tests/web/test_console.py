@@ -277,3 +277,25 @@ def test_the_api_docs_work_without_the_internet(page: Page, stack: Stack) -> Non
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("CampusGuard hub")
     expect(page.locator(".opblock-summary-path", has_text="/api/v1/alarms").first).to_be_visible()
     assert external == []
+
+
+def test_an_admin_makes_this_month_s_report_from_the_console(page: Page, stack: Stack) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    sign_in(page, stack, "admin")
+    page.click('.tabs a[data-view="reports"]')
+    expect(page.locator(".report-form h2")).to_have_text("月度运行报告")
+    scopes = page.locator(".report-form select[name=scope] option")
+    expect(scopes.first).to_have_text("全市")  # a city account sees every school
+    expect(scopes).to_contain_text(["全市", "区县 haidian"])
+    month = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    page.select_option(".report-form select[name=scope]", "district:haidian")
+    page.fill(".report-form input[name=month]", month)
+    page.select_option(".report-form select[name=format]", "csv")
+    with page.expect_download() as got:
+        page.click("#report-link")
+    download = got.value
+    assert download.suggested_filename == f"report-district-haidian-{month}.csv"
+    rows = download.path().read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0].startswith("排名,学校,区县,设备数,在线率 (%)") and len(rows) == 3  # a header and both schools

@@ -1,4 +1,4 @@
-// The console's entry: sign-in, routing (#/board, #/devices, #/uptime, #/alarm/ID, #/device/S/ID),
+// The console's entry: sign-in, routing (#/board, #/devices, #/uptime, #/reports, #/alarm/ID, #/device/S/ID),
 // the live stream feeding the store, the alarm sound and keyboard shortcuts.
 import { openAction, setupActions } from "./actions.js";
 import { api, listAll, login, logout, setUnauthorizedHandler, whoAmI } from "./api.js";
@@ -12,6 +12,7 @@ import { changed, deviceKey, may, store, subscribe } from "./state.js";
 import { LiveStream } from "./stream.js";
 import { renderUptime } from "./uptime.js";
 import { renderDeadLetters } from "./deadletters.js";
+import { renderReports } from "./reports.js";
 
 const view = document.getElementById("view");
 let stream = null;
@@ -140,6 +141,7 @@ function route() {
   if (name === "devices") return { name: "devices" };
   if (name === "uptime") return { name: "uptime" };
   if (name === "dead-letters") return { name: "dead-letters" };
+  if (name === "reports") return { name: "reports" };
   if (name === "alarm" && a) return { name: "alarm", id: a };
   if (name === "device" && a && b) return { name: "device", school: a, id: b };
   return { name: "board" };
@@ -154,6 +156,7 @@ function render(what = "all") {
   else if (r.name === "devices" && what !== "alarms") renderDevices(view);
   else if (r.name === "uptime" && what === "all") renderUptime(view);
   else if (r.name === "dead-letters" && what === "all") renderDeadLetters(view);
+  else if (r.name === "reports" && what === "all") renderReports(view);
   else if (r.name === "alarm" && what === "all") renderAlarm(view, r.id);
   else if (r.name === "device" && what === "all") renderDevice(view, r.school, r.id);
 }
@@ -230,7 +233,7 @@ function onKey(event) {
   if (!store.ready) return;
   const onBoard = route().name === "board";
   const key = event.key;
-  const go = { 1: "#/board", 2: "#/devices", 3: "#/uptime" }[key];
+  const go = { 1: "#/board", 2: "#/devices", 3: "#/uptime", 4: "#/reports" }[key];
   if (go) location.hash = go;
   else if (key === "?") {
     replace(document.getElementById("help-keys"), KEYS.map(([k, text]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, t(text))]));
