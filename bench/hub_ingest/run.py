@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "liveness": {"default_snapshot_interval_s": 1, "heartbeat_misses": 30},
                 "api": {"port": api_port},
                 "gateways": {"enrolment": "open"},
+                **({"timeseries": args.timeseries} if getattr(args, "timeseries", None) else {}),
             }
         )
     )
@@ -235,6 +236,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "python": sys.version.split()[0],
             }
         )
+        sink = "campusguard_hub_timeseries_written_lines"
+        if sink in m1:  # bench/timeseries: what the sink wrote to InfluxDB over the same window
+            results["timeseries"] = {
+                "written_lines_per_s": round((m1[sink] - m0[sink]) / window),
+                "dropped_lines": m1["campusguard_hub_timeseries_dropped_lines"],
+                "buffered_lines_end": m1["campusguard_hub_timeseries_buffered_lines"],
+                "write_failures": m1["campusguard_hub_timeseries_write_failures"],
+            }
         return results
     finally:
         for proc in reversed(procs):

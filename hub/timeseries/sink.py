@@ -45,6 +45,7 @@ class TimeSeriesSink:
         self._commits: deque[tuple[Committed, int]] = deque()  # not yet encoded, with their size in lines
         self._lines: deque[str] = deque()  # encoded, not yet written
         self.held = 0  # lines queued, encoded or not
+        self.received = 0  # lines ever queued: received == written + dropped + rejected + held, always
         self.written = self.dropped = self.rejected = self.failures = 0
         self.last_error: str | None = None
         self.last_write: float | None = None  # time.time() of the last successful write
@@ -59,6 +60,7 @@ class TimeSeriesSink:
             return
         self._commits.append((commit, size))
         self.held += size
+        self.received += size
         while self.held > self.settings.buffer_max:
             if self._lines:
                 self._lines.popleft()
@@ -78,6 +80,7 @@ class TimeSeriesSink:
             lines = [text for r in commit.snapshots for text in snapshot_lines(r, self.describe)]
             lines += change_lines(commit.changes, self.describe, commit.at)
             self.held += len(lines) - size  # the estimate becomes the count
+            self.received += len(lines) - size
             self._lines.extend(lines)
         batch = [self._lines.popleft() for _ in range(min(limit, len(self._lines)))]
         self.held -= len(batch)
@@ -171,6 +174,7 @@ class TimeSeriesSink:
         """For the hub's /metrics."""
         return {
             "timeseries_buffered_lines": lambda: float(self.held),
+            "timeseries_received_lines": lambda: float(self.received),
             "timeseries_written_lines": lambda: float(self.written),
             "timeseries_dropped_lines": lambda: float(self.dropped),
             "timeseries_rejected_lines": lambda: float(self.rejected),
