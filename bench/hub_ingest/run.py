@@ -193,6 +193,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(args.warmup)
         m0, lines0, t0 = metrics(api_port), counter.lines, time.monotonic()
         measured = (("hub", hub), ("broker", broker), ("mosquitto_sub", sub), ("publisher", loader))
+        measured += tuple(getattr(args, "extra_procs", {}).items())  # bench/timeseries: influxd
         cpu0 = {name: cpu_s(p.pid) for name, p in measured}
         stat0 = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
         spy = None

@@ -12,6 +12,7 @@ has no way to escape either.
 import math
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 
 FieldValue = float | int | bool | str | None
 
@@ -22,6 +23,7 @@ _STRING = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": " ", "\r": " "})
 MAX_STRING = 1_024  # a field value longer than this is cut: a time series is not a document store
 
 
+@lru_cache(maxsize=1 << 16)  # keys and tag values repeat on every heartbeat: escape each once
 def _key(text: str) -> str:
     return (
         text.translate(_NEWLINES).rstrip("\\").translate(_KEY)
@@ -46,13 +48,20 @@ def ns(at: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
+def series(measurement: str, tags: Mapping[str, str | None]) -> str:
+    """A line's start: the measurement and its tags, sorted (as InfluxDB keeps them)."""
+    tag_text = "".join(f",{_key(k)}={_key(v)}" for k, v in sorted(tags.items()) if v and k)
+    return f"{measurement.translate(_NEWLINES).translate(_MEASUREMENT)}{tag_text}"
+
+
+def line_of(series_text: str, fields: Mapping[str, FieldValue], stamp: int) -> str | None:
+    """A line from its series (``series``), fields and time in nanoseconds; None with no field."""
+    field_text = ",".join(f"{_key(k)}={v}" for k, value in fields.items() if k and (v := _field(value)) is not None)
+    return f"{series_text} {field_text} {stamp}" if field_text else None
+
+
 def line(
     measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, FieldValue], at: datetime
 ) -> str | None:
     """One point as a line, or None when no field can be written."""
-    encoded = [(k, _field(v)) for k, v in fields.items()]
-    field_text = ",".join(f"{_key(k)}={v}" for k, v in encoded if v is not None and k)
-    if not field_text:
-        return None
-    tag_text = "".join(f",{_key(k)}={_key(v)}" for k, v in sorted(tags.items()) if v and k)
-    return f"{measurement.translate(_NEWLINES).translate(_MEASUREMENT)}{tag_text} {field_text} {ns(at)}"
+    return line_of(series(measurement, tags), fields, ns(at))

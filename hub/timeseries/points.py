@@ -13,12 +13,13 @@ docs/timeseries.md).
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from hub.domain.rates import INTACT, UP
 from hub.domain.state import ReceivedSnapshot
 from hub.live import LiveEvent
-from hub.timeseries.lineproto import FieldValue, line
+from hub.timeseries.lineproto import FieldValue, line, line_of, ns, series
 
 Describe = Callable[[str, str], tuple[str, str]]  # (school, device) -> (kind, location)
 
@@ -26,16 +27,17 @@ Describe = Callable[[str, str], tuple[str, str]]  # (school, device) -> (kind, l
 def snapshot_lines(received: ReceivedSnapshot, describe: Describe) -> Iterator[str]:
     """The ``device`` lines of one heartbeat, then its ``gateway`` line."""
     snap, school, gateway = received.snapshot, received.school_id, received.gateway_id
+    stamp = ns(snap.ts)
     for status in snap.devices:
         if not received.owns(status.device_id):
             continue
-        kind, location = describe(school, status.device_id)
         fields: dict[str, FieldValue] = dict(status.metrics)
         fields["availability"] = status.availability
         fields["online"] = int(status.availability in UP)
         fields["intact"] = int(status.availability in INTACT)
-        tags = {"school": school, "gateway": gateway, "device": status.device_id, "kind": kind, "location": location}
-        text = line("device", tags, fields, snap.ts)
+        text = line_of(
+            _device_series(school, gateway, status.device_id, *describe(school, status.device_id)), fields, stamp
+        )
         if text is not None:
             yield text
     gateway_fields: dict[str, FieldValue] = {
@@ -54,6 +56,13 @@ def snapshot_lines(received: ReceivedSnapshot, describe: Describe) -> Iterator[s
     text = line("gateway", {"school": school, "gateway": gateway}, gateway_fields, snap.ts)
     if text is not None:
         yield text
+
+
+@lru_cache(maxsize=1 << 17)  # a city's devices: the same few strings on every heartbeat
+def _device_series(school: str, gateway: str, device: str, kind: str, location: str) -> str:
+    return series(
+        "device", {"school": school, "gateway": gateway, "device": device, "kind": kind, "location": location}
+    )
 
 
 def _time(value: Any, fallback: datetime) -> datetime:

@@ -51,5 +51,8 @@ class TimeSeriesSettings(BaseModel):
         default=200_000, ge=1_000, le=10_000_000, description="lines held while the database is away"
     )
     batch_max: int = Field(default=5_000, ge=1, le=100_000, description="lines per write request")
+    writers: int = Field(
+        default=2, ge=1, le=16, description="write requests in flight at once (InfluxDB takes more that way)"
+    )
     flush_s: float = Field(default=1.0, gt=0, le=60, description="the longest a line waits to be written")
     retry_max_s: float = Field(default=30.0, gt=0, le=600, description="the longest wait between failed writes")

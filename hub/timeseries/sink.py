@@ -1,13 +1,14 @@
 """The time-series sink: what ingest committed, as line protocol, into InfluxDB, never blocking ingest.
 
-``committed`` (on the event loop, after each commit) only queues the commit; ``run`` turns queued
-commits into lines (``hub.timeseries.points``) and writes them in batches of ``batch_max`` at least
-every ``flush_s``. The queue is bounded by ``buffer_max`` lines: past it the oldest are dropped and
-counted (``timeseries_dropped_lines``), so an InfluxDB that is away for hours costs old points, never
-the hub's memory or an alarm. A write that fails (connection refused, 5xx, 401/403/404: the database
-or its credentials are wrong) is tried again with backoff and jitter; lines InfluxDB refuses (400:
-a field type conflict, a bad line) are counted as rejected and not tried again, since they never
-would succeed; a 413 splits the batch.
+``committed`` (on the event loop, after each commit) encodes the commit as lines
+(``hub.timeseries.points``) and queues them; ``run`` writes them in batches of ``batch_max`` at
+least every ``flush_s``, ``writers`` requests in flight at once. The queue is bounded by
+``buffer_max`` lines: past it the oldest are dropped and counted (``timeseries_dropped_lines``), so
+an InfluxDB that is away for hours costs old points, never the hub's memory or an alarm. A write
+that fails (connection refused, 5xx, 401/403/404: the database or its credentials are wrong) is
+tried again with backoff and jitter; lines InfluxDB refuses (400: a field type conflict, a bad
+line) are counted as rejected and not tried again, since they never would succeed; a 413 splits
+the batch.
 """
 
 import asyncio
@@ -28,10 +29,6 @@ log = logging.getLogger(__name__)
 Post = Callable[[str, dict[str, str], dict[str, str], bytes], Awaitable[httpx.Response]]
 
 
-def _size(commit: Committed) -> int:
-    return sum(len(r.snapshot.devices) + 1 for r in commit.snapshots) + len(commit.changes)
-
-
 class TimeSeriesSink:
     """A ``hub.sinks.Sink`` with a task of its own (``run``) that writes to InfluxDB."""
 
@@ -42,9 +39,8 @@ class TimeSeriesSink:
         self.settings = settings
         self.describe = describe
         self._post = post
-        self._commits: deque[tuple[Committed, int]] = deque()  # not yet encoded, with their size in lines
         self._lines: deque[str] = deque()  # encoded, not yet written
-        self.held = 0  # lines queued, encoded or not
+        self.held = 0  # lines queued
         self.received = 0  # lines ever queued: received == written + dropped + rejected + held, always
         self.written = self.dropped = self.rejected = self.failures = 0
         self.last_error: str | None = None
@@ -54,34 +50,29 @@ class TimeSeriesSink:
     # --- the sink -------------------------------------------------------------------------------
 
     def committed(self, commit: Committed) -> None:
-        """Queue what was committed; past ``buffer_max`` drop the oldest."""
-        size = _size(commit)
-        if not size:
+        """Encode what was committed and queue its lines; past ``buffer_max`` drop the oldest.
+
+        Encoded here, at once: a heartbeat kept as objects until the next write would outlive
+        Python's young GC generations and make every collection dearer (bench/timeseries measured
+        the hub's cost per device update at 33 µs that way, against 12 µs without the sink)."""
+        lines = [text for r in commit.snapshots for text in snapshot_lines(r, self.describe)]
+        lines += change_lines(commit.changes, self.describe, commit.at)
+        if not lines:
             return
-        self._commits.append((commit, size))
-        self.held += size
-        self.received += size
-        while self.held > self.settings.buffer_max:
-            if self._lines:
+        self._lines.extend(lines)
+        self.held += len(lines)
+        self.received += len(lines)
+        excess = self.held - self.settings.buffer_max
+        if excess > 0:
+            for _ in range(excess):
                 self._lines.popleft()
-                self.held -= 1
-                self.dropped += 1
-            else:
-                _old, old_size = self._commits.popleft()
-                self.held -= old_size
-                self.dropped += old_size
+            self.held -= excess
+            self.dropped += excess
         if self.held >= self.settings.batch_max:
             self._wake.set()
 
     def _take(self, limit: int) -> list[str]:
-        """Up to ``limit`` lines, encoding queued commits as needed."""
-        while len(self._lines) < limit and self._commits:
-            commit, size = self._commits.popleft()
-            lines = [text for r in commit.snapshots for text in snapshot_lines(r, self.describe)]
-            lines += change_lines(commit.changes, self.describe, commit.at)
-            self.held += len(lines) - size  # the estimate becomes the count
-            self.received += len(lines) - size
-            self._lines.extend(lines)
+        """Up to ``limit`` lines, oldest first."""
         batch = [self._lines.popleft() for _ in range(min(limit, len(self._lines)))]
         self.held -= len(batch)
         return batch
@@ -94,25 +85,34 @@ class TimeSeriesSink:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Write until ``stop`` is set, then once more what is queued (within the request timeout)."""
-        async with httpx.AsyncClient(timeout=self.settings.influxdb.timeout_s) as client:
+        limits = httpx.Limits(max_connections=self.settings.writers)
+        async with httpx.AsyncClient(timeout=self.settings.influxdb.timeout_s, limits=limits) as client:
             post = self._post or self._poster(client)
-            attempt = 0
-            while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.flush_s):
-                        await self._wake.wait()
-                self._wake.clear()
-                while batch := self._take(self.settings.batch_max):
-                    if not await self._write(post, batch):
-                        self._put_back(batch)
-                        await self._pause(stop, backoff_s(attempt, 0.5, self.settings.retry_max_s))
-                        attempt += 1
-                        break
-                    attempt = 0
+            async with asyncio.TaskGroup() as writers:  # while InfluxDB takes one batch, the next goes out
+                for _ in range(self.settings.writers):
+                    writers.create_task(self._writer(post, stop))
             with contextlib.suppress(TimeoutError):  # what came in last, if InfluxDB takes it now
                 async with asyncio.timeout(self.settings.influxdb.timeout_s):
                     while (batch := self._take(self.settings.batch_max)) and await self._write(post, batch):
                         pass
+
+    async def _writer(self, post: Post, stop: asyncio.Event) -> None:
+        """One of ``writers``: a batch at a time, with its own backoff after a failure."""
+        attempt = 0
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.flush_s):
+                    await self._wake.wait()
+            self._wake.clear()
+            while batch := self._take(self.settings.batch_max):
+                if not await self._write(post, batch):
+                    self._put_back(batch)
+                    await self._pause(stop, backoff_s(attempt, 0.5, self.settings.retry_max_s))
+                    attempt += 1
+                    break
+                attempt = 0
+                if stop.is_set():
+                    break
 
     async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
