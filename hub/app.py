@@ -50,6 +50,7 @@ from hub.settings import HubSettings
 from hub.sinks import Sink
 from hub.snapshots import Snapshots
 from hub.store import Store
+from hub.timeseries.daily import DailyRates
 from hub.timeseries.sink import TimeSeriesSink
 from hub.web import router as web
 
@@ -123,6 +124,11 @@ class HubTasks:
     ingest: "asyncio.Task[None]"
     mqtt: "asyncio.Task[None]"
     timeseries: "asyncio.Task[None] | None"  # it stops with the forwarder, after ingest's last commit
+    daily_rates: "asyncio.Task[None] | None"  # the leader's daily_rate points, with the time series
+
+
+def _daily(svc: Services, sink: TimeSeriesSink) -> DailyRates:
+    return DailyRates(svc.settings, svc.sessions, sink, lambda: svc.leader.is_leader, svc.now)
 
 
 async def _checked_in(engine: Engine, timeout_s: float = 5.0) -> None:
@@ -171,6 +177,7 @@ def create_app(
                     ingest=start("ingest", svc.ingest.run, ingest_stop),  # runs until cancelled
                     mqtt=start("mqtt", lambda: svc.link.run(stop, svc.ingest.feed), stop),
                     timeseries=start("timeseries", lambda: sink.run(forward_stop), forward_stop) if sink else None,
+                    daily_rates=start("daily_rates", lambda: _daily(svc, sink).run(stop), stop) if sink else None,
                 )
                 log.info(
                     "hub %s: broker %s, database %s",
@@ -182,7 +189,9 @@ def create_app(
                     yield
                 finally:
                     stop.set()
-                    await asyncio.gather(tasks.mqtt, tasks.leader, return_exceptions=True)
+                    await asyncio.gather(
+                        tasks.mqtt, tasks.leader, *[t for t in [tasks.daily_rates] if t], return_exceptions=True
+                    )
                     ingest_stop.set()
                     await cancel_and_wait(tasks.ingest)  # it publishes acks: one cancel can get lost there
                     await svc.ingest.close()  # a batch under way is written before the pool goes

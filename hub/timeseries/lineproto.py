@@ -11,7 +11,7 @@ has no way to escape either.
 
 import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 FieldValue = float | int | bool | str | None
@@ -20,6 +20,7 @@ _NEWLINES = str.maketrans({"\n": " ", "\r": " "})
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ "})
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 _STRING = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": " ", "\r": " "})
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_STRING = 1_024  # a field value longer than this is cut: a time series is not a document store
 
 
@@ -43,8 +44,12 @@ def _field(value: FieldValue) -> str | None:
 
 
 def ns(at: datetime) -> int:
-    """A time as integer nanoseconds since the epoch (exact for microseconds)."""
-    delta = at - datetime(1970, 1, 1, tzinfo=at.tzinfo)
+    """A time as integer nanoseconds since the epoch (exact for microseconds); a naive time is UTC.
+
+    Taken in UTC: two times with the same zone subtract as wall-clock times in Python, so a time in
+    Europe/London would be an hour off (London kept UTC+1 all through 1970)."""
+    at = at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    delta = at - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 

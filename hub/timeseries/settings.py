@@ -56,3 +56,12 @@ class TimeSeriesSettings(BaseModel):
     )
     flush_s: float = Field(default=1.0, gt=0, le=60, description="the longest a line waits to be written")
     retry_max_s: float = Field(default=30.0, gt=0, le=600, description="the longest wait between failed writes")
+    daily_check_s: float = Field(
+        default=600, gt=0, le=86_400, description="how often the leader looks for ended days to write as daily_rate"
+    )
+    daily_backfill_days: int = Field(
+        default=7,
+        ge=1,
+        le=400,
+        description="ended days written (again) when the hub starts: covers a hub down that long",
+    )

@@ -9,6 +9,7 @@ import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiomqtt
 import httpx
@@ -58,6 +59,8 @@ def test_a_line_with_nothing_writable_is_not_written_and_long_text_is_cut() -> N
     text = line("m", {}, {"s": "x" * 1_000_000}, T0)
     assert text is not None and len(text) < 1_100
     assert ns(datetime(1, 1, 1, tzinfo=UTC)) < 0 and ns(datetime(1970, 1, 1, tzinfo=UTC)) == 0
+    london = datetime(2026, 10, 6, tzinfo=ZoneInfo("Europe/London"))  # BST: 23:00 UTC the day before
+    assert ns(london) == ns(datetime(2026, 10, 5, 23, tzinfo=UTC)) == ns(london.astimezone(ZoneInfo("Asia/Shanghai")))
 
 
 # --- the write requests ----------------------------------------------------------------------
