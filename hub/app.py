@@ -32,6 +32,7 @@ from hub.api import deadletters as deadletters_api
 from hub.api import rates as rates_api
 from hub.api import registry as registry_api
 from hub.api import reports as reports_api
+from hub.api import series as series_api
 from hub.api import snapshots as snapshots_api
 from hub.api.deps import Services, current_principal
 from hub.auth import admin as accounts
@@ -51,6 +52,7 @@ from hub.sinks import Sink
 from hub.snapshots import Snapshots
 from hub.store import Store
 from hub.timeseries.daily import DailyRates
+from hub.timeseries.embedded import EmbeddedStore, embedded_path
 from hub.timeseries.sink import TimeSeriesSink
 from hub.web import router as web
 
@@ -101,9 +103,13 @@ def build_services(
     return Services(settings, sessions, ingest, link, live, metrics, now, leader, forwarder, snapshots, timeseries)
 
 
-def _timeseries(settings: HubSettings, state: HubState, metrics: Metrics) -> TimeSeriesSink | None:
+def _timeseries(settings: HubSettings, state: HubState, metrics: Metrics) -> TimeSeriesSink | EmbeddedStore | None:
     if settings.timeseries.backend == "none":
         return None
+    if settings.timeseries.backend == "embedded":
+        store = EmbeddedStore(settings.timeseries, settings.school_tz, embedded_path(settings))
+        metrics.gauges.update(store.gauges())
+        return store
 
     def describe(school_id: str, device_id: str) -> tuple[str, str]:
         device = state.devices.get((school_id, device_id))
@@ -177,7 +183,9 @@ def create_app(
                     ingest=start("ingest", svc.ingest.run, ingest_stop),  # runs until cancelled
                     mqtt=start("mqtt", lambda: svc.link.run(stop, svc.ingest.feed), stop),
                     timeseries=start("timeseries", lambda: sink.run(forward_stop), forward_stop) if sink else None,
-                    daily_rates=start("daily_rates", lambda: _daily(svc, sink).run(stop), stop) if sink else None,
+                    daily_rates=start("daily_rates", lambda: _daily(svc, sink).run(stop), stop)
+                    if isinstance(sink, TimeSeriesSink)
+                    else None,
                 )
                 log.info(
                     "hub %s: broker %s, database %s",
@@ -198,6 +206,8 @@ def create_app(
                     await svc.snapshots.close()
                     forward_stop.set()
         finally:
+            if isinstance(sink, EmbeddedStore):
+                sink.close()
             await _checked_in(svc.sessions.kw["bind"])
             svc.sessions.kw["bind"].dispose()
 
@@ -211,7 +221,7 @@ def create_app(
 
 def _routes(app: FastAPI) -> None:
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)], responses=API_ERRORS)
-    for module in (inventory, alarms, snapshots_api, stream, rates_api, compliance_api, reports_api):
+    for module in (inventory, alarms, snapshots_api, stream, rates_api, compliance_api, reports_api, series_api):
         api.include_router(module.router)
     api.include_router(forwarding_api.router)  # /alarms/{id}/forwarding
     api.include_router(accounts.router)  # users, API tokens, audit log

@@ -19,6 +19,7 @@ from hub.metrics import Metrics
 from hub.mqtt import MqttLink
 from hub.settings import HubSettings
 from hub.snapshots import Snapshots
+from hub.timeseries.embedded import EmbeddedStore
 from hub.timeseries.sink import TimeSeriesSink
 
 
@@ -36,7 +37,7 @@ class Services:
     leader: Leadership
     forwarder: Forwarder
     snapshots: Snapshots
-    timeseries: TimeSeriesSink | None = None  # None: no time series configured
+    timeseries: TimeSeriesSink | EmbeddedStore | None = None  # None: no time series configured
     tasks: dict[str, TaskHealth] = field(default_factory=dict)  # the lifespan's supervised tasks
 
 

@@ -40,13 +40,28 @@ class InfluxSettings(BaseModel):
         return self.password.get_secret_value() if self.password else read_secret("password", None, self.password_file)
 
 
-class TimeSeriesSettings(BaseModel):
-    """Off by default; ``influxdb`` writes every heartbeat's metrics, state changes and alarms."""
+class EmbeddedSettings(BaseModel):
+    """The embedded store (``backend: embedded``): a SQLite file of its own, downsampled."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    backend: Literal["none", "influxdb"] = "none"
+    path: Path | None = (
+        None  # None: beside the hub's SQLite database (<name>.timeseries.db), or ./campusguard-timeseries.db
+    )
+    raw_days: float = Field(default=7, gt=0, le=3_650, description="every value as it came, this long")
+    m5_days: float = Field(default=90, gt=0, le=36_500, description="5-minute count, sum, min and max, this long")
+    rollup_s: float = Field(default=60, gt=0, le=3_600, description="how often buckets are rolled up and old rows go")
+
+
+class TimeSeriesSettings(BaseModel):
+    """Off by default; ``embedded`` keeps every heartbeat's numbers in a SQLite file of the hub's,
+    ``influxdb`` writes them, state changes, alarms and daily rates to InfluxDB."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: Literal["none", "embedded", "influxdb"] = "none"
     influxdb: InfluxSettings = InfluxSettings()
+    embedded: EmbeddedSettings = EmbeddedSettings()
     buffer_max: int = Field(
         default=200_000, ge=1_000, le=10_000_000, description="lines held while the database is away"
     )
