@@ -159,6 +159,8 @@ def hub_settings(data_dir: Path, broker_port: int, port: int) -> "HubSettings":
             "districts": [{"id": "demo-district", "name": "示范区 (demo district)"}],
             "schools": [{"id": school, "name": name, "district": "demo-district"} for school, name in SCHOOLS.items()],
             "compliance": {"profiles": str(profiles.resolve())},
+            # every heartbeat's numbers in hub.timeseries.db beside hub.db: the device pages' curves
+            "timeseries": {"backend": "embedded"},
         }
     )
 

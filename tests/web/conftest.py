@@ -74,6 +74,7 @@ class Stack:
                 "api": {"port": free_port(), "auth": "on"},
                 "gateways": {"enrolment": "open"},
                 "schools": [{"id": s, "name": name, "district": "haidian"} for s, name in SCHOOLS.items()],
+                "timeseries": {"backend": "embedded", "flush_s": 0.2},
             }
         )
         self.prefix = prefix

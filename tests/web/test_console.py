@@ -197,9 +197,13 @@ def test_board_and_it_views_fit_the_screen_in_both_languages(page: Page, stack: 
     no_sideways_scroll()
     page.click('tr[data-device="a-fence"] a')
     expect(page.locator(".device-detail")).to_contain_text("Device state changes")
-    expect(page.locator(".device-detail svg.chart")).to_have_count(1)
+    expect(page.locator(".device-detail svg.chart.columns")).to_have_count(1)
     expect(page.locator(".device-detail .intact-total")).to_contain_text("%")  # 完好率 beside 在线率
     expect(page.locator(".device-detail .metrics")).to_contain_text("polls")  # its last snapshot's metrics
+    # the hub keeps its own time series: the fence's numbers over the last 24 h, each value as it came
+    expect(page.locator(".metric-charts figure svg.chart.line polyline.series")).not_to_have_count(0)
+    expect(page.locator(".metric-charts figcaption").first).to_contain_text("each value")
+    expect(page.locator(".metric-charts h2")).to_have_text("Metrics (24 h)")
     no_sideways_scroll()
 
     page.click('.tabs a[data-view="uptime"]')

@@ -81,3 +81,41 @@ export function barList(rows, { target = 0.95 } = {}) {
     ),
   );
 }
+
+/**
+ * A line over time, points {at (ms), mean, min, max}, with the min–max band when buckets hold
+ * several values. The y axis spans the values; the x axis the points' times. Returns an <svg>.
+ */
+export function lineChart(points, { height = 140, label = "", unit = "" } = {}) {
+  const width = 800;
+  const left = 52;
+  const top = 8;
+  const bottom = 24;
+  const plotH = height - top - bottom;
+  const lows = points.map((p) => p.min);
+  const highs = points.map((p) => p.max);
+  let lo = Math.min(...lows);
+  let hi = Math.max(...highs);
+  if (!(hi > lo)) [lo, hi] = [lo - 1, hi + 1];
+  const t0 = points[0].at;
+  const t1 = points[points.length - 1].at;
+  const x = (at) => left + ((at - t0) / Math.max(t1 - t0, 1)) * (width - left - 10);
+  const y = (v) => top + plotH * (1 - (v - lo) / (hi - lo));
+  const svg = s("svg", { class: "chart line", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label, preserveAspectRatio: "xMidYMid meet" });
+  for (const v of [lo, (lo + hi) / 2, hi]) {
+    svg.append(
+      s("line", { class: "grid", x1: left, x2: width - 10, y1: y(v), y2: y(v) }),
+      s("text", { class: "axis", x: left - 6, y: y(v) + 4, "text-anchor": "end" }, `${Number(v.toPrecision(3))}${unit}`),
+    );
+  }
+  if (points.some((p) => p.max > p.min)) {
+    const band = [...points.map((p) => `${x(p.at)},${y(p.max)}`), ...points.slice().reverse().map((p) => `${x(p.at)},${y(p.min)}`)];
+    svg.append(s("polygon", { class: "band", points: band.join(" ") }));
+  }
+  svg.append(s("polyline", { class: "series", points: points.map((p) => `${x(p.at)},${y(p.mean)}`).join(" "), fill: "none" }));
+  for (const at of [t0, t1]) {
+    const text = new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    svg.append(s("text", { class: "axis", x: x(at), y: height - 6, "text-anchor": at === t0 ? "start" : "end" }, text));
+  }
+  return svg;
+}

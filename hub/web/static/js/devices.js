@@ -1,6 +1,6 @@
 // For IT staff: devices per school with availability, reason and since; one device's history.
 import { api } from "./api.js";
-import { columnChart } from "./chart.js";
+import { columnChart, lineChart } from "./chart.js";
 import { h, replace } from "./dom.js";
 import { ago, dateTime, percent, shortTime } from "./format.js";
 import { kindName, t, tOr } from "./i18n.js";
@@ -108,6 +108,36 @@ export function renderDevices(view) {
 }
 
 /** Draw one device: facts, 30-day uptime per day, state history and its alarms. */
+const CHARTED = 4; // numeric metrics drawn on a device's page, at most
+
+/**
+ * The last 24 h of a device's numeric metrics from the hub's embedded time series; nothing when the
+ * hub keeps none (409: it writes to InfluxDB, where Grafana shows them).
+ */
+function metricCharts(base, metrics) {
+  const fields = Object.entries(metrics ?? {})
+    .filter(([, v]) => typeof v === "number")
+    .map(([k]) => k)
+    .slice(0, CHARTED);
+  const box = h("div", { class: "metric-charts" });
+  if (!fields.length) return box;
+  Promise.all(fields.map((field) => api(`${base}/series`, { params: { field } }).catch(() => null))).then((all) => {
+    const drawn = all
+      .map((series, i) => [fields[i], series])
+      .filter(([, series]) => series?.points?.length > 1)
+      .map(([field, series]) =>
+        h(
+          "figure",
+          { dataset: { field } },
+          h("figcaption", {}, `${field} · ${t(`series.${series.resolution}`)}`),
+          lineChart(series.points.map((p) => ({ ...p, at: Date.parse(p.at) })), { label: field }),
+        ),
+      );
+    if (drawn.length) box.append(h("h2", {}, t("series.title")), ...drawn);
+  });
+  return box;
+}
+
 export async function renderDevice(view, schoolId, deviceId) {
   replace(view, h("p", { class: "muted" }, "…"));
   const base = `/schools/${encodeURIComponent(schoolId)}/devices/${encodeURIComponent(deviceId)}`;
@@ -174,6 +204,7 @@ export async function renderDevice(view, schoolId, deviceId) {
                 )
               : null,
           ),
+          metricCharts(base, device.metrics),
           h("h2", {}, t("devices.uptime30")),
           columnChart(
             uptime.days.map((d) => ({ label: d.day.slice(5), title: d.day, value: d.uptime })),
