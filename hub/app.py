@@ -51,7 +51,7 @@ from hub.settings import HubSettings
 from hub.sinks import Sink
 from hub.snapshots import Snapshots
 from hub.store import Store
-from hub.timeseries.daily import DailyRates
+from hub.timeseries.daily import DailyRates, write_hub_lines
 from hub.timeseries.embedded import EmbeddedStore, embedded_path
 from hub.timeseries.sink import TimeSeriesSink
 from hub.web import router as web
@@ -133,8 +133,15 @@ class HubTasks:
     daily_rates: "asyncio.Task[None] | None"  # the leader's daily_rate points, with the time series
 
 
-def _daily(svc: Services, sink: TimeSeriesSink) -> DailyRates:
-    return DailyRates(svc.settings, svc.sessions, sink, lambda: svc.leader.is_leader, svc.now)
+async def _computed_points(svc: Services, sink: TimeSeriesSink, stop: asyncio.Event) -> None:
+    """The points the hub computes itself: daily rates (the leader's) and its own counters."""
+    daily = DailyRates(svc.settings, svc.sessions, sink, lambda: svc.leader.is_leader, svc.now)
+    every = svc.settings.timeseries.hub_every_s
+    async with asyncio.TaskGroup() as group:
+        group.create_task(daily.run(stop))
+        group.create_task(
+            write_hub_lines(svc.metrics, svc.settings.mqtt.client_id, sink=sink, now=svc.now, every_s=every, stop=stop)
+        )
 
 
 async def _checked_in(engine: Engine, timeout_s: float = 5.0) -> None:
@@ -183,7 +190,7 @@ def create_app(
                     ingest=start("ingest", svc.ingest.run, ingest_stop),  # runs until cancelled
                     mqtt=start("mqtt", lambda: svc.link.run(stop, svc.ingest.feed), stop),
                     timeseries=start("timeseries", lambda: sink.run(forward_stop), forward_stop) if sink else None,
-                    daily_rates=start("daily_rates", lambda: _daily(svc, sink).run(stop), stop)
+                    daily_rates=start("daily_rates", lambda: _computed_points(svc, sink, stop), stop)
                     if isinstance(sink, TimeSeriesSink)
                     else None,
                 )

@@ -1,4 +1,5 @@
-"""Each local day's 在线率 and 完好率 as time-series points, per device, school, district and city.
+"""Points the hub computes itself: each local day's 在线率 and 完好率 per device, school, district and
+city (``daily_rate``), and the hub's own counters (``hub``, every ``hub_every_s``).
 
 Grafana cannot total time in a state (its state timeline has no totals, and InfluxQL has no
 time-weighted mean of a state), so the hub writes the rates it computes itself (``hub.domain.rates``):
@@ -19,6 +20,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -30,6 +32,9 @@ from hub.rates import device_histories, devices_of
 from hub.settings import HubSettings
 from hub.timeseries.lineproto import FieldValue, line_of, ns, series
 from hub.timeseries.sink import TimeSeriesSink
+
+if TYPE_CHECKING:
+    from hub.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -142,3 +147,38 @@ class DailyRates:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.timeseries.daily_check_s):
                     await stop.wait()
+
+
+def hub_line(metrics: "Metrics", hub_id: str, at: datetime) -> str | None:
+    """The hub's own counters and gauges as one ``hub`` line (its self-monitoring dashboard)."""
+    fields: dict[str, FieldValue] = {
+        "messages": sum(metrics.messages.values()),
+        "device_updates": metrics.device_updates,
+        "events_stored": metrics.events_stored,
+        "batches": metrics.batches,
+        "batch_seconds_max": metrics.batch_seconds_max,
+        "batch_failures": metrics.batch_failures,
+        "poison_skipped": metrics.poison_skipped,
+        "sweeps": metrics.sweeps,
+    }
+    fields |= {name: gauge() for name, gauge in sorted(metrics.gauges.items())}
+    return line_of(series("hub", {"hub": hub_id}), fields, ns(at))
+
+
+async def write_hub_lines(
+    metrics: "Metrics",
+    hub_id: str,
+    *,
+    sink: TimeSeriesSink,
+    now: Callable[[], datetime],
+    every_s: float,
+    stop: asyncio.Event,
+) -> None:
+    """Every ``every_s``, the hub's own numbers into the sink, until ``stop``."""
+    while not stop.is_set():
+        text = hub_line(metrics, hub_id, now())
+        if text is not None:
+            sink.add([text])
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(every_s):
+                await stop.wait()

@@ -71,6 +71,9 @@ class TimeSeriesSettings(BaseModel):
     )
     flush_s: float = Field(default=1.0, gt=0, le=60, description="the longest a line waits to be written")
     retry_max_s: float = Field(default=30.0, gt=0, le=600, description="the longest wait between failed writes")
+    hub_every_s: float = Field(
+        default=10, gt=0, le=3_600, description="how often the hub writes its own counters (measurement hub)"
+    )
     daily_check_s: float = Field(
         default=600, gt=0, le=86_400, description="how often the leader looks for ended days to write as daily_rate"
     )

@@ -19,6 +19,7 @@ import pytest
 from contract import Birth, DeviceInfo, DeviceStatus, Event, MessageType, Snapshot, TopicTree, encode
 from contract.messages import SpoolStats
 from hub.app import build_services
+from hub.timeseries.daily import DailyRates, hub_line
 from tests.hub.support import hub_settings, unique_prefix
 from tests.hub.test_ingest_batches import Clock
 from tests.support.influx import InfluxDB
@@ -40,8 +41,8 @@ def filled(query: str) -> str:
     """The query as Grafana sends it: time filter, interval and 'All' for every variable."""
     text = query.replace("$timeFilter", f"time >= '{START.isoformat()}' AND time <= '{NOW.isoformat()}'")
     text = text.replace("$__interval", "10m")
-    text = re.sub(r"/\^\$(school|kind)\$/", "/^.*$/", text)
-    assert "$" not in text.replace("/^.*$/", ""), f"a variable left unfilled: {text}"
+    text = re.sub(r"/\^\$(school|kind|hub)\$/", "/^.*$/", text)
+    assert not re.search(r"\$[A-Za-z_{]", text), f"a variable left unfilled: {text}"
     return text
 
 
@@ -84,8 +85,12 @@ async def fed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InfluxD
             "fence-1": ("online", None),
             "panic-1": ("online", None),
         }
+        metrics = {
+            "fence-1": {"poll_ms": 3.5, "zone1_voltage_kv": 9.2, "zone2_voltage_kv": 8.7},
+            "panic-1": {"poll_ms": 4.1, "battery_v": 13.1, "self_test_result": 1},
+        }
         devices = [
-            DeviceStatus(device_id=d, availability=a, reason=r, since=at, metrics={"poll_ms": 3.5, "zone1_v": 9.2})  # type: ignore[arg-type]
+            DeviceStatus(device_id=d, availability=a, reason=r, since=at, metrics=metrics.get(d, {"poll_ms": 3.5}))  # type: ignore[arg-type]
             for d, (a, r) in states.items()
         ]
         spool = SpoolStats(pending_events=minute % 7, pending_alarms=minute % 2, dropped_telemetry=0)
@@ -93,6 +98,17 @@ async def fed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InfluxD
     raise_ = Event(event_id="ev-panic-0001", seq=200, device_id="panic-1", ts=NOW - timedelta(minutes=30),
                    type="alarm.raised", alarm_type="panic", severity="critical", latched=True, value=True)  # fmt: skip
     await send(MessageType.EVENT, raise_)
+    cut = Event(event_id="ev-cut-00001", seq=201, device_id="fence-1", ts=NOW - timedelta(minutes=20),
+                type="alarm.raised", alarm_type="wire_cut", zone=2, severity="critical")  # fmt: skip
+    await send(MessageType.EVENT, cut)
+    # what the hub computes itself: the day's rates (as if the day had ended) and its own counters
+    daily = DailyRates(settings, svc.sessions, svc.timeseries, lambda: True, lambda: NOW + timedelta(days=1))
+    svc.timeseries.add(daily.due())
+    for n in range(3):
+        svc.metrics.device_updates += 100
+        text = hub_line(svc.metrics, "hub-test", NOW - timedelta(minutes=40 - 15 * n))  # a 10-minute bucket each
+        assert text is not None
+        svc.timeseries.add([text])
     for _ in range(600):
         if svc.timeseries.held == 0 and svc.timeseries.written:
             break
@@ -117,7 +133,7 @@ def test_a_dashboard_has_what_grafana_needs(path: Path) -> None:
 
 
 async def test_every_query_of_every_dashboard_returns_rows(tmp_path_factory: pytest.TempPathFactory) -> None:
-    assert len(DASHBOARDS) >= 4
+    assert len(DASHBOARDS) >= 5
     async with fed(tmp_path_factory) as influxdb:
         empty = [
             f"{path.name}: {where}"

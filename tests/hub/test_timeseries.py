@@ -263,7 +263,8 @@ async def test_a_running_hub_writes_its_metrics_to_influxdb_and_says_so(
     influxdb = InfluxDB(tmp_path / "influxdb").start()
     try:
         influxdb.query('CREATE DATABASE "cg"')
-        timeseries = {"backend": "influxdb", "flush_s": 0.1, "influxdb": {"url": influxdb.url, "database": "cg"}}
+        timeseries = {"backend": "influxdb", "flush_s": 0.1, "hub_every_s": 0.2,
+                      "influxdb": {"url": influxdb.url, "database": "cg"}}  # fmt: skip
         settings = hub_settings(mosquitto.url, db_url, unique_prefix(), timeseries=timeseries)
         async with running_hub(settings) as hub:
             tree = TopicTree(settings.mqtt.topic_prefix)
@@ -288,6 +289,8 @@ async def test_a_running_hub_writes_its_metrics_to_influxdb_and_says_so(
             assert [(r["fps"], r["online"], r["intact"]) for r in rows] == [(25.0, 1, 0)]  # covered: online, not 完好
             assert hub.services.tasks["timeseries"].running
             assert "timeseries_written_lines" in (await hub.http.get("/metrics")).text
+            own = influxdb.rows("SELECT device_updates, ingest_queue_depth FROM hub", "cg")  # its own dashboard
+            assert own and own[-1]["device_updates"] >= 1 and hub.services.tasks["daily_rates"].running
     finally:
         influxdb.stop()
 
