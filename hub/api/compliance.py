@@ -1,11 +1,18 @@
 """Compliance findings of the schools in the caller's scope (``hub.domain.compliance``)."""
 
-from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel
+from typing import Annotated
 
-from hub.api.deps import PrincipalDep, ServicesDep
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from hub.api.deps import PrincipalDep, ServicesDep, SessionDep
+from hub.api.inventory import schools_in_scope
 from hub.compliance.files import ComplianceFileError, configured
+from hub.compliance.kpis import kpis_of
+from hub.db.models import School
 from hub.domain.compliance.checks import evaluate
+from hub.domain.compliance.kpis import total
 from hub.settings import ComplianceSettings
 
 router = APIRouter(tags=["compliance"])
@@ -57,3 +64,53 @@ def findings(
                 )
             )  # fmt: skip
     return out
+
+
+class SchoolKpisOut(BaseModel):
+    school_id: str
+    networking_rate: float | None = Field(description="联网率: required points networked ÷ required points")
+    required: int
+    networked: int
+    compliant: bool | None = Field(description="达标: every rule passes and every declared device is up; null: unknown")
+    reasons: list[str]
+
+
+class KpisOut(BaseModel):
+    compliance_rate: float | None = Field(description="达标率: 达标 schools ÷ schools (unknown ones not 达标)")
+    networking_rate: float | None = Field(description="联网率 over every school's required points")
+    schools_total: int
+    compliant: int
+    not_compliant: int
+    unknown: int
+    schools: list[SchoolKpisOut]
+
+
+@router.get("/compliance/kpis")
+def compliance_kpis(
+    svc: ServicesDep,
+    who: PrincipalDep,
+    session: SessionDep,
+    district: Annotated[str | None, Query(max_length=64)] = None,
+    school: Annotated[str | None, Query(max_length=64)] = None,
+) -> KpisOut:
+    """联网率 and 达标率 now, per school in the caller's scope (or one district's, or one school's)."""
+    listed = {s.id: s for s in svc.settings.schools}
+    found = schools_in_scope(svc, who, session.scalars(select(School.id)))
+    if district is not None:
+        found = [s for s in found if s in listed and listed[s].district == district]
+    if school is not None:
+        found = [s for s in found if s == school]
+    try:
+        rows = kpis_of(session, svc.settings, found)
+    except ComplianceFileError as exc:
+        raise HTTPException(503, str(exc)) from None
+    t = total(rows)
+    return KpisOut(
+        compliance_rate=t.compliance_rate, networking_rate=t.networking_rate, schools_total=t.schools,
+        compliant=t.compliant, not_compliant=t.not_compliant, unknown=t.unknown,
+        schools=[
+            SchoolKpisOut(school_id=k.school_id, networking_rate=k.networking_rate, required=k.required,
+                          networked=k.networked, compliant=k.compliant, reasons=list(k.reasons))
+            for k in rows
+        ],
+    )  # fmt: skip

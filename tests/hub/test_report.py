@@ -213,6 +213,9 @@ def test_every_format_is_the_same_bytes_each_time_and_says_what_the_html_says(di
     squeezed = text.replace(" ", "").replace("\n", "")
     for words in ("示范区2026年10月校园安防设备运行月报", "第一小学", "阳光幼儿园", "cam-1", "ZJ2018-FENCE-LOW-WALL"):
         assert words in squeezed
+    reader = pypdf.PdfReader(io.BytesIO(render(r, "pdf")))
+    fonts = {str(f["/BaseFont"]) for page in reader.pages for f in page["/Resources"]["/Font"].values()}
+    assert any("WenQuanYi" in f for f in fonts), fonts  # a CJK font drew the Chinese, not boxes (make test installs it)
     english = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(render(r, "pdf", "en"))).pages)
     assert "Monthly report on school security devices" in english
     rows = list(csv.reader(io.StringIO(render(r, "csv").decode("utf-8-sig"))))
