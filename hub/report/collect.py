@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.compliance.files import configured
+from hub.compliance.kpis import kpis_of
 from hub.db.models import Alarm, Device, School
 from hub.domain.compliance.checks import evaluate
+from hub.domain.compliance.kpis import SchoolKpis, total
 from hub.domain.rates import Tally, tally_by_day
 from hub.domain.repairs import Outage, RepairSummary, outages, percentile
 from hub.forwarding.models import Attempt, OutboxRow
@@ -104,7 +106,8 @@ def build(
     for (s0, s1), group in _groups(ranges).items():
         _devices(session, settings, schools=group, start=s0, end=s1, names=names, acc=acc)
     alarms = _alarms(session, ranges)
-    lines = _school_lines(settings, schools, acc, alarms, _rule_counts(settings, schools))
+    kpis = kpis_of(session, settings, schools)
+    lines = _with_kpis(_school_lines(settings, schools, acc, alarms, _rule_counts(settings, schools)), kpis)
     return MonthlyReport(
         scope=scope,
         scope_name=scope_name(settings, scope),
@@ -129,6 +132,7 @@ def build(
         alarms=_alarm_lines(alarms),
         forwarding=_forwarding(session, ranges),
         findings=_findings(settings, schools, names),
+        kpis=total(kpis),
     )
 
 
@@ -357,6 +361,18 @@ def _school_lines(
     rank = {s.school_id: n for n, s in enumerate(ranked, 1)}
     lines = [_with_rank(s, rank.get(s.school_id)) for s in lines]
     return sorted(lines, key=lambda s: (s.rank is None, s.rank or 0, s.school_id))
+
+
+def _with_kpis(lines: list[SchoolLine], kpis: list[SchoolKpis]) -> list[SchoolLine]:
+    by_school = {k.school_id: k for k in kpis}
+    return [
+        replace(
+            line,
+            networking_rate=by_school[line.school_id].networking_rate,
+            compliant=by_school[line.school_id].compliant,
+        )
+        for line in lines
+    ]
 
 
 def _rank_key(s: SchoolLine) -> tuple[float, float, str]:

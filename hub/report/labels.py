@@ -23,6 +23,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "panic": ("一键报警", "Panic alarms"),
     "failing_rules": ("不达标项", "Failing rules"),
     "unknown_rules": ("待核实项", "Rules lacking data"),
+    "networking_rate": ("联网率", "Networked rate"),
+    "compliant": ("达标", "Compliant"),
+    "compliance_rate": ("达标率", "Compliance rate"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "kpi_note": (
+        "联网率、达标率与规则结论按生成报表时的学校档案和设备状态计算。",
+        "Networked and compliance rates and rule verdicts are taken from the profiles and device states "
+        "when the report is made.",
+    ),
     "trend": ("每日在线率与完好率", "Daily online and intact rates"),
     "ranking": ("学校排名", "Schools ranked"),
     "rank": ("排名", "Rank"),
@@ -98,6 +108,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "def_intact": (
         "完好率 = 在线且图像可用时长 ÷ 已知状态时长；遮挡、冻结、黑屏的摄像机在线但不完好。",
         "Intact rate = time online and usable ÷ known time; a covered, frozen or black camera is online, not intact.",
+    ),
+    "def_networking": (
+        "联网率 = 已接入规定平台的点位 ÷ 规定须联网的点位；"
+        "达标率 = 规则全部符合且设备全部在线的学校 ÷ 学校数，资料不全的学校不计为达标。",
+        "Networked rate = required points networked to their platform ÷ required points; compliance rate = schools "
+        "whose every rule passes and every device answers ÷ schools; a school lacking data is never counted compliant.",
     ),
     "def_unknown": (
         "状态未知的时长单独列出，不计入在线，也不计入离线；无任何已知时长时不给出比率。",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from hub.domain.compliance.kpis import KpiTotal
 from hub.domain.rates import Tally
 from hub.domain.repairs import RepairSummary
 
@@ -88,6 +89,8 @@ class SchoolLine:
     panic: int
     failing_rules: int
     unknown_rules: int
+    networking_rate: float | None = None  # 联网率 now (hub.domain.compliance.kpis)
+    compliant: bool | None = None  # 达标 now; None: unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,3 +186,4 @@ class MonthlyReport:
     alarms: list[AlarmLine]
     forwarding: ForwardingLine
     findings: list[FindingLine]
+    kpis: "KpiTotal | None" = None  # 达标率 and 联网率 of the scope now

@@ -78,6 +78,8 @@ def _tiles(report: MonthlyReport, words: Words) -> list[tuple[str, str]]:
         ("alarms", str(sum(a.raised for a in report.alarms))),
         ("within_2s", f"{f.within_2s} / {f.messages}"),
         ("failing_rules", str(sum(1 for x in report.findings if x.status == "fail"))),
+        ("compliance_rate", words.pct(report.kpis.compliance_rate if report.kpis else None)),
+        ("networking_rate", words.pct(report.kpis.networking_rate if report.kpis else None)),
     ]
 
 

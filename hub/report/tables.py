@@ -44,6 +44,8 @@ def schools(report: MonthlyReport) -> Table:
             Column("panic", "int"),
             Column("failing_rules", "int"),
             Column("unknown_rules", "int"),
+            Column("networking_rate", "pct"),
+            Column("compliant", "word"),
         ),
         [
             (
@@ -61,6 +63,8 @@ def schools(report: MonthlyReport) -> Table:
                 s.panic,
                 s.failing_rules,
                 s.unknown_rules,
+                s.networking_rate,
+                {True: "yes", False: "no", None: "unknown"}[s.compliant],
             )
             for s in report.schools
         ],

@@ -165,6 +165,9 @@ def test_a_known_month_gives_the_rates_outages_repairs_alarms_and_forwarding_a_b
     assert [(x.rule_id, x.status, x.subject) for x in r.findings if x.status == "fail"] == [
         ("ZJ2018-FENCE-LOW-WALL", "fail", "segment:west")
     ]
+    assert (a.compliant, b.compliant, a.networking_rate) == (False, None, None)  # b has no profile: unknown
+    assert r.kpis is not None and (r.kpis.compliant, r.kpis.not_compliant, r.kpis.unknown) == (0, 1, 1)
+    assert r.kpis.compliance_rate == 0.0 and r.kpis.networking_rate is None  # no point declared to network
 
 
 def test_each_school_s_month_is_cut_in_its_own_time_zone(district: Any) -> None:
