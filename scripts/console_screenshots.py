@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/console_screenshots.py [--out docs/img]
 
-Writes console-board.png and camera-uptime.png at 1366x768 (a control-room screen), alarm-detail.png,
-and console-phone.png at 390x844. The demo runs minutes, not weeks, so before it starts the script
+Writes console-board.png, camera-uptime.png, compliance-table.png and compliance-card.png at
+1366x768 (a control-room screen), alarm-detail.png, and console-phone.png at 390x844. The demo runs minutes, not weeks, so before it starts the script
 writes 30 days of made-up availability history for the demo's four cameras into the demo database
 (a few outages, a camera covered for most of a day); everything after that is the live demo: the
 story presses the panic button, cuts a fence zone, silences the gate controller and covers a camera,
@@ -149,6 +149,15 @@ def main() -> int:
             page.wait_for_timeout(500)
             page.screenshot(path=args.out / "camera-uptime.png")
 
+            page.goto(f"{url}/#/compliance")
+            page.wait_for_selector(".compliance-table tbody tr")
+            page.wait_for_timeout(500)
+            page.screenshot(path=args.out / "compliance-table.png")
+            page.goto(f"{url}/#/compliance/school-001")
+            page.wait_for_selector(".compliance-card .finding")
+            page.wait_for_timeout(500)
+            page.screenshot(path=args.out / "compliance-card.png", full_page=True)
+
             phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN", device_scale_factor=2)
             sign_in(phone, url, password)
             phone.wait_for_selector(".alarm-card")
@@ -162,7 +171,8 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             demo.kill()
             demo.wait()
-    for name in ("console-board.png", "alarm-detail.png", "camera-uptime.png", "console-phone.png"):
+    shots = ("console-board.png", "alarm-detail.png", "camera-uptime.png", "compliance-table.png", "compliance-card.png")
+    for name in (*shots, "console-phone.png"):
         print(args.out / name, os.path.getsize(args.out / name), "bytes")
     return 0
 

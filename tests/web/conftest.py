@@ -75,6 +75,7 @@ class Stack:
                 "gateways": {"enrolment": "open"},
                 "schools": [{"id": s, "name": name, "district": "haidian"} for s, name in SCHOOLS.items()],
                 "timeseries": {"backend": "embedded", "flush_s": 0.2},
+                "compliance": {"profiles": str(self._profiles(workdir))},
             }
         )
         self.prefix = prefix
@@ -101,6 +102,20 @@ class Stack:
         self.server_task: asyncio.Task[None] | None = None
         self.services: Services | None = None
         self.admin_token = ""
+
+    @staticmethod
+    def _profiles(workdir: Path) -> Path:
+        """School A's west wall is 1.6 m with no fence zone (a failing rule); school B is a
+        kindergarten with pick-up cards whose perimeter was never surveyed (to check)."""
+        path = workdir / "profiles.yaml"
+        path.write_text(
+            "schools:\n"
+            "  - {school_id: school-a, type: primary, perimeter: [{id: west, wall_height_m: 1.6}],\n"
+            "     points: [{device_id: a-fence, kind: fence, location: perimeter}]}\n"
+            "  - {school_id: school-b, type: kindergarten, pickup_cards: true}\n",
+            encoding="utf-8",
+        )
+        return path
 
     @property
     def url(self) -> str:

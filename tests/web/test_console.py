@@ -303,3 +303,24 @@ def test_an_admin_makes_this_month_s_report_from_the_console(page: Page, stack: 
     assert download.suggested_filename == f"report-district-haidian-{month}.csv"
     rows = download.path().read_text(encoding="utf-8-sig").splitlines()
     assert rows[0].startswith("排名,学校,区县,设备数,在线率 (%)") and len(rows) == 3  # a header and both schools
+
+
+def test_the_district_table_and_a_school_s_card_say_what_to_fix_first(page: Page, stack: Stack) -> None:
+    sign_in(page, stack, "admin")
+    page.click('.tabs a[data-view="compliance"]')
+    table = page.locator(".compliance-table")
+    expect(table.locator("h1")).to_contain_text("各校在线率、完好率、联网率与达标")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    row_a = table.locator('tr[data-school="school-a"]')
+    expect(row_a).to_contain_text("第一实验小学")
+    expect(row_a.locator(".verdict")).to_have_text("不达标")  # the 1.6 m wall without a fence
+    expect(table.locator('tr[data-school="school-b"] .verdict')).to_have_text("待核实")  # perimeter never surveyed
+    expect(table.locator(".kpi-tiles")).to_contain_text("达标率")
+    row_a.locator("a").click()
+    card = page.locator(".compliance-card")
+    expect(card.locator("h2").first).to_have_text("先整改（1 项，按严重程度）")
+    first = card.locator(".findings .finding").first
+    expect(first).to_contain_text("校园低于 2 米的围墙要架设电子围栏")
+    expect(first).to_contain_text("segment:west")
+    expect(first.locator("blockquote")).to_contain_text("校园低于2米的围墙要架设电子围栏")  # the seed's own words
+    expect(first.locator("cite")).to_contain_text("二、2")

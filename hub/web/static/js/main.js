@@ -13,6 +13,7 @@ import { LiveStream } from "./stream.js";
 import { renderUptime } from "./uptime.js";
 import { renderDeadLetters } from "./deadletters.js";
 import { renderReports } from "./reports.js";
+import { renderCompliance } from "./compliance.js";
 
 const view = document.getElementById("view");
 let stream = null;
@@ -142,6 +143,7 @@ function route() {
   if (name === "uptime") return { name: "uptime" };
   if (name === "dead-letters") return { name: "dead-letters" };
   if (name === "reports") return { name: "reports" };
+  if (name === "compliance") return { name: "compliance", school: a };
   if (name === "alarm" && a) return { name: "alarm", id: a };
   if (name === "device" && a && b) return { name: "device", school: a, id: b };
   return { name: "board" };
@@ -157,6 +159,7 @@ function render(what = "all") {
   else if (r.name === "uptime" && what === "all") renderUptime(view);
   else if (r.name === "dead-letters" && what === "all") renderDeadLetters(view);
   else if (r.name === "reports" && what === "all") renderReports(view);
+  else if (r.name === "compliance" && what === "all") renderCompliance(view, r.school);
   else if (r.name === "alarm" && what === "all") renderAlarm(view, r.id);
   else if (r.name === "device" && what === "all") renderDevice(view, r.school, r.id);
 }
@@ -233,7 +236,7 @@ function onKey(event) {
   if (!store.ready) return;
   const onBoard = route().name === "board";
   const key = event.key;
-  const go = { 1: "#/board", 2: "#/devices", 3: "#/uptime", 4: "#/reports" }[key];
+  const go = { 1: "#/board", 2: "#/devices", 3: "#/uptime", 4: "#/compliance", 5: "#/reports" }[key];
   if (go) location.hash = go;
   else if (key === "?") {
     replace(document.getElementById("help-keys"), KEYS.map(([k, text]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, t(text))]));
