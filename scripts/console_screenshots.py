@@ -171,7 +171,13 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             demo.kill()
             demo.wait()
-    shots = ("console-board.png", "alarm-detail.png", "camera-uptime.png", "compliance-table.png", "compliance-card.png")
+    shots = (
+        "console-board.png",
+        "alarm-detail.png",
+        "camera-uptime.png",
+        "compliance-table.png",
+        "compliance-card.png",
+    )
     for name in (*shots, "console-phone.png"):
         print(args.out / name, os.path.getsize(args.out / name), "bytes")
     return 0
