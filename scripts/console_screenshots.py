@@ -3,11 +3,12 @@
     .venv/bin/python scripts/console_screenshots.py [--out docs/img]
 
 Writes console-board.png, camera-uptime.png, compliance-table.png and compliance-card.png at
-1366x768 (a control-room screen), alarm-detail.png, and console-phone.png at 390x844. The demo runs minutes, not weeks, so before it starts the script
-writes 30 days of made-up availability history for the demo's four cameras into the demo database
-(a few outages, a camera covered for most of a day); everything after that is the live demo: the
-story presses the panic button, cuts a fence zone, silences the gate controller and covers a camera,
-and the board is shot once the unacknowledged panic alarm has escalated (about 2 minutes in).
+1366x768 (a control-room screen), alarm-detail.png, and console-phone.png at 390x844. The demo runs
+minutes, not weeks, so before it starts the script writes 30 days of made-up availability history
+for the demo's four cameras into the demo database (a few outages, a camera covered for most of a
+day); everything after that is the live demo: the story presses the panic button, cuts a fence zone,
+silences the gate controller and covers a camera, and the board is shot once the unacknowledged
+panic alarm has escalated (about 2 minutes in).
 """
 
 import argparse

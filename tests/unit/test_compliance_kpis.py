@@ -37,7 +37,7 @@ def kpis(points: tuple[Point, ...], states: dict[str, str] = UP, perimeter: tupl
         ((GATE, YARD), {"cam-gate": "online"}, WALL, (2, 2, None, ("cam-yard never heard from",))),
         ((GATE, YARD), UP, None, (2, 2, None, ("WALL s1: perimeter",))),
         ((GATE, YARD, Point("panic-1", "one_click_alarm", "guard_room", required_platform=Platform.POLICE)), UP, WALL,
-         (3, 2, False, ("panic-1 not networked to police",))),  # a box that must reach 110 and does not: required, not networked, not 达标
+         (3, 2, False, ("panic-1 not networked to police",))),  # a box that must reach 110 and does not
     ],
     ids=["all-pass", "gate-not-police", "device-offline", "never-heard", "rule-unknown", "required-platform-missing"],
 )  # fmt: skip
