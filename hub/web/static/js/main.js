@@ -219,7 +219,7 @@ function start() {
 // ---- keyboard ------------------------------------------------------------------------------------
 
 const KEYS = [
-  ["1 2 3", "help.nav"],
+  ["1 2 3 4 5", "help.nav"],
   ["↑ ↓ / k j", "help.move"],
   ["a", "help.ack"],
   ["r", "help.resolve"],
