@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+import weakref
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -14,8 +15,18 @@ from hub.report.model import Month, NotVisible, ReportError, Scope, UnknownScope
 from hub.report.render import FORMATS, render
 
 router = APIRouter(tags=["reports"])
-_one_at_a_time = asyncio.Semaphore(1)  # a PDF takes a core for a second or more: they queue, not pile up
 WAIT_S = 30.0
+_gates: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+
+
+def _one_at_a_time() -> asyncio.Semaphore:
+    """One report at a time per hub (a PDF takes a core for a second or more): they queue, not pile up.
+    One per event loop: a semaphore belongs to the loop it first waited on."""
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(1)
+    return gate
 
 
 def _filename(scope: Scope, month: Month, fmt: str) -> str:
@@ -50,9 +61,10 @@ async def monthly(
             report = build(session, svc.settings, scope=wanted, month=period, now=now, allowed=who.scope.allows)
         return render(report, format, lang)
 
+    gate = _one_at_a_time()
     try:
         async with asyncio.timeout(WAIT_S):
-            await _one_at_a_time.acquire()
+            await gate.acquire()
     except TimeoutError:
         raise HTTPException(429, "another report is being made; try again shortly", {"Retry-After": "10"}) from None
     try:
@@ -64,7 +76,7 @@ async def monthly(
     except ReportError as exc:
         raise HTTPException(422, str(exc)) from None
     finally:
-        _one_at_a_time.release()
+        gate.release()
     disposition = f'attachment; filename="{_filename(wanted, period, format)}"'
     if format == "html":
         disposition = "inline"

@@ -276,6 +276,33 @@ def test_the_command_writes_the_file_and_refuses_a_bad_month_or_scope_in_one_lin
     assert "district 'nowhere' has no schools" in capsys.readouterr().err
 
 
+async def test_a_report_asked_for_while_another_is_made_waits_then_gets_429(
+    district: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi import HTTPException
+
+    from hub.api import reports
+    from hub.app import build_services
+    from hub.auth.principal import Principal
+
+    settings, _ = district
+    svc = build_services(settings, now=lambda: AFTER)
+    monkeypatch.setattr(reports, "WAIT_S", 0.2)
+    gate = reports._one_at_a_time()
+    await gate.acquire()  # a PDF being made
+    try:
+        with pytest.raises(HTTPException) as busy:
+            await reports.monthly(svc=svc, who=Principal("b"), month="2026-10", scope="city", format="csv", lang="zh")
+        assert busy.value.status_code == 429 and busy.value.headers == {"Retry-After": "10"}
+        gate.release()
+        ok = await reports.monthly(svc=svc, who=Principal("b"), month="2026-10", scope="city", format="csv", lang="zh")
+        assert ok.status_code == 200  # free again
+    finally:
+        if gate.locked():
+            gate.release()
+        svc.sessions.kw["bind"].dispose()
+
+
 async def test_the_api_serves_each_format_to_whoever_sees_the_whole_scope(district: Any, tmp_path: Path) -> None:
     from fastapi import HTTPException
 
