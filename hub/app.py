@@ -21,6 +21,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from campusguard.tasks import TaskHealth, cancel_and_wait, supervised
 from contract import TopicTree
@@ -29,6 +30,7 @@ from hub import __version__
 from hub.api import alarms, inventory, ops, stream
 from hub.api import compliance as compliance_api
 from hub.api import deadletters as deadletters_api
+from hub.api import notifications as notifications_api
 from hub.api import rates as rates_api
 from hub.api import registry as registry_api
 from hub.api import reports as reports_api
@@ -46,6 +48,7 @@ from hub.leader import Leadership
 from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.mqtt import ClientFactory, MqttLink
+from hub.notify.notifier import Notifier
 from hub.reconcile import ActiveAlarms
 from hub.settings import HubSettings
 from hub.sinks import Sink
@@ -86,12 +89,14 @@ def build_services(
     for alarm in store.load_active_alarms():
         active_alarms.note(alarm)
     timeseries = _timeseries(settings, state, metrics)
+    notifier = _notifier(settings, sessions, state, now)
+    own = [sink for sink in (timeseries, notifier) if sink is not None]
     ingest = Ingest(
         settings,
         state,
         store,
         metrics,
-        sinks=(live, forwarder, snapshots, *([timeseries] if timeseries else []), *extra_sinks),
+        sinks=(live, forwarder, snapshots, *own, *extra_sinks),
         publish=link.publish,
         on_image=snapshots.on_image,
         now=now,
@@ -100,7 +105,26 @@ def build_services(
     )
     if settings.gateways.enrolment == "registered":
         ingest.registered = store.registered_gateways()
-    return Services(settings, sessions, ingest, link, live, metrics, now, leader, forwarder, snapshots, timeseries)
+    services = Services(settings, sessions, ingest, link, live, metrics, now, leader, forwarder, snapshots, timeseries)
+    services.notifier = notifier
+    return services
+
+
+def _notifier(
+    settings: HubSettings, sessions: sessionmaker[Session], state: HubState, now: Callable[[], datetime]
+) -> Notifier | None:
+    if not settings.notifications.rules:
+        return None
+    names = {s.id: s.name or s.id for s in settings.schools}
+
+    def describe(school_id: str, device_id: str) -> tuple[str, str]:
+        device = state.devices.get((school_id, device_id))
+        return (device.kind, device.location) if device else ("", "")
+
+    return Notifier(
+        settings.notifications, sessions, tz_of=settings.school_tz, school_name=lambda s: names.get(s, s),
+        describe=describe, now=now,
+    )  # fmt: skip
 
 
 def _timeseries(settings: HubSettings, state: HubState, metrics: Metrics) -> TimeSeriesSink | EmbeddedStore | None:
@@ -131,6 +155,7 @@ class HubTasks:
     mqtt: "asyncio.Task[None]"
     timeseries: "asyncio.Task[None] | None"  # it stops with the forwarder, after ingest's last commit
     daily_rates: "asyncio.Task[None] | None"  # the leader's daily_rate points, with the time series
+    notifications: "asyncio.Task[None] | None"
 
 
 async def _computed_points(svc: Services, sink: TimeSeriesSink, stop: asyncio.Event) -> None:
@@ -157,6 +182,34 @@ async def _checked_in(engine: Engine, timeout_s: float = 5.0) -> None:
         await asyncio.sleep(0.05)
 
 
+@dataclass(frozen=True)
+class Stops:
+    """When the lifespan's tasks stop: the link and sweeps first, then ingest, then what sends."""
+
+    stop: asyncio.Event
+    ingest: asyncio.Event
+    forward: asyncio.Event
+
+
+Starter = Callable[[str, Callable[[], Awaitable[None]], asyncio.Event], "asyncio.Task[None]"]
+
+
+def _start_tasks(svc: Services, start: Starter, stops: Stops) -> HubTasks:
+    sink, notifier = svc.timeseries, svc.notifier
+    return HubTasks(
+        leader=start("leader", lambda: svc.leader.run(stops.stop), stops.stop),
+        # the forwarder starts before ingest and stops after it: rows committed last are sent
+        forwarding=start("forwarding", lambda: svc.forwarder.run(stops.forward), stops.forward),
+        ingest=start("ingest", svc.ingest.run, stops.ingest),  # runs until cancelled
+        mqtt=start("mqtt", lambda: svc.link.run(stops.stop, svc.ingest.feed), stops.stop),
+        timeseries=start("timeseries", lambda: sink.run(stops.forward), stops.forward) if sink else None,
+        daily_rates=start("daily_rates", lambda: _computed_points(svc, sink, stops.stop), stops.stop)
+        if isinstance(sink, TimeSeriesSink)
+        else None,
+        notifications=start("notifications", lambda: notifier.run(stops.forward), stops.forward) if notifier else None,
+    )
+
+
 # What any API route may answer besides its own documented outcomes.
 API_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no valid session or token"},
@@ -173,7 +226,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        stop, ingest_stop, forward_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        stops = Stops(asyncio.Event(), asyncio.Event(), asyncio.Event())
+        stop, ingest_stop, forward_stop = stops.stop, stops.ingest, stops.forward
         sink = svc.timeseries
         await asyncio.to_thread(svc.leader.refresh)  # decided before the first sweep could run
         try:
@@ -183,17 +237,7 @@ def create_app(
                     health = svc.tasks[name] = TaskHealth()
                     return group.create_task(supervised(f"hub:{name}", make, until, health), name=f"hub:{name}")
 
-                tasks = HubTasks(
-                    leader=start("leader", lambda: svc.leader.run(stop), stop),
-                    # the forwarder starts before ingest and stops after it: rows committed last are sent
-                    forwarding=start("forwarding", lambda: svc.forwarder.run(forward_stop), forward_stop),
-                    ingest=start("ingest", svc.ingest.run, ingest_stop),  # runs until cancelled
-                    mqtt=start("mqtt", lambda: svc.link.run(stop, svc.ingest.feed), stop),
-                    timeseries=start("timeseries", lambda: sink.run(forward_stop), forward_stop) if sink else None,
-                    daily_rates=start("daily_rates", lambda: _computed_points(svc, sink, stop), stop)
-                    if isinstance(sink, TimeSeriesSink)
-                    else None,
-                )
+                tasks = _start_tasks(svc, start, stops)
                 log.info(
                     "hub %s: broker %s, database %s",
                     __version__,
@@ -231,6 +275,7 @@ def _routes(app: FastAPI) -> None:
     for module in (inventory, alarms, snapshots_api, stream, rates_api, compliance_api, reports_api, series_api):
         api.include_router(module.router)
     api.include_router(forwarding_api.router)  # /alarms/{id}/forwarding
+    api.include_router(notifications_api.router)  # /alarms/{id}/notifications
     api.include_router(accounts.router)  # users, API tokens, audit log
     api.include_router(deadletters_api.router)
     api.include_router(registry_api.router)

@@ -19,6 +19,7 @@ from pydantic import (
 from campusguard.mqtt import BrokerSettings, SecretMissing
 from hub.domain.rates import DEFAULT_TZ
 from hub.forwarding.settings import ForwardingSettings  # alarm forwarding rules
+from hub.notify.settings import NotificationSettings
 from hub.timeseries.settings import TimeSeriesSettings
 
 
@@ -202,6 +203,7 @@ class HubSettings(_Strict):
     forwarding: ForwardingSettings = ForwardingSettings()  # see docs/forwarding.md
     timeseries: TimeSeriesSettings = TimeSeriesSettings()  # see docs/timeseries.md
     compliance: ComplianceSettings = ComplianceSettings()  # see docs/compliance.md
+    notifications: NotificationSettings = NotificationSettings()  # see docs/notifications.md
     schools: tuple[SchoolEntry, ...] = ()  # names and districts; scopes district accounts
     districts: tuple[DistrictEntry, ...] = ()
     timezone: TimeZoneName = DEFAULT_TZ  # days, months and reports are cut here (a school may have its own)

@@ -17,6 +17,7 @@ from hub.leader import Leadership
 from hub.live import Broadcaster
 from hub.metrics import Metrics
 from hub.mqtt import MqttLink
+from hub.notify.notifier import Notifier
 from hub.settings import HubSettings
 from hub.snapshots import Snapshots
 from hub.timeseries.embedded import EmbeddedStore
@@ -38,7 +39,8 @@ class Services:
     forwarder: Forwarder
     snapshots: Snapshots
     timeseries: TimeSeriesSink | EmbeddedStore | None = None  # None: no time series configured
-    tasks: dict[str, TaskHealth] = field(default_factory=dict)  # the lifespan's supervised tasks
+    tasks: dict[str, TaskHealth] = field(default_factory=dict)
+    notifier: Notifier | None = None  # None: no notification rules  # the lifespan's supervised tasks
 
 
 def services(request: Request) -> Services:

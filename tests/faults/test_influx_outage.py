@@ -72,8 +72,9 @@ class Load:
 async def influx_total(influxdb: InfluxDB, database: str) -> int:
     """Every point InfluxDB holds in the database, over all measurements."""
     total = 0
-    for m in ("device", "gateway", "availability_change", "alarm"):
-        rows = await asyncio.to_thread(influxdb.rows, f"SELECT count(*) FROM {m}", database)  # noqa: S608
+    shown = await asyncio.to_thread(influxdb.query, "SHOW MEASUREMENTS", database)
+    for m in [row[0] for row in shown[0]["values"]] if shown else []:  # the hub's own and daily lines too
+        rows = await asyncio.to_thread(influxdb.rows, f'SELECT count(*) FROM "{m}"', database)  # noqa: S608
         if rows:
             total += max(int(v) for k, v in rows[0].items() if k.startswith("count_"))
     return total
