@@ -4,7 +4,8 @@ On each commit it looks at the alarms created or changed: an open alarm at escal
 every rule with ``level`` ≤ L (and its kinds and schools). Each (alarm, rule, channel) is claimed once
 in the database (a unique row), so a second hub or a restart never sends it twice, then sent with up
 to ``attempts`` tries; the row records sent, failed (with why) or quiet (inside the rule's quiet
-hours). A message costs ingest one queue append: sending runs in the notifier's own task.
+hours). A row a dead hub left ``sending`` is sent again when a notifier starts: at least once. A
+message costs ingest one queue append: sending runs in the notifier's own task.
 """
 
 import asyncio
@@ -12,7 +13,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,11 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.db.models import Alarm
 from hub.notify.channels import SendFailed, send
 from hub.notify.models import NotificationRow
 from hub.notify.settings import NotificationSettings, NotifyRule
 from hub.report.labels import KINDS
 from hub.sinks import Committed
+from hub.store import alarm_dict
 
 log = logging.getLogger(__name__)
 Describe = Callable[[str, str], tuple[str, str]]  # (school, device) -> (kind, location)
@@ -82,6 +85,10 @@ class Notifier:
 
     async def run(self, stop: asyncio.Event) -> None:
         async with httpx.AsyncClient() as client:
+            for row_id, alarm, channel in await asyncio.to_thread(self._unfinished):
+                title, text = self.message(alarm)
+                state, detail, tries = await self._deliver(client, channel, title, text)
+                await asyncio.to_thread(self._record, row_id, state, f"after a restart: {detail}", tries)
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):
@@ -140,6 +147,26 @@ class Notifier:
             except IntegrityError:  # another hub claimed it first
                 return None
             return row.id
+
+    def _unfinished(self) -> list[tuple[int, dict[str, Any], str]]:
+        """Notifications a hub claimed and died before finishing (``sending`` for over a minute): sent
+        again, since a panic's escalation told twice is better than not told. Channels since removed
+        from hub.yaml are recorded failed."""
+        found = []
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(NotificationRow).where(
+                    NotificationRow.state == "sending", NotificationRow.created_at < self.now() - timedelta(minutes=1)
+                )
+            ).all()
+            for row in rows:
+                alarm = session.get(Alarm, row.alarm_id)
+                if alarm is None or row.channel not in self.settings.channels:
+                    row.state, row.detail, row.done_at = "failed", "channel or alarm gone after a restart", self.now()
+                    continue
+                found.append((row.id, alarm_dict(alarm), row.channel))
+            session.commit()
+        return found
 
     def _record(self, row_id: int, state: str, detail: str, attempts: int) -> None:
         with self.sessions() as session:

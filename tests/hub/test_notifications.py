@@ -248,3 +248,27 @@ def test_a_rule_naming_a_channel_that_does_not_exist_stops_start_up() -> None:
 
 async def _now(value: bool) -> bool:
     return value
+
+
+async def test_a_notification_a_dead_hub_left_half_sent_is_sent_when_the_next_starts(
+    servers: tuple[Mailbox, Robots, int, int], tmp_path: Path
+) -> None:
+    mailbox, _robots, smtp_port, http_port = servers
+    section = notifications(smtp_port, http_port)
+    svc, clock, tree = await hub_with(tmp_path, section)
+    await deliver(svc.ingest, tree, MessageType.EVENT, press(1))  # claimed by no running notifier yet
+    alarm = svc.notifier._queue.popleft()
+    svc.notifier._claim(alarm, svc.settings.notifications.rules[0], "it-mail", "sending")  # then the hub died
+    svc.sessions.kw["bind"].dispose()
+    clock.now = T0 + timedelta(minutes=5)
+    again, _, _ = await hub_with(tmp_path, section)
+    again.notifier.now = lambda: T0 + timedelta(minutes=5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(again.notifier.run(stop))
+    try:
+        await eventually(lambda: _now(len(mailbox.messages) == 1), 10)
+        await eventually(lambda: _now(("guards", "it-mail", 0, "sent") in rows(again)), 10)
+    finally:
+        stop.set()
+        await task
+        again.sessions.kw["bind"].dispose()
