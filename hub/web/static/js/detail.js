@@ -75,11 +75,12 @@ export async function renderAlarm(view, alarmId) {
   keepAlarm(alarm);
   const device = alarm.device_id ? store.devices.get(deviceKey(alarm.school_id, alarm.device_id)) : undefined;
   const base = alarm.device_id ? `/schools/${encodeURIComponent(alarm.school_id)}/devices/${encodeURIComponent(alarm.device_id)}` : null;
-  const [history, related] = await Promise.all([
+  const [history, related, notices] = await Promise.all([
     base ? api(`${base}/history`, { params: { limit: 20 } }).catch(() => ({ items: [] })) : { items: [] },
     alarm.device_id
       ? api("/alarms", { params: { device_id: alarm.device_id, school_id: alarm.school_id, limit: 10 } }).catch(() => ({ items: [] }))
       : { items: [] },
+    api(`/alarms/${encodeURIComponent(alarm.id)}/notifications`).catch(() => []),
   ]);
   const canAck = alarm.state === "raised" && may("acknowledge", alarm);
   const canResolve = alarm.state !== "resolved" && may("resolve", alarm);
@@ -135,6 +136,18 @@ export async function renderAlarm(view, alarmId) {
             ),
             alarm.forwarding?.length
               ? field(t("detail.forwarding"), alarm.forwarding.map((d) => h("div", {}, `${d.route ?? ""} ${d.state ?? ""}`.trim())))
+              : null,
+            notices.length
+              ? field(
+                  t("detail.notifications"),
+                  notices.map((n) =>
+                    h(
+                      "div",
+                      { class: `notice notice-${n.state}`, title: n.detail ?? "" },
+                      `${n.channel} · ${t("detail.notice_level", { n: n.level })} · ${tOr(`notice.${n.state}`, n.state)} · ${dateTime(n.done_at ?? n.created_at)}`,
+                    ),
+                  ),
+                )
               : null,
           ),
           h("h2", {}, t("detail.history")),
