@@ -324,3 +324,23 @@ def test_the_district_table_and_a_school_s_card_say_what_to_fix_first(page: Page
     expect(first).to_contain_text("segment:west")
     expect(first.locator("blockquote")).to_contain_text("校园低于2米的围墙要架设电子围栏")  # the seed's own words
     expect(first.locator("cite")).to_contain_text("二、2")
+
+
+def test_a_fence_cut_is_one_incident_and_the_board_keeps_priority_order(page: Page, stack: Stack) -> None:
+    sign_in(page, stack, "admin")
+    stack.act("a-fence", "cut", {"zone": 3})
+    fence = card(page, "a-fence")
+    expect(fence).to_have_count(1, timeout=5_000)  # wire cut, voltage low and pulse loss: one card
+    wait_until(lambda: int(fence.get_attribute("data-signals") or 0) >= 3, 5)
+    expect(fence.locator(".signals li")).not_to_have_count(0)
+    expect(fence.locator(".more")).to_contain_text("另")
+    expect(fence).to_have_attribute("data-urgent", "no")  # a fault to fix, not a person to send now
+    open_cards = page.locator('.alarm-card:not([data-state="resolved"])')
+    ranks = [int(p) for p in open_cards.evaluate_all("cards => cards.map(c => c.dataset.priority)")]
+    assert ranks == sorted(ranks), ranks  # panic, break-in, fence, technical
+    pulsing = page.locator('.alarm-card[data-urgent="yes"]').evaluate_all(
+        "cards => cards.map(c => [c.dataset.state, c.dataset.priority, c.dataset.escalated])"
+    )
+    # only what a person must act on now: unacknowledged, and a panic or break-in or escalated
+    assert all(state == "raised" and (int(p) <= 1 or esc == "yes") for state, p, esc in pulsing), pulsing
+    stack.act("a-fence", "restore", {"zone": 3})

@@ -1,9 +1,10 @@
-// The live alarm board: counts, filters and one big card per alarm, most severe and newest first.
+// The live alarm board: counts, filters and one card per incident (the open signals of one device
+// within ten minutes), in priority order: panic, break-in, fence, technical; escalated first.
 import { awaitsReset, openAction } from "./actions.js";
 import { h, replace } from "./dom.js";
 import { ago, shortTime } from "./format.js";
 import { kindName, t } from "./i18n.js";
-import { alarmOrder, deviceOf, may, schoolName, store } from "./state.js";
+import { alarmOrder, deviceOf, may, priority, schoolName, store } from "./state.js";
 
 export const filters = { school: "", kind: "", state: "open" };
 let selectedId = null;
@@ -19,6 +20,30 @@ function matches(alarm) {
 /** The alarms the board shows, in board order. */
 export function visibleAlarms() {
   return [...store.alarms.values()].filter(matches).sort(alarmOrder);
+}
+
+const WINDOW_MS = 10 * 60e3; // signals of one device this close together are one incident
+
+/**
+ * Incidents: the open alarms of one device raised within ten minutes of the one before (a fence cut
+ * raises a wire cut, a voltage drop and a pulse loss at once), each led by its most urgent alarm; a
+ * resolved alarm, or one of no device, stands alone. In board order of their leads.
+ */
+export function incidents(alarms) {
+  const open = new Map();
+  const out = [];
+  for (const alarm of [...alarms].sort((a, b) => new Date(a.raised_at) - new Date(b.raised_at))) {
+    const key = alarm.state !== "resolved" && alarm.device_id ? `${alarm.school_id}\u0000${alarm.device_id}` : null;
+    const group = key ? open.get(key) : null;
+    if (group && new Date(alarm.raised_at) - new Date(group.at(-1).raised_at) <= WINDOW_MS) {
+      group.push(alarm);
+    } else {
+      const fresh = [alarm];
+      if (key) open.set(key, fresh);
+      out.push(fresh);
+    }
+  }
+  return out.map((group) => group.sort(alarmOrder)).sort((a, b) => alarmOrder(a[0], b[0]));
 }
 
 function isToday(iso) {
@@ -106,9 +131,29 @@ function conditionLine(alarm) {
   return h("p", { class: cls }, text);
 }
 
-function card(alarm) {
+function signals(others) {
+  return h(
+    "ul",
+    { class: "signals" },
+    others.map((a) =>
+      h(
+        "li",
+        { dataset: { id: a.id, kind: a.kind } },
+        h("a", { href: `#/alarm/${encodeURIComponent(a.id)}` }, kindName(a.kind)),
+        a.zone !== null && a.zone !== undefined ? ` · ${t("alarm.zone", { n: a.zone })}` : "",
+        ` · ${t(`state.${a.state}`)} · `,
+        h("time", { datetime: a.raised_at, title: shortTime(a.raised_at) }, shortTime(a.raised_at)),
+      ),
+    ),
+  );
+}
+
+function card([alarm, ...others]) {
   const device = deviceOf(alarm);
   const escalated = alarm.state !== "resolved" && alarm.escalation_level > 0;
+  // One pulsing frame only where a person must act now: an unacknowledged panic or break-in, or an
+  // unacknowledged alarm that has escalated.
+  const urgent = alarm.state === "raised" && (priority(alarm) <= 1 || escalated);
   const where = [schoolName(alarm.school_id), device?.location, alarm.device_id ?? alarm.gateway_id].filter(Boolean);
   const canAck = alarm.state === "raised" && may("acknowledge", alarm);
   const canResolve = alarm.state !== "resolved" && may("resolve", alarm);
@@ -123,6 +168,9 @@ function card(alarm) {
         severity: alarm.severity,
         state: alarm.state,
         escalated: escalated ? "yes" : "no",
+        urgent: urgent ? "yes" : "no",
+        priority: priority(alarm),
+        signals: others.length + 1,
         school: alarm.school_id,
         kind: alarm.kind,
       },
@@ -139,6 +187,7 @@ function card(alarm) {
       h("span", { class: `sev sev-${alarm.severity}` }, t(`severity.${alarm.severity}`)),
       escalated ? h("span", { class: "esc" }, `⬆ ${t("alarm.escalated", { n: alarm.escalation_level })}`) : null,
       h("span", { class: `state state-${alarm.state}` }, t(`state.${alarm.state}`)),
+      others.length ? h("span", { class: "more" }, t("incident.more", { n: others.length })) : null,
       h("time", { class: "ago", datetime: alarm.raised_at, title: shortTime(alarm.raised_at), dataset: { ago: alarm.raised_at } }, ago(alarm.raised_at)),
     ),
     h(
@@ -149,6 +198,7 @@ function card(alarm) {
     ),
     h("p", { class: "where" }, where.join(" · ")),
     conditionLine(alarm),
+    others.length ? signals(others) : null,
     alarm.acknowledged_by && alarm.state === "acknowledged"
       ? h(
           "p",
@@ -189,7 +239,7 @@ export function renderBoard(view) {
     "section",
     { class: "board", "aria-live": "polite" },
     alarms.length
-      ? alarms.map(card)
+      ? incidents(alarms).map(card)
       : h("p", { class: "empty" }, filters.state === "open" && !filters.school && !filters.kind ? t("alarm.none") : t("alarm.none_filtered")),
   );
   replace(view, toolbar(rerender), list);

@@ -51,10 +51,23 @@ export function may(action, alarm) {
 }
 
 /** Board order: open before resolved, most severe first, then newest first. */
+// What a guard must answer first: a panic press, then a break-in (intrusion, forced door, tamper), then
+// the perimeter fence's faults, then everything technical (devices offline, video, power).
+const PRIORITY = { panic: 0, intrusion: 1, door_forced: 1, tamper: 1, wire_cut: 2, short_circuit: 2, pulse_loss: 2, voltage_low: 2 };
+
+/** An alarm's priority class: 0 panic, 1 break-in, 2 fence, 3 technical. */
+export function priority(alarm) {
+  return PRIORITY[alarm.kind] ?? 3;
+}
+
+/** Open first; then by priority class, escalated (higher level) first, severity, newest. */
 export function alarmOrder(a, b) {
   const open = (x) => (x.state === "resolved" ? 1 : 0);
+  const level = (x) => (x.state === "resolved" ? 0 : x.escalation_level || 0);
   return (
     open(a) - open(b) ||
+    priority(a) - priority(b) ||
+    level(b) - level(a) ||
     (SEVERITY_RANK[a.severity] ?? 9) - (SEVERITY_RANK[b.severity] ?? 9) ||
     new Date(b.raised_at) - new Date(a.raised_at)
   );
