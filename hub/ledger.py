@@ -174,10 +174,12 @@ def acknowledge(session: Session, alarm_id: str, who: str, note: str | None, now
     return alarm
 
 
-def resolve(session: Session, alarm_id: str, who: str, note: str, now: datetime) -> Alarm:
-    """Close the alarm with a note; a latched alarm needs its device's reset first."""
+def resolve(
+    session: Session, alarm_id: str, who: str, note: str, now: datetime, *, disposition: str | None = None
+) -> Alarm:
+    """Close the alarm with a note (and what it was); a latched alarm needs its device's reset first."""
     row = _get(session, alarm_id)
-    [alarm] = _decide(session, row, domain.Resolve(who, note), now)
+    [alarm] = _decide(session, row, domain.Resolve(who, note, disposition), now)
     return alarm
 
 

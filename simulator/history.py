@@ -56,6 +56,10 @@ class _Writer:
         span = (self.end - self.start).total_seconds()
         return self.start + timedelta(seconds=int(self.rng.uniform(low, high) * span))
 
+    def disposition(self, kind: str) -> str | None:
+        choices, weights = DISPOSITIONS.get(kind, (["other"], [1]))
+        return self.rng.choices(choices, weights=weights)[0]
+
     def transition(self, school: str, device: str, at: datetime, state: str, reason: str | None = None) -> None:
         self.session.add(
             Transition(school_id=school, gateway_id="gw-01", device_id=device, at=at, availability=state, reason=reason)
@@ -72,10 +76,17 @@ class _Writer:
                 id=alarm_id, school_id=school, gateway_id="gw-01", device_id=device, kind=kind, severity=severity,
                 latched=kind == "panic", state="resolved", condition="cleared", raised_at=at, received_at=at,
                 cleared_at=done, acknowledged_at=at + timedelta(seconds=ack_s), acknowledged_by="值班保安",
-                resolved_at=done, resolved_by="值班保安", ended_by="device",
+                resolved_at=done, resolved_by="值班保安", ended_by="device", disposition=self.disposition(kind),
             )
         )  # fmt: skip
         return alarm_id
+
+
+DISPOSITIONS = {  # what schools' panic presses turn out to be, roughly: most are mistakes and tests
+    "panic": (["false_alarm", "test", "real", "drill"], [50, 25, 15, 10]),
+    "device_offline": (["device_fault", "other"], [85, 15]),
+    "video_blind": (["device_fault", "other"], [60, 40]),
+}
 
 
 def _spells(w: _Writer, count: int, low_s: float, high_s: float) -> Iterator[tuple[datetime, datetime]]:

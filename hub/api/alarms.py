@@ -72,6 +72,7 @@ class _Action:
     alarm_id: str
     verb: Literal["acknowledge", "resolve"]
     note: str | None
+    disposition: str | None = None
 
 
 class _Refused(Exception):
@@ -95,7 +96,9 @@ def _write(svc: Services, act: _Action) -> live.LiveEvent:
             if act.verb == "acknowledge":
                 alarm = ledger.acknowledge(session, act.alarm_id, act.actor, act.note, now)
             else:
-                alarm = ledger.resolve(session, act.alarm_id, act.actor, act.note or "", now)
+                alarm = ledger.resolve(
+                    session, act.alarm_id, act.actor, act.note or "", now, disposition=act.disposition
+                )
         except AlarmNotFound as exc:  # gone between the look-up and the lock
             raise _Refused(404, str(exc), "not_found", found.school_id) from None
         except LedgerError as exc:
@@ -143,4 +146,4 @@ async def acknowledge_alarm(alarm_id: str, body: AcknowledgeIn, svc: ServicesDep
 )
 async def resolve_alarm(alarm_id: str, body: ResolveIn, svc: ServicesDep, who: PrincipalDep) -> AlarmOut:
     """Resolve an alarm with a note; 409 while a latched alarm is not reset at its device."""
-    return await _change(svc, _Action(who, _actor(who, body.by), alarm_id, "resolve", body.note))
+    return await _change(svc, _Action(who, _actor(who, body.by), alarm_id, "resolve", body.note, body.disposition))

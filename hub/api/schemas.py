@@ -92,6 +92,7 @@ class AlarmOut(_Out):
     resolved_at: datetime | None
     resolved_by: str | None
     resolve_note: str | None
+    disposition: str | None = Field(default=None, description="what it turned out to be (真警, 误报 ...)")
     escalated_at: datetime | None
     escalation_level: int
     value: float | int | bool | str | None = Field(default=None, description="the reading that raised it")
@@ -140,6 +141,9 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str = Field(min_length=1, max_length=2_000)
     by: str | None = Field(default=None, max_length=200, description="who, while accounts are off")
+    disposition: Literal["real", "false_alarm", "device_fault", "drill", "test", "other"] | None = Field(
+        default=None, description="what it turned out to be: 真警, 误报, 设备故障, 演练, 测试, 其他"
+    )
 
 
 class DayUptimeOut(BaseModel):

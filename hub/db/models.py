@@ -136,6 +136,9 @@ class Alarm(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     resolve_note: Mapped[str | None] = mapped_column(Text)
+    disposition: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # real | false_alarm | device_fault | drill | test | other
     escalated_at: Mapped[datetime | None]
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)  # the reading that raised it (kV, fault class)

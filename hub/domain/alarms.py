@@ -62,6 +62,17 @@ class Severity(enum.StrEnum):
     INFO = "info"
 
 
+class Disposition(enum.StrEnum):
+    """What an alarm turned out to be, said by whoever resolves it (for false-alarm rates)."""
+
+    REAL = "real"  # 真警
+    FALSE_ALARM = "false_alarm"  # 误报 (pressed by mistake, a bird on the fence)
+    DEVICE_FAULT = "device_fault"  # 设备故障
+    DRILL = "drill"  # 演练
+    TEST = "test"  # 测试
+    OTHER = "other"  # 其他
+
+
 class HubKind(enum.StrEnum):
     """The alarms the hub raises itself; every other kind is an agent's."""
 
@@ -121,6 +132,7 @@ class AlarmRecord:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     resolve_note: str | None = None
+    disposition: str | None = None  # what it turned out to be (DISPOSITIONS), said when resolving
     escalation_level: int = 0
     escalated_at: datetime | None = None
     next_escalation_at: datetime | None = None
@@ -192,10 +204,11 @@ class Acknowledge:
 
 @dataclass(frozen=True, slots=True)
 class Resolve:
-    """A person closes the alarm with a note."""
+    """A person closes the alarm with a note, and what it turned out to be."""
 
     who: str
     note: str
+    disposition: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,11 +311,13 @@ def _resolve(alarm: AlarmRecord, message: Resolve, now: datetime) -> Decision:
     if alarm.latched and alarm.reset_at is None:
         raise AlarmConflict(f"alarm {alarm.id} is latched: reset it at the device before resolving it")
     done = replace(
-        alarm, state=AlarmState.RESOLVED, resolved_at=now, resolved_by=message.who, resolve_note=message.note
-    )
+        alarm, state=AlarmState.RESOLVED, resolved_at=now, resolved_by=message.who, resolve_note=message.note,
+        disposition=message.disposition,
+    )  # fmt: skip
     if done.acknowledged_at is None:
         done = replace(done, acknowledged_at=now, acknowledged_by=message.who)
-    return Decision((done,), (Audit(message.who, "alarm.resolve", alarm.id, {"note": message.note}),))
+    detail = {"note": message.note, "disposition": message.disposition}
+    return Decision((done,), (Audit(message.who, "alarm.resolve", alarm.id, detail),))
 
 
 def _escalate(alarm: AlarmRecord, after_s: float, now: datetime) -> Decision:

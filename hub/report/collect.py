@@ -256,9 +256,18 @@ def _alarm_lines(alarms: list[Alarm]) -> list[AlarmLine]:
                 ack_p90_s=percentile(acks, 0.9),
                 resolve_median_s=statistics.median(resolves) if resolves else None,
                 resolve_p90_s=percentile(resolves, 0.9),
+                dispositions=_dispositions(group),
             )
         )
     return sorted(lines, key=lambda line: (-line.raised, line.kind))
+
+
+def _dispositions(alarms: list[Alarm]) -> tuple[tuple[str, int], ...]:
+    counts: dict[str, int] = defaultdict(int)
+    for alarm in alarms:
+        if alarm.resolved_at is not None:
+            counts[alarm.disposition or "unsaid"] += 1
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _forwarding(session: Session, ranges: dict[str, tuple[datetime, datetime]]) -> ForwardingLine:

@@ -71,6 +71,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ack_p90": ("确认用时 P90", "90th pct. to acknowledge"),
     "resolve_median": ("处置用时中位数", "Median to resolve"),
     "resolve_p90": ("处置用时 P90", "90th pct. to resolve"),
+    "dispositions": ("处置结论", "Turned out to be"),
+    "disp_real": ("真警", "real"),
+    "disp_false_alarm": ("误报", "false alarm"),
+    "disp_device_fault": ("设备故障", "device fault"),
+    "disp_drill": ("演练", "drill"),
+    "disp_test": ("测试", "test"),
+    "disp_other": ("其他", "other"),
+    "disp_unsaid": ("未填写", "not said"),
     "forwarding": ("报警联网（推送公安报警中心）", "Alarms forwarded to the police alarm centre"),
     "messages": ("应推送", "To send"),
     "delivered": ("已送达", "Delivered"),
@@ -180,6 +188,10 @@ class Words:
         if seconds < 7200:
             return f"{seconds / 60:.0f} min"
         return f"{seconds / 3600:.1f} h"
+
+    def counts(self, pairs: tuple[tuple[str, int], ...]) -> str:
+        """What resolved alarms turned out to be: "真警 3 · 误报 1"."""
+        return " · ".join(f"{self(f'disp_{k}')} {n}" for k, n in pairs) or self("no_data")
 
     def ms(self, value: float | None) -> str:
         return self("no_data") if value is None else f"{value:.0f} ms"

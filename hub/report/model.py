@@ -132,6 +132,7 @@ class AlarmLine:
     ack_p90_s: float | None
     resolve_median_s: float | None  # raised -> resolved
     resolve_p90_s: float | None
+    dispositions: tuple[tuple[str, int], ...] = ()  # what the resolved ones turned out to be, most first
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,8 @@ def _cell(words: Words, fmt: str, value: Any) -> Cell:
         return Cell(words.kind(value))
     if fmt == "word":
         return Cell(words(value), nowrap=True)
+    if fmt == "counts":
+        return Cell(words.counts(value))
     if fmt == "int":
         return Cell(words("no_data") if value is None else str(value), numeric=True)
     return Cell(str(value))
@@ -142,6 +144,8 @@ def _plain(fmt: str, value: Any, words: Words) -> Any:
         return words.kind(value)
     if fmt == "word":
         return words(value)
+    if fmt == "counts":
+        return words.counts(value)
     return value
 
 

@@ -15,7 +15,9 @@ from hub.report.model import MonthlyReport
 @dataclass(frozen=True, slots=True)
 class Column:
     label: str  # a key of labels.TEXTS
-    fmt: str = "text"  # text | int | pct | hours (seconds in) | dur (seconds) | ms | time | spark | kind
+    fmt: str = (
+        "text"  # text | int | pct | hours (seconds in) | dur (seconds) | ms | time | spark | kind | word | counts
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,7 @@ def alarms(report: MonthlyReport) -> Table:
             Column("ack_p90", "dur"),
             Column("resolve_median", "dur"),
             Column("resolve_p90", "dur"),
+            Column("dispositions", "counts"),
         ),
         [
             (
@@ -161,6 +164,7 @@ def alarms(report: MonthlyReport) -> Table:
                 a.ack_p90_s,
                 a.resolve_median_s,
                 a.resolve_p90_s,
+                a.dispositions,
             )
             for a in report.alarms
         ],

@@ -286,9 +286,13 @@ async def test_it_staff_handle_technical_alarms_but_not_a_panic(hub: Hub) -> Non
     assert (
         await it.post("/api/v1/alarms/school-a-device_offline/acknowledge", json={"note": "on it"})
     ).status_code == 200
-    resolved = await it.post("/api/v1/alarms/school-a-device_offline/resolve", json={"note": "cable replaced"})
+    bad = await it.post("/api/v1/alarms/school-a-device_offline/resolve", json={"note": "x", "disposition": "maybe"})
+    assert bad.status_code == 422  # a disposition is one of six words, or none
+    resolved = await it.post(
+        "/api/v1/alarms/school-a-device_offline/resolve", json={"note": "cable replaced", "disposition": "device_fault"}
+    )
     assert resolved.status_code == 200
-    assert resolved.json()["resolved_by"] == "it-a"
+    assert (resolved.json()["resolved_by"], resolved.json()["disposition"]) == ("it-a", "device_fault")
     assert (await it.post("/api/v1/alarms/school-b-device_offline/acknowledge", json={})).status_code == 404
     assert (await it.get("/api/v1/auth/me")).json()["permissions"] == {
         "acknowledge": True,

@@ -71,7 +71,7 @@ class Rows:
         self.session.add(
             Alarm(
                 id=f"a{n}", school_id=school, gateway_id="gw", device_id="panic-1", kind=kind, severity="critical",
-                raised_at=at, received_at=at,
+                raised_at=at, received_at=at, disposition="false_alarm" if fix_s is not None else None,
                 acknowledged_at=at + timedelta(seconds=ack_s) if ack_s is not None else None,
                 resolved_at=at + timedelta(seconds=fix_s) if fix_s is not None else None,
             )
@@ -159,6 +159,7 @@ def test_a_known_month_gives_the_rates_outages_repairs_alarms_and_forwarding_a_b
     (panic,) = r.alarms
     assert (panic.raised, panic.acknowledged, panic.resolved, panic.still_open) == (2, 2, 1, 1)
     assert (panic.ack_median_s, panic.ack_p90_s, panic.resolve_median_s) == (20.0, 30.0, 600.0)
+    assert panic.dispositions == (("false_alarm", 1),)
     f = r.forwarding
     assert (f.messages, f.delivered, f.within_2s, f.pending, f.failed_attempts) == (3, 2, 1, 1, 5)
     assert (f.latency_p50_ms, f.latency_max_ms) == (pytest.approx(1390), pytest.approx(2600))

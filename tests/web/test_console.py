@@ -90,11 +90,14 @@ def test_guard_sees_a_press_within_2_s_acknowledges_and_resolves_after_the_reset
     stack.act("a-panic-1", "reset")
     expect(acknowledged).to_contain_text("已现场复位", timeout=5_000)  # pushed by the stream
     acknowledged.locator(".act-resolve").click()
+    expect(page.locator("#action-disposition-row")).to_be_visible()  # what it was, for the false-alarm rate
+    page.select_option("#action-disposition", "false_alarm")
+    expect(page.locator("#action-disposition option:checked")).to_have_text("误报")
     page.fill("#action-note", "学生误按，已现场复位")
     page.click("#action-submit")
     expect(card(page, "a-panic-1")).to_have_count(0)  # the board shows open alarms
     resolved = stack.api("GET", "/alarms", params={"device_id": "a-panic-1", "state": "resolved"}).json()["items"][0]
-    assert resolved["resolve_note"] == "学生误按，已现场复位"
+    assert (resolved["resolve_note"], resolved["disposition"]) == ("学生误按，已现场复位", "false_alarm")
     assert resolved["acknowledged_by"] == "guard-a" and resolved["resolved_by"] == "guard-a"
     assert page.evaluate("window.notReloaded") is True
 

@@ -46,6 +46,8 @@ export function openAction(alarm, action) {
   document.getElementById("action-submit").textContent = t(resolve ? "action.resolve" : "action.acknowledge");
   note.value = "";
   note.required = resolve;
+  document.getElementById("action-disposition-row").hidden = !resolve; // what it was: for false-alarm rates
+  document.getElementById("action-disposition").value = "real";
   error.textContent = resolve && awaitsReset(alarm) ? t("action.wait_reset") : "";
   dialog.showModal();
   note.focus();
@@ -65,6 +67,7 @@ async function submit(event) {
   button.disabled = true;
   try {
     const body = note ? { note } : {};
+    if (action === "resolve") body.disposition = document.getElementById("action-disposition").value;
     const alarm = await api(`/alarms/${encodeURIComponent(alarmId)}/${action}`, { method: "POST", body });
     keepAlarm(alarm);
     dialog.close();
