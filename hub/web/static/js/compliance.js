@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { h, replace, s } from "./dom.js";
 import { percent } from "./format.js";
-import { t } from "./i18n.js";
+import { currentLang, t } from "./i18n.js";
 import { schoolName } from "./state.js";
 
 const DAYS = 30;
@@ -80,8 +80,8 @@ function table({ rates, kpis }) {
 function finding(f) {
   return h(
     "li",
-    { class: `finding finding-${f.status} sev-${f.severity}`, dataset: { rule: f.rule_id } },
-    h("div", { class: "finding-head" }, h("span", { class: "sev" }, t(`compliance.severity.${f.severity}`)), h("b", {}, f.text_zh), h("span", { class: "muted" }, ` ${f.subject}`)),
+    { class: `finding finding-${f.status}`, dataset: { rule: f.rule_id, severity: f.severity } },
+    h("div", { class: "finding-head" }, h("span", { class: "finding-sev" }, t(`compliance.severity.${f.severity}`)), h("b", {}, currentLang() === "en" ? f.text_en : f.text_zh), h("span", { class: "muted" }, ` ${f.subject}`)),
     h("div", {}, f.evidence, f.missing.length ? ` · ${t("compliance.missing")}: ${f.missing.join(", ")}` : ""),
     h("blockquote", {}, `“${f.source.quote}”`, h("cite", {}, ` ${f.source.document} ${f.source.clause}`)),
   );
