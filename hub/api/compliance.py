@@ -4,13 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from hub.api.deps import PrincipalDep, ServicesDep, SessionDep
-from hub.api.inventory import schools_in_scope
+from hub.api.inventory import schools_asked
 from hub.compliance.files import ComplianceFileError, configured
 from hub.compliance.kpis import kpis_of
-from hub.db.models import School
 from hub.domain.compliance.checks import evaluate
 from hub.domain.compliance.kpis import total
 from hub.settings import ComplianceSettings
@@ -94,14 +92,8 @@ def compliance_kpis(
     school: Annotated[str | None, Query(max_length=64)] = None,
 ) -> KpisOut:
     """联网率 and 达标率 now, per school in the caller's scope (or one district's, or one school's)."""
-    listed = {s.id: s for s in svc.settings.schools}
-    found = schools_in_scope(svc, who, session.scalars(select(School.id)))
-    if district is not None:
-        found = [s for s in found if s in listed and listed[s].district == district]
-    if school is not None:
-        found = [s for s in found if s == school]
     try:
-        rows = kpis_of(session, svc.settings, found)
+        rows = kpis_of(session, svc.settings, schools_asked(svc, who, session, district, school))
     except ComplianceFileError as exc:
         raise HTTPException(503, str(exc)) from None
     t = total(rows)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from hub.api.deps import PrincipalDep, ServicesDep, SessionDep
 from hub.api.schemas import MAX_OFFSET, DayUptimeOut, DeviceOut, GatewayOut, Page, SchoolOut, TransitionOut, UptimeOut
@@ -24,6 +25,19 @@ def _count(session: SessionDep, query: Select[tuple[object]]) -> int:
 def schools_in_scope(svc: ServicesDep, who: Principal, seen: Iterable[str]) -> list[str]:
     """The schools the caller may see: those of ``hub.yaml``'s directory and those ``seen`` (by a gateway)."""
     return sorted(s for s in set(seen) | {e.id for e in svc.settings.schools} if who.scope.allows(s))
+
+
+def schools_asked(
+    svc: ServicesDep, who: Principal, session: Session, district: str | None, school: str | None
+) -> list[str]:
+    """The schools in the caller's scope, narrowed to one district of the directory or one school."""
+    listed = {s.id: s for s in svc.settings.schools}
+    found = schools_in_scope(svc, who, session.scalars(select(School.id)))
+    if district is not None:
+        found = [s for s in found if s in listed and listed[s].district == district]
+    if school is not None:
+        found = [s for s in found if s == school]
+    return found
 
 
 @router.get("/schools")

@@ -5,13 +5,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.deps import PrincipalDep, ServicesDep
-from hub.api.inventory import schools_in_scope
+from hub.api.inventory import schools_asked
 from hub.auth.principal import Principal
-from hub.db.models import School
 from hub.domain.rates import Tally
 from hub.rates import SchoolTally, combined, school_tallies
 
@@ -66,14 +64,8 @@ class RatesOut(BaseModel):
 
 
 def _schools(svc: ServicesDep, who: Principal, district: str | None, school: str | None) -> list[str]:
-    listed = {s.id: s for s in svc.settings.schools}
     with svc.sessions() as session:
-        found = schools_in_scope(svc, who, session.scalars(select(School.id)))
-    if district is not None:
-        found = [s for s in found if s in listed and listed[s].district == district]
-    if school is not None:
-        found = [s for s in found if s == school]
-    return found
+        return schools_asked(svc, who, session, district, school)
 
 
 def _out(svc: ServicesDep, tally: SchoolTally) -> SchoolRateOut:

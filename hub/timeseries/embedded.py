@@ -20,7 +20,6 @@ import logging
 import math
 import sqlite3
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from zoneinfo import ZoneInfo
 from hub.domain.rates import INTACT, UP
 from hub.domain.state import ReceivedSnapshot
 from hub.sinks import Committed
+from hub.timeseries.buffer import Bounded
 from hub.timeseries.settings import TimeSeriesSettings
 
 if TYPE_CHECKING:
@@ -86,8 +86,8 @@ class EmbeddedStore:
 
     def __init__(self, settings: TimeSeriesSettings, tz_of: Callable[[str], ZoneInfo], path: Path) -> None:
         self.settings, self.tz_of, self.path = settings, tz_of, path
-        self._values: deque[Value] = deque()
-        self.held = self.received = self.written = self.dropped = self.failures = 0
+        self._values: Bounded[Value] = Bounded(settings.buffer_max)
+        self.written = self.failures = self.lost = 0  # lost: values a failed write could not keep
         self._wake = asyncio.Event()
         self._lock = threading.Lock()
         self._ids: dict[Key, int] = {}
@@ -99,18 +99,21 @@ class EmbeddedStore:
 
     # --- the sink -------------------------------------------------------------------------------
 
+    @property
+    def held(self) -> int:
+        return len(self._values)
+
+    @property
+    def received(self) -> int:
+        return self._values.received
+
+    @property
+    def dropped(self) -> int:
+        """Values dropped past ``buffer_max``, and those a failed write lost."""
+        return self._values.dropped + self.lost
+
     def committed(self, commit: Committed) -> None:
-        for received in commit.snapshots:
-            batch = list(values(received))
-            self._values.extend(batch)
-            self.held += len(batch)
-            self.received += len(batch)
-        excess = self.held - self.settings.buffer_max
-        if excess > 0:
-            for _ in range(excess):
-                self._values.popleft()
-            self.held -= excess
-            self.dropped += excess
+        self._values.extend([v for received in commit.snapshots for v in values(received)])
         if self.held >= self.settings.batch_max:
             self._wake.set()
 
@@ -141,15 +144,13 @@ class EmbeddedStore:
             self._db.close()
 
     async def _flush(self) -> None:
-        while self._values:
-            batch = [self._values.popleft() for _ in range(min(self.settings.batch_max, len(self._values)))]
-            self.held -= len(batch)
+        while batch := self._values.take(self.settings.batch_max):
             try:
                 await asyncio.to_thread(self._insert, batch)
                 self.written += len(batch)
             except sqlite3.Error as exc:  # a full disk, a broken file: count, keep going, never block ingest
                 self.failures += 1
-                self.dropped += len(batch)
+                self.lost += len(batch)
                 log.warning("embedded time series: %d values not written: %s", len(batch), exc)
 
     def _series(self, key: Key) -> int:

@@ -15,13 +15,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 import httpx
 
 from campusguard.backoff import backoff_s
 from hub.sinks import Committed
+from hub.timeseries.buffer import Bounded
 from hub.timeseries.points import Describe, change_lines, snapshot_lines
 from hub.timeseries.settings import TimeSeriesSettings
 
@@ -39,15 +39,28 @@ class TimeSeriesSink:
         self.settings = settings
         self.describe = describe
         self._post = post
-        self._lines: deque[str] = deque()  # encoded, not yet written
-        self.held = 0  # lines queued
-        self.received = 0  # lines ever queued: received == written + dropped + rejected + held, always
-        self.written = self.dropped = self.rejected = self.failures = 0
+        self._lines: Bounded[str] = Bounded(settings.buffer_max)  # encoded, not yet written
+        self.written = self.rejected = self.failures = 0
         self.last_error: str | None = None
         self.last_write: float | None = None  # time.time() of the last successful write
         self._wake = asyncio.Event()
 
     # --- the sink -------------------------------------------------------------------------------
+
+    @property
+    def held(self) -> int:
+        """Lines queued, not yet written."""
+        return len(self._lines)
+
+    @property
+    def received(self) -> int:
+        """Lines ever queued: received == written + dropped + rejected + held, always."""
+        return self._lines.received
+
+    @property
+    def dropped(self) -> int:
+        """Lines dropped, the oldest first, past ``buffer_max``."""
+        return self._lines.dropped
 
     def committed(self, commit: Committed) -> None:
         """Encode what was committed and queue its lines; past ``buffer_max`` drop the oldest.
@@ -64,26 +77,15 @@ class TimeSeriesSink:
         if not lines:
             return
         self._lines.extend(lines)
-        self.held += len(lines)
-        self.received += len(lines)
-        excess = self.held - self.settings.buffer_max
-        if excess > 0:
-            for _ in range(excess):
-                self._lines.popleft()
-            self.held -= excess
-            self.dropped += excess
         if self.held >= self.settings.batch_max:
             self._wake.set()
 
     def _take(self, limit: int) -> list[str]:
         """Up to ``limit`` lines, oldest first."""
-        batch = [self._lines.popleft() for _ in range(min(limit, len(self._lines)))]
-        self.held -= len(batch)
-        return batch
+        return self._lines.take(limit)
 
     def _put_back(self, batch: list[str]) -> None:
-        self._lines.extendleft(reversed(batch))
-        self.held += len(batch)
+        self._lines.put_back(batch)
 
     # --- writing --------------------------------------------------------------------------------
 
