@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 Describe = Callable[[str, str], tuple[str, str]]  # (school, device) -> (kind, location)
 STATES = {"raised": "未确认", "acknowledged": "已确认", "resolved": "已处置"}
 QUEUE_MAX = 10_000
+SLOTS = 8  # alarms being notified at once
 
 
 def in_quiet_hours(spec: str | None, local: datetime) -> bool:
@@ -74,6 +75,7 @@ class Notifier:
         self._queue: deque[dict[str, Any]] = deque(maxlen=QUEUE_MAX)
         self._wake = asyncio.Event()
         self.sent = self.failed = self.dropped = 0
+        self._slots = asyncio.Semaphore(SLOTS)
 
     def committed(self, commit: Committed) -> None:
         for alarm in commit.alarms:
@@ -94,22 +96,36 @@ class Notifier:
                     async with asyncio.timeout(1.0):
                         await self._wake.wait()
                 self._wake.clear()
-                while self._queue and not stop.is_set():
-                    await self._handle(client, self._queue.popleft())
+                async with asyncio.TaskGroup() as group:  # a slow channel holds up no other message
+                    while self._queue and not stop.is_set():
+                        await self._slots.acquire()
+                        group.create_task(self._handle_in_slot(client, self._queue.popleft()))
+
+    async def _handle_in_slot(self, client: httpx.AsyncClient, alarm: dict[str, Any]) -> None:
+        try:
+            await self._handle(client, alarm)
+        except Exception:  # a bug in one message must not stop the others
+            log.exception("notifying of alarm %s failed", alarm.get("id"))
+        finally:
+            self._slots.release()
 
     async def _handle(self, client: httpx.AsyncClient, alarm: dict[str, Any]) -> None:
         title, text = self.message(alarm)
         local = self.now().astimezone(self.tz_of(str(alarm.get("school_id"))))
+        sends = []
         for rule in self.settings.rules:
             if not matches(rule, alarm):
                 continue
             quiet = in_quiet_hours(rule.quiet_hours, local)
             for name in rule.channels:
                 row = await asyncio.to_thread(self._claim, alarm, rule, name, "quiet" if quiet else "sending")
-                if row is None or quiet:
-                    continue
-                state, detail, tries = await self._deliver(client, name, title, text)
-                await asyncio.to_thread(self._record, row, state, detail, tries)
+                if row is not None and not quiet:
+                    sends.append(self._send_and_record(client, row, name, title, text))
+        await asyncio.gather(*sends)  # every channel at once: a failing one does not delay the others
+
+    async def _send_and_record(self, client: httpx.AsyncClient, row: int, name: str, title: str, text: str) -> None:
+        state, detail, tries = await self._deliver(client, name, title, text)
+        await asyncio.to_thread(self._record, row, state, detail, tries)
 
     async def _deliver(self, client: httpx.AsyncClient, name: str, title: str, text: str) -> tuple[str, str, int]:
         detail = ""
