@@ -86,20 +86,24 @@ class Notifier:
                 self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with httpx.AsyncClient() as client:
+        # One task group for the notifier's life: a message waiting on a slow channel holds up no
+        # later one (at most SLOTS alarms at once); at stop, what is under way finishes.
+        async with httpx.AsyncClient() as client, asyncio.TaskGroup() as group:
             for row_id, alarm, channel in await asyncio.to_thread(self._unfinished):
-                title, text = self.message(alarm)
-                state, detail, tries = await self._deliver(client, channel, title, text)
-                await asyncio.to_thread(self._record, row_id, state, f"after a restart: {detail}", tries)
+                group.create_task(self._finish(client, row_id, alarm, channel))
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):
                         await self._wake.wait()
                 self._wake.clear()
-                async with asyncio.TaskGroup() as group:  # a slow channel holds up no other message
-                    while self._queue and not stop.is_set():
-                        await self._slots.acquire()
-                        group.create_task(self._handle_in_slot(client, self._queue.popleft()))
+                while self._queue and not stop.is_set():
+                    await self._slots.acquire()
+                    group.create_task(self._handle_in_slot(client, self._queue.popleft()))
+
+    async def _finish(self, client: httpx.AsyncClient, row_id: int, alarm: dict[str, Any], channel: str) -> None:
+        title, text = self.message(alarm)
+        state, detail, tries = await self._deliver(client, channel, title, text)
+        await asyncio.to_thread(self._record, row_id, state, f"after a restart: {detail}", tries)
 
     async def _handle_in_slot(self, client: httpx.AsyncClient, alarm: dict[str, Any]) -> None:
         try:

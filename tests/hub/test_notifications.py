@@ -76,6 +76,10 @@ class Robots:
         self.received["dingtalk"].append(body)
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
+    async def slow(self, _request: web.Request) -> web.Response:
+        await asyncio.sleep(6)  # a robot that hangs (the channel's timeout is longer)
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
     async def sms(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {SECRET}":
             return web.Response(status=401)
@@ -93,6 +97,7 @@ async def servers() -> AsyncIterator[tuple[Mailbox, Robots, int, int]]:
     app.router.add_post("/cgi-bin/webhook/send", robots.wecom)
     app.router.add_post("/robot/send", robots.dingtalk)
     app.router.add_post("/sms", robots.sms)
+    app.router.add_post("/slow", robots.slow)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", http_port).start()
@@ -272,3 +277,30 @@ async def test_a_notification_a_dead_hub_left_half_sent_is_sent_when_the_next_st
         stop.set()
         await task
         again.sessions.kw["bind"].dispose()
+
+
+async def test_a_channel_that_hangs_holds_up_no_other_alarm_s_message(
+    servers: tuple[Mailbox, Robots, int, int], tmp_path: Path
+) -> None:
+    mailbox, _robots, smtp_port, http_port = servers
+    section = notifications(smtp_port, http_port)
+    section["channels"]["hanging"] = {"type": "wecom", "url": f"http://127.0.0.1:{http_port}/slow", "timeout_s": 30}
+    section["rules"] = [
+        {"name": "battery", "kinds": ["low_battery"], "channels": ["hanging"]},
+        {"name": "panic", "kinds": ["panic"], "channels": ["it-mail"]},
+    ]
+    svc, _clock, tree = await hub_with(tmp_path, section)
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.notifier.run(stop))
+    try:
+        await deliver(svc.ingest, tree, MessageType.EVENT, press(1, "low_battery"))  # its robot hangs 6 s
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        await deliver(svc.ingest, tree, MessageType.EVENT, press(2))
+        await eventually(lambda: _now(len(mailbox.messages) == 1), 4)  # the panic's mail did not wait
+        assert time.monotonic() - started < 4
+        assert ("battery", "hanging", 0, "sending") in rows(svc)
+    finally:
+        stop.set()
+        await task
+        svc.sessions.kw["bind"].dispose()
