@@ -90,6 +90,8 @@ def build_services(
         active_alarms.note(alarm)
     timeseries = _timeseries(settings, state, metrics)
     notifier = _notifier(settings, sessions, state, now)
+    if notifier is not None:
+        metrics.gauges.update(notifier.gauges())
     own = [sink for sink in (timeseries, notifier) if sink is not None]
     ingest = Ingest(
         settings,

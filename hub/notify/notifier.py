@@ -195,6 +195,15 @@ class Notifier:
                 row.state, row.detail, row.attempts, row.done_at = state, detail[:2000], attempts, self.now()
                 session.commit()
 
+    def gauges(self) -> dict[str, Callable[[], float]]:
+        """For the hub's /metrics."""
+        return {
+            "notifications_sent": lambda: float(self.sent),
+            "notifications_failed": lambda: float(self.failed),
+            "notifications_dropped": lambda: float(self.dropped),
+            "notifications_waiting": lambda: float(len(self._queue)),
+        }
+
     def message(self, alarm: dict[str, Any]) -> tuple[str, str]:
         """The title and text, in Chinese (the guards' and bureaus' language)."""
         school = str(alarm.get("school_id"))

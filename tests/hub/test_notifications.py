@@ -203,6 +203,9 @@ async def test_each_level_reaches_its_people_once_in_each_channel_s_format(
             alarm_id = session.scalar(select(NotificationRow.alarm_id).where(NotificationRow.rule == "principal"))
             out = alarm_notifications(str(alarm_id), session, Principal("it"))
         assert [(n.channel, n.level, n.state, n.attempts) for n in out][-1] == ("duty-sms", 1, "sent", 1)
+        exposition = svc.metrics.render()
+        assert "campusguard_hub_notifications_sent 4" in exposition  # on /metrics
+        assert "campusguard_hub_notifications_failed 0" in exposition
     finally:
         stop.set()
         await task
