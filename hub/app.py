@@ -118,15 +118,20 @@ def _notifier(
     if not settings.notifications.rules:
         return None
     names = {s.id: s.name or s.id for s in settings.schools}
+    return Notifier(
+        settings.notifications, sessions, tz_of=settings.school_tz, school_name=lambda s: names.get(s, s),
+        describe=_describer(state), now=now,
+    )  # fmt: skip
+
+
+def _describer(state: HubState) -> Callable[[str, str], tuple[str, str]]:
+    """(school, device) -> (kind, location), from the hub's state in memory; empty for an unknown device."""
 
     def describe(school_id: str, device_id: str) -> tuple[str, str]:
         device = state.devices.get((school_id, device_id))
         return (device.kind, device.location) if device else ("", "")
 
-    return Notifier(
-        settings.notifications, sessions, tz_of=settings.school_tz, school_name=lambda s: names.get(s, s),
-        describe=describe, now=now,
-    )  # fmt: skip
+    return describe
 
 
 def _timeseries(settings: HubSettings, state: HubState, metrics: Metrics) -> TimeSeriesSink | EmbeddedStore | None:
@@ -137,11 +142,7 @@ def _timeseries(settings: HubSettings, state: HubState, metrics: Metrics) -> Tim
         metrics.gauges.update(store.gauges())
         return store
 
-    def describe(school_id: str, device_id: str) -> tuple[str, str]:
-        device = state.devices.get((school_id, device_id))
-        return (device.kind, device.location) if device else ("", "")
-
-    sink = TimeSeriesSink(settings.timeseries, describe)
+    sink = TimeSeriesSink(settings.timeseries, _describer(state))
     sink.request()  # a token or password file that is not there stops start-up, naming it
     metrics.gauges.update(sink.gauges())
     return sink

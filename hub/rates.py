@@ -99,17 +99,23 @@ class History:
     changes: list[tuple[datetime, str]]
 
 
-def devices_of(session: Session, schools: list[str], kind: str | None = None) -> list[Key]:
-    """The (school, device) pairs of these schools, of ``kind`` if given, sorted."""
-    keys: list[Key] = []
+def device_facts(session: Session, schools: list[str], kind: str | None = None) -> dict[Key, tuple[str, str]]:
+    """The devices of these schools (of ``kind`` if given), each with its kind and location; a chunk
+    of schools per query (a city's 300,000 devices fit in memory: a few short strings each)."""
+    found: dict[Key, tuple[str, str]] = {}
     for chunk_start in range(0, len(schools), CHUNK):
-        query = select(Device.school_id, Device.id).where(
+        query = select(Device.school_id, Device.id, Device.kind, Device.location).where(
             Device.school_id.in_(schools[chunk_start : chunk_start + CHUNK])
         )
         if kind is not None:
             query = query.where(Device.kind == kind)
-        keys += [(s, d) for s, d in session.execute(query)]
-    return sorted(keys)
+        found |= {(s, d): (k, loc) for s, d, k, loc in session.execute(query)}
+    return found
+
+
+def devices_of(session: Session, schools: list[str], kind: str | None = None) -> list[Key]:
+    """The (school, device) pairs of these schools, of ``kind`` if given, sorted."""
+    return sorted(device_facts(session, schools, kind))
 
 
 def device_histories(

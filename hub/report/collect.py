@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from hub.compliance.files import configured
 from hub.compliance.kpis import kpis_of
-from hub.db.models import Alarm, Device, School
+from hub.db.models import Alarm, School
 from hub.domain.compliance.checks import evaluate
 from hub.domain.compliance.kpis import SchoolKpis, total
 from hub.domain.rates import Tally, tally_by_day
 from hub.domain.repairs import Outage, RepairSummary, outages, percentile
 from hub.forwarding.models import Attempt, OutboxRow
-from hub.rates import History, device_histories, devices_of
+from hub.rates import History, device_facts, device_histories
 from hub.report.model import (
     AlarmLine,
     DeviceLine,
@@ -107,7 +107,8 @@ def build(
         _devices(session, settings, schools=group, start=s0, end=s1, names=names, acc=acc)
     alarms = _alarms(session, ranges)
     kpis = kpis_of(session, settings, schools)
-    lines = _with_kpis(_school_lines(settings, schools, acc, alarms, _rule_counts(settings, schools)), kpis)
+    findings = _findings(settings, schools, names)
+    lines = _with_kpis(_school_lines(settings, schools, acc, alarms, _rule_counts(findings)), kpis)
     return MonthlyReport(
         scope=scope,
         scope_name=scope_name(settings, scope),
@@ -131,7 +132,7 @@ def build(
         worst_repairs=_worst_repairs(acc),
         alarms=_alarm_lines(alarms),
         forwarding=_forwarding(session, ranges),
-        findings=_findings(settings, schools, names),
+        findings=findings,
         kpis=total(kpis),
     )
 
@@ -154,26 +155,24 @@ def _devices(
     names: dict[str, str],
     acc: _Acc,
 ) -> None:
-    info = {
-        (d.school_id, d.id): d for d in session.scalars(select(Device).where(Device.school_id.in_(schools)))
-    }  # a city's devices fit in memory: 300,000 rows of a few short strings
-    for key, history in device_histories(session, devices_of(session, schools), start, end):
-        device = info[key]
+    facts = device_facts(session, schools)
+    for key, history in device_histories(session, sorted(facts), start, end):
+        kind, location = facts[key]
         days = tally_by_day(history.initial, history.changes, start, end, tz=settings.school_tz(key[0]))
         whole = sum((d.tally for d in days), Tally())
         for d in days:
             per_school = acc.days[key[0]]
             per_school[d.day.isoformat()] = per_school.get(d.day.isoformat(), Tally()) + d.tally
         acc.devices[key[0]] += 1
-        if device.kind == "camera":
+        if kind == "camera":
             acc.cameras[key[0]] = acc.cameras[key[0]] + whole
         spells = _spells(history, start, end)
         line = DeviceLine(
             school_id=key[0],
             school_name=names.get(key[0], key[0]),
             device_id=key[1],
-            kind=device.kind,
-            location=device.location,
+            kind=kind,
+            location=location,
             tally=whole,
             longest_outage_s=max((o.duration(end).total_seconds() for o in spells), default=0.0),
         )
@@ -330,9 +329,9 @@ def _findings(settings: HubSettings, schools: list[str], names: dict[str, str]) 
     return sorted(out, key=lambda f: (f.status != "fail", order.get(f.severity, 3), f.school_id, f.rule_id, f.subject))
 
 
-def _rule_counts(settings: HubSettings, schools: list[str]) -> dict[str, tuple[int, int]]:
+def _rule_counts(findings: list[FindingLine]) -> dict[str, tuple[int, int]]:
     counts: dict[str, tuple[int, int]] = {}
-    for f in _findings(settings, schools, {}):
+    for f in findings:
         failing, unknown = counts.get(f.school_id, (0, 0))
         counts[f.school_id] = (failing + (f.status == "fail"), unknown + (f.status == "unknown"))
     return counts

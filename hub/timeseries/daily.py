@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.db.models import Device, School
+from hub.db.models import School
 from hub.domain.rates import Tally, tally
-from hub.rates import device_histories, devices_of
+from hub.rates import device_facts, device_histories
 from hub.settings import HubSettings
 from hub.timeseries.lineproto import FieldValue, line_of, ns, series
 from hub.timeseries.sink import TimeSeriesSink
@@ -90,10 +90,10 @@ def compute_day(session: Session, settings: HubSettings, schools: list[str], day
     start = datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
     nxt = day + timedelta(days=1)
     end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz).astimezone(UTC)
-    kinds = {(d.school_id, d.id): d.kind for d in session.scalars(select(Device).where(Device.school_id.in_(schools)))}
+    facts = device_facts(session, schools)
     devices = {
-        key: (kinds.get(key, ""), tally(h.initial, h.changes, start, end))
-        for key, h in device_histories(session, devices_of(session, schools), start, end)
+        key: (facts[key][0], tally(h.initial, h.changes, start, end))
+        for key, h in device_histories(session, sorted(facts), start, end)
     }
     return day_lines(start, devices, {s.id: s.district for s in settings.schools})
 
