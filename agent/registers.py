@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.profiles import BIT_TABLES, Point
+from agent.profiles import BIT_TABLES, AlarmRule, Point
 
 if TYPE_CHECKING:
     from agent.modbus.profile import ModbusSettings
@@ -27,8 +27,19 @@ class ReadBlock:
     count: int
 
 
-def plan_reads(points: Iterable[Point], settings: "ModbusSettings") -> list[ReadBlock]:
-    """Merge points into as few reads as the protocol limits and the allowed gap permit."""
+def plan_reads(
+    points: Iterable[Point], settings: "ModbusSettings", alarms: Iterable[AlarmRule] = ()
+) -> list[ReadBlock]:
+    """Merge points into as few reads as the protocol limits and the allowed gap permit.
+
+    The reads of one poll happen one after another, so a press can land between two of them. The
+    blocks are therefore read in the order that keeps every such split harmless: alarm inputs
+    first, then latches, then counters (``read_rank``). A press after the input's read shows on
+    the next poll; a press before it shows in the latch and the counter too. Read the other way
+    round, a poll can see the button pressed and the box not yet latched, and the agent would wait
+    for a latch it may never see (the box reset before the next poll).
+    """
+    points = list(points)
     spans: dict[str, list[tuple[int, int]]] = {}
     for point in points:
         spans.setdefault(point.table, []).append((point.address, point.address + point.width))
@@ -45,7 +56,30 @@ def plan_reads(points: Iterable[Point], settings: "ModbusSettings") -> list[Read
             start, end = lo, hi
         if start is not None:
             blocks.append(ReadBlock(table, start, end - start))
-    return blocks
+    ranks = read_rank(alarms)
+
+    def rank(block: ReadBlock) -> int:
+        inside = (
+            p.name
+            for p in points
+            if p.table == block.table and block.address <= p.address < block.address + block.count
+        )
+        return min((ranks.get(name, len(_RANKS)) for name in inside), default=len(_RANKS))
+
+    return sorted(blocks, key=rank)  # stable: table and address order within a rank
+
+
+_RANKS = ("point", "latch", "counter")
+
+
+def read_rank(alarms: Iterable[AlarmRule]) -> dict[str, int]:
+    """Each alarm point's place in a poll: its input (0) before its latch (1) before its counter (2)."""
+    ranks: dict[str, int] = {}
+    for rule in alarms:
+        for rank, name in enumerate((rule.point, rule.latch.point if rule.latch else None, rule.counter)):
+            if name is not None:
+                ranks[name] = min(ranks.get(name, rank), rank)
+    return ranks
 
 
 def _words(raw: Mapping[int, int | bool], point: Point, word_order: str) -> bytes:

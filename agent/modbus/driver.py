@@ -209,7 +209,7 @@ class ModbusDriver:
         self.device = device
         self.profile = profile
         self.bus = bus
-        self.blocks = plan_reads(profile.points, profile.as_type(ModbusProfile).modbus)
+        self.blocks = plan_reads(profile.points, profile.as_type(ModbusProfile).modbus, profile.alarms)
         self.requests_per_poll = len(self.blocks)
         self.schedule_group: str | None = f"modbus:{parse_address(device.address).bus}"
         self.turn: BusTurn | None = bus.turn
