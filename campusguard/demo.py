@@ -27,7 +27,10 @@ DEMO_CAMERA_PASSWORD = "admin123"  # noqa: S105 - the simulated cameras' passwor
 SCHOOLS = {
     "school-001": "第一实验小学",
     "school-002": "阳光幼儿园",
+    "school-003": "实验幼儿园",
 }
+# School 3 is small: a panic box and a fence on its bus, no cameras and no access control.
+SMALL_SCHOOLS = {"school-003": ("panic-gate", "fence")}
 
 
 LOCATIONS = {
@@ -45,15 +48,17 @@ def _location(device_id: object) -> str:
 
 
 def _school_devices(
-    index: int, bus_port: int, cameras: list[dict[str, object]], password: Path
+    index: int, bus_port: int, cameras: list[dict[str, object]], password: Path, only: tuple[str, ...] | None = None
 ) -> list[dict[str, Any]]:
-    """One school's devices as its agent configures them: four boxes on one bus, two cameras."""
+    """One school's devices as its agent configures them: four boxes on one bus (or ``only`` those), its cameras."""
     boxes = [
         {"id": f"s{index}-panic-gate", "profile": "one_click_alarm/generic-ykb100", "unit_id": 1},
         {"id": f"s{index}-panic-office", "profile": "one_click_alarm/generic-ykb100", "unit_id": 2},
         {"id": f"s{index}-fence", "profile": "fence/generic-dwz4", "unit_id": 3},
         {"id": f"s{index}-gate-main", "profile": "access_gate/generic-mj200", "unit_id": 4},
     ]
+    if only is not None:
+        boxes = [b for b in boxes if str(b["id"]).split("-", 1)[1] in only]
     on_bus = [{**d, "address": f"tcp://127.0.0.1:{bus_port}", "location": _location(d["id"])} for d in boxes]
     camera_devices = [
         {
@@ -83,11 +88,16 @@ def demo_configs(data_dir: Path, broker_port: int, control_port: int) -> tuple["
     password_file.chmod(0o600)
     for index, school in enumerate(SCHOOLS, start=1):
         port = free_port()
-        school_cameras: list[dict[str, object]] = [
-            {"id": f"s{index}-cam-gate", "port": free_port(), "seed": 10 * index + 1},
-            {"id": f"s{index}-cam-playground", "port": free_port(), "seed": 10 * index + 2},
-        ]
-        devices = _school_devices(index, port, school_cameras, password_file)
+        only = SMALL_SCHOOLS.get(school)
+        school_cameras: list[dict[str, object]] = (
+            []
+            if only is not None
+            else [
+                {"id": f"s{index}-cam-gate", "port": free_port(), "seed": 10 * index + 1},
+                {"id": f"s{index}-cam-playground", "port": free_port(), "seed": 10 * index + 2},
+            ]
+        )
+        devices = _school_devices(index, port, school_cameras, password_file, only)
         boxes = [{k: d[k] for k in ("id", "profile", "unit_id")} for d in devices if "unit_id" in d]
         servers.append({"id": f"bus-{index}", "port": port, "devices": boxes})
         cameras.extend({**c, "password": DEMO_CAMERA_PASSWORD} for c in school_cameras)
@@ -110,7 +120,10 @@ def demo_configs(data_dir: Path, broker_port: int, control_port: int) -> tuple["
 
 
 # What each demo school declares (docs/compliance.md), with one known fault each: school 1's west
-# wall is under 2 m with no fence zone; school 2's gate camera reaches only the local platform.
+# wall is under 2 m with no fence zone; school 2's gate camera reaches only the local platform;
+# school 3, a kindergarten, has neither access control nor pick-up cards. A fourth comes with the
+# story (--scenario story): school 1's playground camera is covered, and fails ZJ2018-CAM-24H
+# after the demo's 15 s of grace until it is uncovered.
 DEMO_PROFILES = """schools:
   - school_id: school-001
     type: primary
@@ -133,6 +146,13 @@ DEMO_PROFILES = """schools:
          networked: [{platform: local_video, how: registration}]}
       - {device_id: s2-cam-playground, kind: camera, location: playground,
          networked: [{platform: local_video, how: registration}]}
+  - school_id: school-003
+    type: kindergarten
+    pickup_cards: false
+    perimeter: [{id: all, wall_height_m: 2.2}]
+    points:
+      - {device_id: s3-panic-gate, kind: one_click_alarm, location: guard_room}
+      - {device_id: s3-fence, kind: fence, location: perimeter}
 """
 
 
@@ -156,9 +176,19 @@ def hub_settings(data_dir: Path, broker_port: int, port: int) -> "HubSettings":
             "api": {"port": port},
             # The embedded broker has no per-gateway credentials, so no ACL could back a registry.
             "gateways": {"enrolment": "open"},
-            "districts": [{"id": "demo-district", "name": "示范区 (demo district)"}],
+            "districts": [{"id": "demo-district", "name": "示范区 (demo district)", "packs": ["zhenjiang-2018"]}],
             "schools": [{"id": school, "name": name, "district": "demo-district"} for school, name in SCHOOLS.items()],
-            "compliance": {"profiles": str(profiles.resolve())},
+            "compliance": {
+                "profiles": str(profiles.resolve()),
+                "overrides": [
+                    {
+                        "rule": "ZJ2018-CAM-24H",
+                        "district": "demo-district",
+                        "params": {"grace_s": 15},
+                        "reason": "演示：缩短宽限以便几秒内看到结果 (demo: a short grace to see it at once)",
+                    }
+                ],
+            },
             # every heartbeat's numbers in hub.timeseries.db beside hub.db: the device pages' curves
             "timeseries": {"backend": "embedded"},
         }

@@ -13,7 +13,7 @@ def run_hub(config_path: Path) -> None:
     """Load the settings and serve."""
     settings = load_settings(config_path)
     try:
-        check_files(settings.compliance)
+        check_files(settings)
     except ComplianceFileError as exc:
         raise SettingsError(f"{config_path}: compliance: {exc}") from None
     check_port(settings.api.host, settings.api.port)  # one clear line, before anything starts

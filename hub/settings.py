@@ -160,6 +160,7 @@ class DistrictEntry(_Strict):
 
     id: str = Field(min_length=1, max_length=64)
     name: str = ""
+    packs: tuple[str, ...] | None = None  # the rule packs its schools are judged by; None: compliance.packs
 
 
 def _time_zone(name: str) -> str:
@@ -182,11 +183,24 @@ class SchoolEntry(_Strict):
     timezone: TimeZoneName | None = None  # where its days are cut; None: the hub's ``timezone``
 
 
+class RuleOverride(_Strict):
+    """A district's (or every school's) own value for a rule's parameter, with the reason recorded."""
+
+    rule: str = Field(min_length=1, max_length=64)
+    district: str | None = Field(default=None, min_length=1, max_length=64)  # None: every district
+    params: dict[str, float | str] = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class ComplianceSettings(_Strict):
-    """School profiles and the rule packs they are judged by (docs/compliance.md)."""
+    """School profiles and the rule packs they are judged by (docs/compliance.md).
+
+    A school is judged by the packs its profile names, else its district's, else ``packs``.
+    """
 
     profiles: Path | None = None  # a profiles YAML (schools: [...]); None: no profiles, no findings
-    packs: tuple[str, ...] | None = None  # bundled pack names or YAML files; None: every bundled pack
+    packs: tuple[str, ...] = ("national-baseline",)  # bundled pack names or YAML files
+    overrides: tuple[RuleOverride, ...] = ()
 
 
 class HubSettings(_Strict):

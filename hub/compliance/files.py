@@ -1,15 +1,17 @@
 """Rule packs and school profiles from YAML: validated, with the file, field and reason of any error."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.domain.compliance.checks import CHECKS
 from hub.domain.compliance.model import (
+    LOCATIONS,
     Networked,
     Platform,
     Point,
@@ -21,7 +23,7 @@ from hub.domain.compliance.model import (
 )
 
 if TYPE_CHECKING:
-    from hub.settings import ComplianceSettings
+    from hub.settings import HubSettings
 
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
 
@@ -49,6 +51,10 @@ class _Rule(_Strict):
     check: str
     params: dict[str, float | str] = Field(default_factory=dict)
     school_types: list[SchoolType] | None = None
+    boarding: bool | None = None
+    in_force_from: date | None = None
+    in_force_until: date | None = None
+    repair_within_h: float | None = Field(default=None, gt=0, le=24 * 365)
     source: _Source
 
 
@@ -77,10 +83,19 @@ class _Point(_Strict):
     location: str = Field(min_length=1, max_length=64)
     required_platform: Platform | None = None
     networked: list[_Networked] = Field(default_factory=list)
+    attributes: dict[str, Annotated[str, Field(max_length=200)] | float] = Field(default_factory=dict, max_length=50)
+
+    @field_validator("location")
+    @classmethod
+    def _known_location(cls, value: str) -> str:
+        if value not in LOCATIONS:
+            raise ValueError(f"unknown location {value!r}; known: {', '.join(LOCATIONS)}")
+        return value
 
 
 class _Profile(_Strict):
     school_id: str = Field(min_length=1, max_length=64)
+    packs: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = None
     type: SchoolType | None = None
     boarding: bool | None = None
     pickup_cards: bool | None = None
@@ -126,6 +141,10 @@ def load_pack(path: Path) -> list[Rule]:
             check=r.check,
             school_types=frozenset(r.school_types) if r.school_types is not None else None,
             params=dict(r.params),
+            boarding=r.boarding,
+            in_force_from=r.in_force_from,
+            in_force_until=r.in_force_until,
+            repair_within_h=r.repair_within_h,
         )
         for r in pack.rules
     ]
@@ -140,6 +159,7 @@ def load_profiles(path: Path) -> list[SchoolProfile]:
     return [
         SchoolProfile(
             school_id=p.school_id,
+            packs=tuple(p.packs) if p.packs is not None else None,
             type=p.type,
             boarding=p.boarding,
             pickup_cards=p.pickup_cards,
@@ -151,6 +171,7 @@ def load_profiles(path: Path) -> list[SchoolProfile]:
                     pt.location,
                     pt.required_platform,
                     tuple(Networked(**n.model_dump()) for n in pt.networked),
+                    dict(pt.attributes),
                 )
                 for pt in p.points
             ),
@@ -164,11 +185,88 @@ def bundled_packs() -> dict[str, Path]:
     return {p.stem: p for p in sorted(PACKS_DIR.glob("*.yaml"))}
 
 
-@cache
-def configured(settings: "ComplianceSettings") -> tuple[tuple[SchoolProfile, ...], tuple[Rule, ...]]:
-    """The profiles and rules ``hub.yaml`` selects (every bundled pack when it names none); cached."""
-    packs = bundled_packs()
-    names = settings.packs if settings.packs is not None else tuple(sorted(packs))
-    rules = tuple(r for name in names for r in load_pack(packs.get(name) or Path(name)))
-    profiles = tuple(load_profiles(settings.profiles)) if settings.profiles else ()
-    return profiles, rules
+@dataclass(frozen=True)
+class Configured:
+    """The profiles ``hub.yaml`` names and every pack any school is judged by, loaded and checked."""
+
+    profiles: tuple[SchoolProfile, ...]
+    packs: Mapping[str, tuple[Rule, ...]]
+    district_of: Mapping[str, str | None]  # school id → its district, from the directory
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """Every rule of every pack, once each."""
+        return tuple({r.id: r for rules in self.packs.values() for r in rules}.values())
+
+
+# Settings are immutable and few (one per hub); their dicts make them unhashable, so the caches
+# below key on identity and keep the settings object itself, so an id is never reused meanwhile.
+_LOADED: dict[int, tuple["HubSettings", Configured]] = {}
+_SELECTED: dict[tuple[int, tuple[str, ...] | None, str | None], tuple["HubSettings", tuple[Rule, ...]]] = {}
+_KEEP = 64
+
+
+def configured(settings: "HubSettings") -> Configured:
+    """The profiles and the packs they and the districts select (``compliance.packs`` by default); cached.
+
+    A pack named nowhere is not loaded; a pack named but not found stops with where it was named.
+    """
+    hit = _LOADED.get(id(settings))
+    if hit is not None and hit[0] is settings:
+        return hit[1]
+    loaded = _load(settings)
+    if len(_LOADED) >= _KEEP:
+        _LOADED.clear()
+        _SELECTED.clear()
+    _LOADED[id(settings)] = (settings, loaded)
+    return loaded
+
+
+def _load(settings: "HubSettings") -> Configured:
+    bundled = bundled_packs()
+    profiles = tuple(load_profiles(settings.compliance.profiles)) if settings.compliance.profiles else ()
+    named: dict[str, str] = dict.fromkeys(settings.compliance.packs, "compliance.packs")
+    for d in settings.districts:
+        named.update({n: f"districts.{d.id}.packs" for n in d.packs or () if n not in named})
+    for p in profiles:
+        named.update(
+            {n: f"{settings.compliance.profiles}: {p.school_id}.packs" for n in p.packs or () if n not in named}
+        )
+    packs = {}
+    for name, where in named.items():
+        path = bundled.get(name) or Path(name)
+        if not path.is_file():
+            raise ComplianceFileError(f"{where}: no pack {name!r}; bundled: {', '.join(bundled)}")
+        packs[name] = tuple(load_pack(path))
+    known = {r.id for rules in packs.values() for r in rules}
+    for n, o in enumerate(settings.compliance.overrides):
+        if o.rule not in known:
+            raise ComplianceFileError(f"compliance.overrides.{n}.rule: no rule {o.rule!r} in the packs in use")
+    return Configured(profiles, packs, {s.id: s.district for s in settings.schools})
+
+
+def rules_of(settings: "HubSettings", profile: SchoolProfile) -> tuple[Rule, ...]:
+    """The rules a school is judged by: its packs (its own, its district's, or the hub's), with the
+    parameters its district overrides."""
+    district = configured(settings).district_of.get(profile.school_id)
+    key = (id(settings), profile.packs, district)
+    hit = _SELECTED.get(key)
+    if hit is not None and hit[0] is settings:
+        return hit[1]
+    rules = _rules(settings, profile.packs, district)
+    _SELECTED[key] = (settings, rules)
+    return rules
+
+
+def _rules(settings: "HubSettings", own: tuple[str, ...] | None, district: str | None) -> tuple[Rule, ...]:
+    packs = configured(settings).packs
+    entry = next((d for d in settings.districts if d.id == district), None)
+    names = own if own is not None else entry.packs if entry is not None and entry.packs is not None else None
+    rules: dict[str, Rule] = {}
+    for name in names if names is not None else settings.compliance.packs:
+        rules.update({r.id: r for r in packs[name]})
+    for o in settings.compliance.overrides:
+        if o.rule in rules and o.district in (None, district):
+            rule = rules[o.rule]
+            rules[o.rule] = replace(rule, params={**rule.params, **o.params}, overridden=o.reason)
+    return tuple(rules.values())

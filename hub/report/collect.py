@@ -6,17 +6,16 @@ Each school's month is cut in its own time zone. Nothing here reads the clock ex
 
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.compliance.files import configured
-from hub.compliance.kpis import kpis_of
+from hub.compliance.judge import Judged, judge
+from hub.compliance.kpis import device_states, kpis_from
 from hub.db.models import Alarm, School
-from hub.domain.compliance.checks import evaluate
 from hub.domain.compliance.kpis import SchoolKpis, total
 from hub.domain.rates import Tally, tally_by_day
 from hub.domain.repairs import Outage, RepairSummary, outages, percentile
@@ -106,8 +105,11 @@ def build(
     for (s0, s1), group in _groups(ranges).items():
         _devices(session, settings, schools=group, start=s0, end=s1, names=names, acc=acc)
     alarms = _alarms(session, ranges)
-    kpis = kpis_of(session, settings, schools)
-    findings = _findings(settings, schools, names)
+    # The rules about the inventory, judged on the month's last day; not the ones about devices
+    # working now, which would change a past month's report (its rates and repairs say that).
+    judged = judge(session, settings, schools, min(end, now) - timedelta(microseconds=1), live=False)
+    kpis = kpis_from(judged, device_states(session, schools), schools)
+    findings = _findings(judged, names)
     lines = _with_kpis(_school_lines(settings, schools, acc, alarms, _rule_counts(findings)), kpis)
     return MonthlyReport(
         scope=scope,
@@ -304,22 +306,18 @@ def _forwarding(session: Session, ranges: dict[str, tuple[datetime, datetime]]) 
     )
 
 
-def _findings(settings: HubSettings, schools: list[str], names: dict[str, str]) -> list[FindingLine]:
+def _findings(judged: Mapping[str, Judged], names: dict[str, str]) -> list[FindingLine]:
     """The rules that do not pass (fail, then unknown), as the profiles stand now."""
-    profiles, rules = configured(settings.compliance)
-    by_id = {r.id: r for r in rules}
-    wanted = set(schools)
     out = []
-    for profile in profiles:
-        if profile.school_id not in wanted:
-            continue
-        for f in evaluate(profile, list(rules)):
+    for school, j in judged.items():
+        by_id = {r.id: r for r in j.rules}
+        for f in j.findings:
             if f.status.value == "pass":
                 continue
             rule = by_id[f.rule_id]
             out.append(
                 FindingLine(
-                    school_id=profile.school_id, school_name=names.get(profile.school_id, profile.school_id),
+                    school_id=school, school_name=names.get(school, school),
                     rule_id=f.rule_id, subject=f.subject, status=f.status.value, severity=rule.severity,
                     text_zh=rule.text_zh, text_en=rule.text_en, evidence=f.evidence, missing=tuple(f.missing),
                     document=rule.source.document, clause=rule.source.clause, quote=rule.source.quote,

@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hub.api.compliance import findings
 from hub.app import build_services
 from hub.auth.principal import Principal
@@ -33,11 +35,12 @@ def test_findings_are_listed_with_citations_and_scoped(tmp_path: Path) -> None:
         "mqtt://127.0.0.1:1",
         f"sqlite:///{tmp_path / 'hub.db'}",
         unique_prefix(),
-        compliance={"profiles": str(profiles)},
+        compliance={"profiles": str(profiles), "packs": ["zhenjiang-2018"]},
     )
     svc = build_services(settings)
     try:
-        failing = findings(svc=svc, who=Principal("it"), school=None, status="fail")
+        with svc.sessions() as session:
+            failing = findings(svc=svc, who=Principal("it"), session=session, school=None, status="fail")
         assert {(f.school_id, f.rule_id, f.subject) for f in failing} == {
             ("kg-1", "ZJ2018-FENCE-LOW-WALL", "segment:south"),  # 1.8 m and no fence zone
             ("kg-1", "ZJ2018-KG-ACCESS", "kg-1"),
@@ -45,10 +48,16 @@ def test_findings_are_listed_with_citations_and_scoped(tmp_path: Path) -> None:
         }
         gate = next(f for f in failing if f.rule_id == "ZJ2018-GATE-CAM-POLICE")
         assert gate.source["quote"] == "学校大门口监控接入公安平台" and gate.severity == "critical"
-        unknown = findings(svc=svc, who=Principal("it"), school="ps-2", status="unknown")
-        assert [(f.rule_id, f.missing) for f in unknown] == [("ZJ2018-FENCE-LOW-WALL", ["perimeter"])]
-        guard = Principal("g", authenticated=True, role="guard", scope=Scope(frozenset({"ps-2"})))
-        assert {f.school_id for f in findings(svc=svc, who=guard, school=None, status=None)} == {"ps-2"}
+        with svc.sessions() as session:
+            unknown = findings(svc=svc, who=Principal("it"), session=session, school="ps-2", status="unknown")
+            guard = Principal("g", authenticated=True, role="guard", scope=Scope(frozenset({"ps-2"})))
+            seen = {f.school_id for f in findings(svc=svc, who=guard, session=session, school=None, status=None)}
+        assert [(f.rule_id, f.missing) for f in unknown] == [
+            ("ZJ2018-FENCE-LOW-WALL", ["perimeter"]),
+            ("ZJ2018-CAM-24H", ["state of cam-gate"]),  # the hub never heard from it
+            ("ZJ2018-CAM-HD", ["points.cam-gate.attributes.resolution"]),
+        ]
+        assert seen == {"ps-2"}
     finally:
         svc.sessions.kw["bind"].dispose()
 
@@ -80,7 +89,7 @@ def test_networked_and_compliance_rates_follow_the_profiles_and_the_devices(tmp_
             "mqtt://127.0.0.1:1",
             f"sqlite:///{tmp_path / 'hub.db'}",
             unique_prefix(),
-            compliance={"profiles": str(profiles)},
+            compliance={"profiles": str(profiles), "packs": ["zhenjiang-2018"]},
         )
         svc = build_services(settings)
         try:
@@ -112,7 +121,86 @@ def test_networked_and_compliance_rates_follow_the_profiles_and_the_devices(tmp_
         "networked: [{platform: local_video, how: registration}]",
         "networked: [{platform: local_video, how: registration}, {platform: police, how: forwarding_test}]",
     ).replace("type: primary", "type: primary\n    perimeter: [{id: all, wall_height_m: 2.5}]")
+    fixed = fixed.replace("location: main_gate", "location: main_gate\n        attributes: {resolution: 1920x1080}")
     out = kpis(fixed, "fixed.yaml")  # the gate camera now reaches the police, the wall is surveyed
     ps2 = next(s for s in out.schools if s.school_id == "ps-2")
     assert (ps2.networked, ps2.networking_rate, ps2.compliant, ps2.reasons) == (1, 1.0, True, [])
     assert (out.compliant, out.not_compliant, out.compliance_rate) == (1, 1, 0.5)
+
+
+def test_each_district_judges_by_its_own_packs_with_overrides_and_live_states(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from hub.db.models import Device, School
+
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text(
+        "schools:\n"
+        "  - school_id: zj-1\n    type: primary\n    perimeter: [{id: all, wall_height_m: 2.5}]\n"
+        "    points:\n"
+        "      - {device_id: cam, kind: camera, location: main_gate, attributes: {resolution: 1920x1080},\n"
+        "         networked: [{platform: police, how: registration}, {platform: local_video, how: registration}]}\n"
+        "  - school_id: yc-1\n    type: kindergarten\n    packs: [yongchuan-2021]\n"
+        "    points: [{device_id: cam, kind: camera, location: main_gate}]\n",
+        encoding="utf-8",
+    )
+    settings = hub_settings(
+        "mqtt://127.0.0.1:1",
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        unique_prefix(),
+        districts=[{"id": "zj", "packs": ["zhenjiang-2018"]}, {"id": "yc"}],
+        schools=[{"id": "zj-1", "district": "zj"}, {"id": "yc-1", "district": "yc"}],
+        compliance={
+            "profiles": str(profiles),
+            "overrides": [
+                {"rule": "ZJ2018-CAM-24H", "district": "zj", "params": {"grace_s": 7200}, "reason": "夜间补光调试"}
+            ],
+        },
+    )
+    svc = build_services(settings)
+    now = datetime.now(UTC)
+    try:
+        with svc.sessions() as session:
+            session.add_all([School(id="zj-1", first_seen=now), School(id="yc-1", first_seen=now)])
+            covered = Device(school_id="zj-1", id="cam", gateway_id="gw", kind="camera", availability="degraded",
+                             reason="covered", since=now - timedelta(hours=1))  # fmt: skip
+            session.add(covered)
+            session.commit()
+
+            def judged() -> dict[tuple[str, str], str]:
+                rows = findings(svc=svc, who=Principal("it"), session=session, school=None, status=None)
+                return {(f.school_id, f.rule_id): f.status for f in rows}
+
+            found = judged()
+            # Each school is judged by its district's packs, or its own: never by another region's.
+            zhenjiang = ("FENCE-LOW-WALL", "GATE-CAM-POLICE", "CAM-LOCAL", "CAM-24H", "CAM-HD")
+            assert {r for s, r in found if s == "zj-1"} == {f"ZJ2018-{r}" for r in zhenjiang}
+            assert {r for s, r in found if s == "yc-1"} == {"YC2021-FOUR-SYSTEMS", "YC2021-KG-NET-100"}
+            # Covered for 1 h: within the district's 2 h of grace (an override, with its reason shown).
+            assert found[("zj-1", "ZJ2018-CAM-24H")] == "pass"
+            row = next(f for f in findings(svc=svc, who=Principal("it"), session=session, school="zj-1", status=None)
+                       if f.rule_id == "ZJ2018-CAM-24H")  # fmt: skip
+            assert row.overridden == "夜间补光调试"
+            covered.since = now - timedelta(hours=3)
+            session.commit()
+            assert judged()[("zj-1", "ZJ2018-CAM-24H")] == "fail"
+            covered.availability, covered.reason = "online", None
+            session.commit()
+            assert judged()[("zj-1", "ZJ2018-CAM-24H")] == "pass"  # uncovered: the finding clears
+    finally:
+        svc.sessions.kw["bind"].dispose()
+
+
+def test_a_pack_or_override_that_names_nothing_stops_the_hub(tmp_path: Path) -> None:
+    from hub.compliance.files import ComplianceFileError, configured
+
+    base = {"mqtt_url": "mqtt://127.0.0.1:1", "db": f"sqlite:///{tmp_path / 'hub.db'}"}
+    bad_pack = hub_settings(
+        base["mqtt_url"], base["db"], unique_prefix(), districts=[{"id": "d", "packs": ["atlantis"]}]
+    )
+    with pytest.raises(ComplianceFileError, match=r"^districts\.d\.packs: no pack 'atlantis'"):
+        configured(bad_pack)
+    override = {"rule": "NO-SUCH-RULE", "params": {"x": 1}, "reason": "r"}
+    bad_rule = hub_settings(base["mqtt_url"], base["db"], unique_prefix(), compliance={"overrides": [override]})
+    with pytest.raises(ComplianceFileError, match=r"compliance\.overrides\.0\.rule: no rule 'NO-SUCH-RULE'"):
+        configured(bad_rule)

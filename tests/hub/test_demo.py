@@ -43,11 +43,11 @@ def test_demo_runs_both_schools_online(tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             params = {"availability": "online"}
             items = httpx.get(f"{console}/api/v1/devices", params=params, headers=headers, timeout=5).json()["items"]
-            online = {s: sum(d["school_id"] == s for d in items) for s in ("school-001", "school-002")}
-            if all(n == 4 for n in online.values()):
+            online = {s: sum(d["school_id"] == s for d in items) for s in ("school-001", "school-002", "school-003")}
+            if online == {"school-001": 4, "school-002": 4, "school-003": 2}:
                 break
             time.sleep(0.3)
-        assert online == {"school-001": 4, "school-002": 4}
+        assert online == {"school-001": 4, "school-002": 4, "school-003": 2}
         assert httpx.get(f"{console}/healthz", timeout=5).status_code == 200
         # Each demo school has one known compliance fault, with its citation.
         params = {"status": "fail"}
@@ -55,6 +55,7 @@ def test_demo_runs_both_schools_online(tmp_path: Path) -> None:
         assert {(f["school_id"], f["rule_id"], f["subject"]) for f in failing} == {
             ("school-001", "ZJ2018-FENCE-LOW-WALL", "segment:west"),
             ("school-002", "ZJ2018-GATE-CAM-POLICE", "device:s2-cam-gate"),
+            ("school-003", "ZJ2018-KG-ACCESS", "school-003"),  # a kindergarten with no access control
         }
         assert proc.wait(30) == 0, "the demo must stop by itself after --duration"
         assert (tmp_path / "hub.db").exists()

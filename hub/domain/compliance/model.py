@@ -5,8 +5,9 @@ rule that needs it finds ``unknown`` and says which field is missing.
 """
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 
 class SchoolType(enum.StrEnum):
@@ -23,6 +24,25 @@ class Platform(enum.StrEnum):
     POLICE = "police"  # 公安平台 / 110
     LOCAL_VIDEO = "local_video"  # 当地视频监控平台
     EDUCATION = "education"  # 教育平台
+
+
+# The fixed location taxonomy a profile's points use (GB/T 29315 Table A.1's places), with labels.
+LOCATIONS: dict[str, str] = {
+    "gate_outside": "大门外",
+    "main_gate": "大门/主出入口",
+    "guard_room": "门卫室",
+    "perimeter": "周界",
+    "playground": "操场/活动区",
+    "teaching_building": "教学楼出入口及走廊",
+    "dormitory_entrance": "宿舍出入口",
+    "dorm_duty_room": "宿舍值班室",
+    "canteen": "食堂出入口",
+    "canteen_prep": "食堂操作间",
+    "lab": "实验室/危化品室",
+    "kindergarten_room": "幼儿园活动室/寝室",
+    "monitoring_room": "监控室",
+    "other": "其他",
+}
 
 
 class Status(enum.StrEnum):
@@ -59,6 +79,8 @@ class Point:
     location: str  # from the taxonomy: main_gate, guard_room, perimeter, kindergarten_room, ...
     required_platform: Platform | None = None
     networked: tuple[Networked, ...] = ()
+    # Declared facts a rule may read: resolution ("1920x1080"), retention_days (of its recorder), ...
+    attributes: Mapping[str, str | float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,7 @@ class SchoolProfile:
     """What a school is and what it has, as declared (``None``: not declared)."""
 
     school_id: str
+    packs: tuple[str, ...] | None = None  # the rule packs it is judged by; None: its district's
     type: SchoolType | None = None
     boarding: bool | None = None
     pickup_cards: bool | None = None  # 接送卡制度 in use (kindergartens)
@@ -95,6 +118,34 @@ class Rule:
     check: str  # a name in hub.domain.compliance.checks.CHECKS
     school_types: frozenset[SchoolType] | None = None  # None: every type
     params: dict[str, float | str] = field(default_factory=dict)
+    boarding: bool | None = None  # scope: only boarding schools (True), only day schools (False), both (None)
+    in_force_from: date | None = None  # scope: the rule binds from this day (a deadline's next day) ...
+    in_force_until: date | None = None  # ... up to and including this one
+    repair_within_h: float | None = None  # a failing finding is overdue this long after it began
+    overridden: str | None = None  # why a district changed its parameters, when one did
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    """What the hub knows of a device now: its availability, why, since when, and what it reports."""
+
+    availability: str  # online | degraded | offline | unknown
+    since: datetime | None = None
+    reason: str | None = None
+    metrics: Mapping[str, float | str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The live facts rules about working devices read: each device's state at ``at``.
+
+    ``forwarded`` is when each device's last alarm reached the police receiver (an end-to-end test
+    or a real alarm), for rules about tested links.
+    """
+
+    at: datetime
+    devices: Mapping[str, DeviceState] = field(default_factory=dict)
+    forwarded: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,154 @@
+"""Checks that read what the hub observes now (``Observed``): devices working, repaired in time, links tested.
+
+Pure, like the inventory checks. Without observations (``None``) every finding is ``unknown``: a
+profile alone cannot say whether a device works.
+"""
+
+from datetime import UTC, datetime
+
+from hub.domain.compliance.model import DeviceState, Finding, Observed, Point, Rule, SchoolProfile, Status
+
+UP = ("online",)
+DOWN = ("offline", "degraded")
+NO_STATES = "device states not available"
+
+
+def _points(profile: SchoolProfile, kind: str) -> list[Point]:
+    kinds = [k.strip() for k in kind.split(",")]
+    return [p for p in profile.points if "*" in kinds or p.kind in kinds]
+
+
+def _hours(since: datetime, at: datetime) -> float:
+    return max((at - since).total_seconds(), 0.0) / 3600
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _state(observed: Observed, point: Point) -> DeviceState | None:
+    state = observed.devices.get(point.device_id)
+    return None if state is None or state.availability not in (*UP, *DOWN) else state
+
+
+def _unknown_device(rule: Rule, point: Point) -> Finding:
+    missing = (f"state of {point.device_id}",)
+    return Finding(rule.id, f"device:{point.device_id}", Status.UNKNOWN, "never heard from", missing)
+
+
+def _common(profile: SchoolProfile, rule: Rule, observed: Observed | None, kind: str) -> list[Point] | Finding:
+    if observed is None:
+        return Finding(rule.id, profile.school_id, Status.UNKNOWN, NO_STATES, ("device states",))
+    points = _points(profile, kind)
+    if not points:
+        return Finding(rule.id, profile.school_id, Status.UNKNOWN, f"no {kind} declared", (f"points ({kind})",))
+    return points
+
+
+def _down(state: DeviceState) -> str:
+    return f"{state.availability}{f' ({state.reason})' if state.reason else ''}"
+
+
+def devices_working(profile: SchoolProfile, rule: Rule, observed: Observed | None) -> list[Finding]:
+    """Every declared device of ``kind`` works: online and, for a camera, with a usable image (完好).
+
+    A device offline, or degraded (a covered, frozen or black camera; a box answering with errors),
+    for longer than ``grace_s`` fails with what is wrong and since when.
+    """
+    points = _common(profile, rule, observed, str(rule.params.get("kind", "*")))
+    if isinstance(points, Finding):
+        return [points]
+    assert observed is not None
+    grace_h = float(rule.params.get("grace_s", 0)) / 3600
+    findings = []
+    for point in points:
+        state = _state(observed, point)
+        subject = f"device:{point.device_id}"
+        if state is None:
+            findings.append(_unknown_device(rule, point))
+        elif state.availability in UP:
+            findings.append(Finding(rule.id, subject, Status.PASS, "online"))
+        elif state.since is None:
+            findings.append(Finding(rule.id, subject, Status.UNKNOWN, f"{_down(state)}, since unknown", ("since",)))
+        elif _hours(state.since, observed.at) <= grace_h:
+            evidence = f"{_down(state)} since {_stamp(state.since)}, within {grace_h * 60:g} min of grace"
+            findings.append(Finding(rule.id, subject, Status.PASS, evidence))
+        else:
+            findings.append(Finding(rule.id, subject, Status.FAIL, f"{_down(state)} since {_stamp(state.since)}"))
+    return findings
+
+
+def repair_within(profile: SchoolProfile, rule: Rule, observed: Observed | None) -> list[Finding]:
+    """A device of ``kind`` that stopped working is working again within ``hours`` (GB/T 29315: 24 h)."""
+    points = _common(profile, rule, observed, str(rule.params.get("kind", "*")))
+    if isinstance(points, Finding):
+        return [points]
+    assert observed is not None
+    limit = float(rule.params.get("hours", 24))
+    findings = []
+    for point in points:
+        state = _state(observed, point)
+        subject = f"device:{point.device_id}"
+        if state is None:
+            findings.append(_unknown_device(rule, point))
+        elif state.availability in UP:
+            findings.append(Finding(rule.id, subject, Status.PASS, "working"))
+        elif state.since is None:
+            findings.append(Finding(rule.id, subject, Status.UNKNOWN, f"{_down(state)}, since unknown", ("since",)))
+        else:
+            down = _hours(state.since, observed.at)
+            if down > limit:
+                evidence = f"{_down(state)} for {down:.1f} h, over the {limit:g} h to repair"
+                findings.append(Finding(rule.id, subject, Status.FAIL, evidence))
+            else:
+                evidence = f"{_down(state)} for {down:.1f} h, {limit - down:.1f} h left to repair"
+                findings.append(Finding(rule.id, subject, Status.PASS, evidence))
+    return findings
+
+
+def link_tested_within(profile: SchoolProfile, rule: Rule, observed: Observed | None) -> list[Finding]:
+    """Each device of ``kind`` reached ``platform`` end to end within ``days``: an alarm or a test
+    the hub forwarded and the receiver acknowledged, or a ``forwarding_test`` the profile records."""
+    points = _common(profile, rule, observed, str(rule.params.get("kind", "one_click_alarm")))
+    if isinstance(points, Finding):
+        return [points]
+    assert observed is not None
+    days, platform = float(rule.params.get("days", 90)), str(rule.params.get("platform", "police"))
+    findings = []
+    for point in points:
+        subject = f"device:{point.device_id}"
+        tests = [
+            datetime(n.at.year, n.at.month, n.at.day, tzinfo=UTC)
+            for n in point.networked
+            if n.how == "forwarding_test" and n.platform == platform and n.at is not None
+        ]
+        if point.device_id in observed.forwarded:
+            tests.append(observed.forwarded[point.device_id])
+        if not tests:
+            findings.append(Finding(rule.id, subject, Status.FAIL, f"no end-to-end test to {platform} recorded"))
+            continue
+        last = max(tests)
+        age = _hours(last, observed.at) / 24
+        verdict = Status.PASS if age <= days else Status.FAIL
+        evidence = f"last reached {platform} {_stamp(last)} ({age:.0f} d ago; every {days:g} d required)"
+        findings.append(Finding(rule.id, subject, verdict, evidence))
+    return findings
+
+
+def reported(observed: Observed | None, device_id: str, *names: str) -> float | None:
+    """The first of ``names`` the device reports as a positive number (a camera's ``retention_days``)."""
+    state = observed.devices.get(device_id) if observed else None
+    for name in names:
+        value = state.metrics.get(name) if state else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    return None
+
+
+def reported_size(observed: Observed | None, device_id: str) -> tuple[int, int] | None:
+    """The recorded picture size a camera reports (its main stream's, else the analysed stream's)."""
+    for w, h in (("main_width", "main_height"), ("width", "height")):
+        width, height = reported(observed, device_id, w), reported(observed, device_id, h)
+        if width is not None and height is not None:
+            return int(width), int(height)
+    return None
