@@ -39,6 +39,8 @@ from hub.api import snapshots as snapshots_api
 from hub.api.deps import Services, current_principal
 from hub.auth import admin as accounts
 from hub.auth import routes as auth_routes
+from hub.compliance.observe import metrics_from
+from hub.compliance.watch import ComplianceWatch
 from hub.db.engine import make_engine, migrate, session_factory
 from hub.domain.state import HubState
 from hub.forwarding import api as forwarding_api
@@ -92,7 +94,12 @@ def build_services(
     notifier = _notifier(settings, sessions, state, now)
     if notifier is not None:
         metrics.gauges.update(notifier.gauges())
-    own = [sink for sink in (timeseries, notifier) if sink is not None]
+    compliance = (
+        ComplianceWatch(settings, sessions, metrics=metrics_from(state), is_leader=lambda: leader.is_leader, now=now)
+        if settings.compliance.profiles
+        else None
+    )
+    own = [sink for sink in (timeseries, notifier, compliance) if sink is not None]
     ingest = Ingest(
         settings,
         state,
@@ -108,7 +115,7 @@ def build_services(
     if settings.gateways.enrolment == "registered":
         ingest.registered = store.registered_gateways()
     services = Services(settings, sessions, ingest, link, live, metrics, now, leader, forwarder, snapshots, timeseries)
-    services.notifier = notifier
+    services.notifier, services.compliance = notifier, compliance
     return services
 
 
@@ -159,6 +166,7 @@ class HubTasks:
     timeseries: "asyncio.Task[None] | None"  # it stops with the forwarder, after ingest's last commit
     daily_rates: "asyncio.Task[None] | None"  # the leader's daily_rate points, with the time series
     notifications: "asyncio.Task[None] | None"
+    compliance: "asyncio.Task[None] | None"  # the leader's findings ledger
 
 
 async def _computed_points(svc: Services, sink: TimeSeriesSink, stop: asyncio.Event) -> None:
@@ -198,7 +206,7 @@ Starter = Callable[[str, Callable[[], Awaitable[None]], asyncio.Event], "asyncio
 
 
 def _start_tasks(svc: Services, start: Starter, stops: Stops) -> HubTasks:
-    sink, notifier = svc.timeseries, svc.notifier
+    sink, notifier, compliance = svc.timeseries, svc.notifier, svc.compliance
     return HubTasks(
         leader=start("leader", lambda: svc.leader.run(stops.stop), stops.stop),
         # the forwarder starts before ingest and stops after it: rows committed last are sent
@@ -210,6 +218,7 @@ def _start_tasks(svc: Services, start: Starter, stops: Stops) -> HubTasks:
         if isinstance(sink, TimeSeriesSink)
         else None,
         notifications=start("notifications", lambda: notifier.run(stops.forward), stops.forward) if notifier else None,
+        compliance=start("compliance", lambda: compliance.run(stops.stop), stops.stop) if compliance else None,
     )
 
 
@@ -252,7 +261,10 @@ def create_app(
                 finally:
                     stop.set()
                     await asyncio.gather(
-                        tasks.mqtt, tasks.leader, *[t for t in [tasks.daily_rates] if t], return_exceptions=True
+                        tasks.mqtt,
+                        tasks.leader,
+                        *[t for t in [tasks.daily_rates, tasks.compliance] if t],
+                        return_exceptions=True,
                     )
                     ingest_stop.set()
                     await cancel_and_wait(tasks.ingest)  # it publishes acks: one cancel can get lost there

@@ -201,6 +201,8 @@ class ComplianceSettings(_Strict):
     profiles: Path | None = None  # a profiles YAML (schools: [...]); None: no profiles, no findings
     packs: tuple[str, ...] = ("national-baseline",)  # bundled pack names or YAML files
     overrides: tuple[RuleOverride, ...] = ()
+    evaluate_every_s: float = Field(default=300.0, gt=0, le=86400)  # every school judged again, recorded
+    settle_s: float = Field(default=2.0, ge=0, le=600)  # after a device change, before its school is judged
 
 
 class HubSettings(_Strict):

@@ -1,5 +1,6 @@
 """Compliance findings of the schools in the caller's scope (``hub.domain.compliance``)."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -7,11 +8,14 @@ from pydantic import BaseModel, Field
 
 from hub.api.deps import PrincipalDep, Services, ServicesDep, SessionDep
 from hub.api.inventory import schools_asked
-from hub.compliance.files import ComplianceFileError, configured
+from hub.compliance.files import ComplianceFileError, configured, rules_of
 from hub.compliance.judge import judge
 from hub.compliance.kpis import kpis_of
-from hub.compliance.observe import Metrics
+from hub.compliance.ledger import as_of, open_rows
+from hub.compliance.models import FindingRow
+from hub.compliance.observe import Metrics, metrics_from
 from hub.domain.compliance.kpis import total
+from hub.domain.compliance.model import Finding, Rule
 from hub.settings import HubSettings
 
 router = APIRouter(tags=["compliance"])
@@ -31,6 +35,9 @@ class FindingOut(BaseModel):
     text_en: str
     source: dict[str, str]
     overridden: str | None = Field(default=None, description="why the district changed this rule's parameters")
+    since: datetime | None = Field(default=None, description="when the finding took this status (the ledger's)")
+    deadline: datetime | None = Field(default=None, description="a failure's repair deadline, if its rule sets one")
+    overdue: bool = Field(default=False, description="failing past its deadline")
 
 
 def check_files(settings: HubSettings) -> None:
@@ -40,12 +47,7 @@ def check_files(settings: HubSettings) -> None:
 
 def live_metrics(svc: Services) -> Metrics:
     """Each device's metrics in its gateway's last heartbeat (what rules about cameras read)."""
-
-    def metrics(school: str, device: str) -> dict[str, float | str | None] | None:
-        last = svc.ingest.state.metrics(school, device)
-        return {k: v for k, v in last[0].items() if not isinstance(v, bool)} if last else None
-
-    return metrics
+    return metrics_from(svc.ingest.state)
 
 
 @router.get("/compliance/findings")
@@ -53,31 +55,55 @@ def findings(
     svc: ServicesDep,
     who: PrincipalDep,
     session: SessionDep,
+    *,
     school: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(pattern="^(pass|fail|unknown)$")] = None,
+    at: Annotated[datetime | None, Query(description="the findings as the ledger had them then")] = None,
 ) -> list[FindingOut]:
-    """Every finding of every profiled school in scope (or of one school, or of one status), judged now."""
+    """Every finding of every profiled school in scope (or of one school, or of one status), judged
+    now with when each began; or, with ``at``, as they stood then."""
     try:
         profiles = configured(svc.settings).profiles
         wanted = [p.school_id for p in profiles if who.scope.allows(p.school_id) and school in (None, p.school_id)]
-        judged = judge(session, svc.settings, wanted, svc.now(), live_metrics(svc))
+        rules = {p.school_id: {r.id: r for r in rules_of(svc.settings, p)} for p in profiles if p.school_id in wanted}
+        if at is not None:
+            if at.tzinfo is None:
+                raise HTTPException(422, "at: give a time zone (e.g. 2026-11-28T08:00:00+08:00)")
+            return [_out(rules[r.school_id], r, None) for r in as_of(session, wanted, at) if status in (None, r.status)]
+        now = svc.now()
+        judged = judge(session, svc.settings, wanted, now, live_metrics(svc))
+        ledger = open_rows(session, wanted)
     except ComplianceFileError as exc:  # the file changed since start-up and no longer loads
         raise HTTPException(503, str(exc)) from None
     out = []
     for school_id, j in judged.items():
-        by_id = {r.id: r for r in j.rules}
         for f in j.findings:
-            if status not in (None, f.status.value):
-                continue
-            rule = by_id[f.rule_id]
-            out.append(
-                FindingOut(
-                    school_id=school_id, rule_id=f.rule_id, subject=f.subject, status=f.status.value,
-                    evidence=f.evidence, missing=list(f.missing), severity=rule.severity, text_zh=rule.text_zh,
-                    text_en=rule.text_en, source=vars(rule.source), overridden=rule.overridden,
-                )
-            )  # fmt: skip
+            if status in (None, f.status.value):
+                row = ledger.get((school_id, f.rule_id, f.subject))
+                out.append(_out(rules[school_id], f, now, school_id, row if row and row.status == f.status else None))
     return out
+
+
+def _out(
+    rules: dict[str, Rule],
+    f: Finding | FindingRow,
+    now: datetime | None,
+    school_id: str | None = None,
+    row: FindingRow | None = None,
+) -> FindingOut:
+    """A finding (judged now, with its ledger row if it has one) or a ledger row, as the API shows it."""
+    rule = rules.get(f.rule_id)
+    ledger = f if isinstance(f, FindingRow) else row
+    missing = f.missing.split("\n") if isinstance(f, FindingRow) else list(f.missing)
+    deadline = ledger.deadline if ledger else None
+    return FindingOut(
+        school_id=f.school_id if isinstance(f, FindingRow) else school_id or "", rule_id=f.rule_id,
+        subject=f.subject, status=str(f.status), evidence=f.evidence, missing=[m for m in missing if m],
+        severity=rule.severity if rule else "", text_zh=rule.text_zh if rule else f.rule_id,
+        text_en=rule.text_en if rule else f.rule_id, source=vars(rule.source) if rule else {},
+        overridden=rule.overridden if rule else None, since=ledger.since if ledger else None, deadline=deadline,
+        overdue=bool(now and deadline and deadline < now and str(f.status) == "fail"),
+    )  # fmt: skip
 
 
 class SchoolKpisOut(BaseModel):

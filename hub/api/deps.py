@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from campusguard.tasks import TaskHealth
 from hub.auth.principal import CsrfRejected, NotAuthenticated, Principal, authenticate
+from hub.compliance.watch import ComplianceWatch
 from hub.db.models import Alarm
 from hub.forwarding.worker import Forwarder
 from hub.ingest import Ingest
@@ -41,6 +42,7 @@ class Services:
     timeseries: TimeSeriesSink | EmbeddedStore | None = None  # None: no time series configured
     tasks: dict[str, TaskHealth] = field(default_factory=dict)
     notifier: Notifier | None = None  # None: no notification rules  # the lifespan's supervised tasks
+    compliance: "ComplianceWatch | None" = None  # None: no school profiles
 
 
 def services(request: Request) -> Services:

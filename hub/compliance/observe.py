@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub.db.models import Device
 from hub.domain.compliance.model import DeviceState, Observed
+from hub.domain.state import HubState
 from hub.forwarding.models import OutboxRow
 
 Metrics = Callable[[str, str], Mapping[str, float | str | None] | None]
@@ -43,6 +44,16 @@ def observed_of(
             if with_device is not None and at is not None:
                 forwarded[school][with_device] = at
     return {s: Observed(now, devices[s], forwarded[s]) for s in wanted}
+
+
+def metrics_from(state: HubState) -> Metrics:
+    """Each device's numbers and texts in its gateway's last heartbeat (flags left out)."""
+
+    def metrics(school: str, device: str) -> dict[str, float | str | None] | None:
+        last = state.metrics(school, device)
+        return {k: v for k, v in last[0].items() if not isinstance(v, bool)} if last else None
+
+    return metrics
 
 
 def local_day(now: datetime, zone: ZoneInfo) -> date:

@@ -204,3 +204,62 @@ def test_a_pack_or_override_that_names_nothing_stops_the_hub(tmp_path: Path) -> 
     bad_rule = hub_settings(base["mqtt_url"], base["db"], unique_prefix(), compliance={"overrides": [override]})
     with pytest.raises(ComplianceFileError, match=r"compliance\.overrides\.0\.rule: no rule 'NO-SUCH-RULE'"):
         configured(bad_rule)
+
+
+def test_the_ledger_keeps_when_each_finding_began_its_deadline_and_the_past(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from hub.db.models import Device, School
+
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text(
+        "schools:\n  - school_id: s1\n    type: primary\n    packs: [zhenjiang-2018]\n"
+        "    perimeter: [{id: all, wall_height_m: 2.5}]\n"
+        "    points: [{device_id: cam, kind: camera, location: playground, attributes: {resolution: 1920x1080},\n"
+        "              networked: [{platform: local_video, how: registration}]}]\n",
+        encoding="utf-8",
+    )
+    clock = [datetime(2026, 11, 28, 1, 0, tzinfo=UTC)]
+    settings = hub_settings(
+        "mqtt://127.0.0.1:1",
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        unique_prefix(),
+        compliance={"profiles": str(profiles)},
+    )
+    svc = build_services(settings, now=lambda: clock[0])
+    watch = svc.compliance
+    assert watch is not None
+    try:
+        with svc.sessions.begin() as session:
+            session.add(School(id="s1", first_seen=clock[0]))
+            session.add(Device(school_id="s1", id="cam", gateway_id="gw", kind="camera", availability="online",
+                               since=clock[0]))  # fmt: skip
+        first = watch.evaluate(None)
+        assert (first.begun, first.ended) == (5, 0)  # the five Zhenjiang findings about this primary school
+        assert watch.evaluate(None) == type(first)(0, 0)  # nothing changed: nothing recorded
+
+        covered_at = clock[0] = clock[0] + timedelta(hours=1)
+        with svc.sessions.begin() as session:
+            cam = session.get(Device, ("s1", "cam"))
+            assert cam is not None
+            cam.availability, cam.reason, cam.since = "degraded", "covered", covered_at
+        clock[0] += timedelta(minutes=5)  # past the rule's 60 s of grace
+        changed = watch.evaluate({"s1"})
+        assert (changed.begun, changed.ended) == (1, 1)  # ZJ2018-CAM-24H: pass → fail
+
+        def listed(**params: object) -> dict[str, Any]:
+            with svc.sessions() as session:
+                rows = findings(svc=svc, who=Principal("it"), session=session, school=None, status=None, **params)
+            return {f.rule_id: f for f in rows}
+
+        failing = listed()["ZJ2018-CAM-24H"]
+        assert failing.status == "fail" and failing.since == clock[0]
+        assert failing.deadline == clock[0] + timedelta(hours=24) and not failing.overdue
+        clock[0] += timedelta(hours=25)
+        assert listed()["ZJ2018-CAM-24H"].overdue  # still covered a day later: past the repair deadline
+        # The past as it was: an hour after start the camera passed; ten minutes after the cover it failed.
+        assert listed(at=covered_at)["ZJ2018-CAM-24H"].status == "pass"
+        assert listed(at=covered_at + timedelta(minutes=10))["ZJ2018-CAM-24H"].status == "fail"
+        assert listed(at=datetime(2026, 11, 27, tzinfo=UTC)) == {}  # before the ledger began
+    finally:
+        svc.sessions.kw["bind"].dispose()
