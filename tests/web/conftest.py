@@ -75,7 +75,7 @@ class Stack:
                 "gateways": {"enrolment": "open"},
                 "schools": [{"id": s, "name": name, "district": "haidian"} for s, name in SCHOOLS.items()],
                 "timeseries": {"backend": "embedded", "flush_s": 0.2},
-                "compliance": {"profiles": str(self._profiles(workdir))},
+                "compliance": {"profiles": str(self._profiles(workdir)), "packs": ["zhenjiang-2018"]},
             }
         )
         self.prefix = prefix

@@ -321,12 +321,13 @@ def test_the_district_table_and_a_school_s_card_say_what_to_fix_first(page: Page
     expect(table.locator(".kpi-tiles")).to_contain_text("达标率")
     row_a.locator("a").click()
     card = page.locator(".compliance-card")
-    expect(card.locator("h2").first).to_have_text("先整改（1 项，按严重程度）")
+    expect(card.locator("h2").first).to_have_text("先整改（1 项，逾期在前，按严重程度）")
     first = card.locator(".findings .finding").first
     expect(first).to_contain_text("校园低于 2 米的围墙要架设电子围栏")
     expect(first).to_contain_text("segment:west")
     expect(first.locator("blockquote")).to_contain_text("校园低于2米的围墙要架设电子围栏")  # the seed's own words
     expect(first.locator("cite")).to_contain_text("二、2")
+    expect(first.locator(".finding-when")).to_contain_text("自 ")  # since when, from the findings ledger
 
 
 def test_a_fence_cut_is_one_incident_and_the_board_keeps_priority_order(page: Page, stack: Stack) -> None:

@@ -2,7 +2,7 @@
 // school's card (its rates, and what to fix first: failing rules by severity, with their citations).
 import { api } from "./api.js";
 import { h, replace, s } from "./dom.js";
-import { percent } from "./format.js";
+import { dateTime, percent } from "./format.js";
 import { currentLang, t } from "./i18n.js";
 import { schoolName } from "./state.js";
 
@@ -83,14 +83,29 @@ function finding(f) {
     { class: `finding finding-${f.status}`, dataset: { rule: f.rule_id, severity: f.severity } },
     h("div", { class: "finding-head" }, h("span", { class: "finding-sev" }, t(`compliance.severity.${f.severity}`)), h("b", {}, currentLang() === "en" ? f.text_en : f.text_zh), h("span", { class: "muted" }, ` ${f.subject}`)),
     h("div", {}, f.evidence, f.missing.length ? ` · ${t("compliance.missing")}: ${f.missing.join(", ")}` : ""),
+    when(f),
     h("blockquote", {}, `“${f.source.quote}”`, h("cite", {}, ` ${f.source.document} ${f.source.clause}`)),
   );
+}
+
+/** Since when, the repair deadline (marked when overdue) and a district's override, as far as known. */
+function when(f) {
+  const parts = [];
+  if (f.since) parts.push(h("span", { class: "finding-since" }, t("compliance.since", { t: dateTime(f.since) })));
+  if (f.deadline) parts.push(h("span", { class: "finding-deadline" }, ` · ${t("compliance.deadline", { t: dateTime(f.deadline) })}`));
+  if (f.overdue) parts.push(h("b", { class: "finding-overdue" }, ` ${t("compliance.overdue")}`));
+  if (f.overridden) parts.push(h("span", { class: "muted" }, ` · ${t("compliance.overridden", { r: f.overridden })}`));
+  return parts.length ? h("div", { class: "finding-when" }, ...parts) : null;
 }
 
 function card(school, { rates, kpis, findings }) {
   const r = rates.schools[0];
   const k = kpis.schools[0];
-  const order = (a, b) => (SEVERITY[a.severity] ?? 3) - (SEVERITY[b.severity] ?? 3) || a.rule_id.localeCompare(b.rule_id);
+  const order = (a, b) =>
+    (b.overdue ? 1 : 0) - (a.overdue ? 1 : 0) ||
+    (SEVERITY[a.severity] ?? 3) - (SEVERITY[b.severity] ?? 3) ||
+    (a.deadline || "~").localeCompare(b.deadline || "~") ||
+    a.rule_id.localeCompare(b.rule_id);
   const failing = findings.filter((f) => f.status === "fail").sort(order);
   const unknown = findings.filter((f) => f.status === "unknown").sort(order);
   return h(
