@@ -157,6 +157,9 @@ def _add_compliance_and_dashboards(sub: "argparse._SubParsersAction[argparse.Arg
     )  # fmt: skip
     check_cmd.add_argument("--timezone", default="Asia/Shanghai", help="whose date decides rules in force")
     check_cmd.set_defaults(func=_compliance_check)
+    from campusguard import profiles_import
+
+    profiles_import.add_parser(compliance)
 
     p = sub.add_parser("dashboards", help="Grafana dashboards over the hub's time series")
     dashboards = p.add_subparsers(dest="dashboards_command", required=True)

@@ -31,6 +31,7 @@ from hub.api import alarms, inventory, ops, stream
 from hub.api import compliance as compliance_api
 from hub.api import deadletters as deadletters_api
 from hub.api import notifications as notifications_api
+from hub.api import profiles as profiles_api
 from hub.api import rates as rates_api
 from hub.api import registry as registry_api
 from hub.api import reports as reports_api
@@ -94,10 +95,8 @@ def build_services(
     notifier = _notifier(settings, sessions, state, now)
     if notifier is not None:
         metrics.gauges.update(notifier.gauges())
-    compliance = (
-        ComplianceWatch(settings, sessions, metrics=metrics_from(state), is_leader=lambda: leader.is_leader, now=now)
-        if settings.compliance.profiles
-        else None
+    compliance = ComplianceWatch(
+        settings, sessions, metrics=metrics_from(state), is_leader=lambda: leader.is_leader, now=now
     )
     own = [sink for sink in (timeseries, notifier, compliance) if sink is not None]
     ingest = Ingest(
@@ -294,6 +293,7 @@ def _routes(app: FastAPI) -> None:
     api.include_router(accounts.router)  # users, API tokens, audit log
     api.include_router(deadletters_api.router)
     api.include_router(registry_api.router)
+    api.include_router(profiles_api.router)  # /compliance/profiles
     app.include_router(api)
     app.include_router(auth_routes.router)  # login is public; logout and me check the caller
     app.include_router(ops.router)  # public: probes and scrapers carry no credentials

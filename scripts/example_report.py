@@ -1,6 +1,6 @@
 """Make the example monthly report in docs/examples/ (and a PNG of its first page in docs/img/).
 
-The demo district (示范区) with four more schools, October 2026 simulated by ``simulator.history``
+The demo district (示范区: its three schools and four more), October 2026 simulated by ``simulator.history``
 (seeded: the same files each run), judged by the bundled rule packs on the profiles below.
 
     .venv/bin/python scripts/example_report.py [--out docs/examples] [--png docs/img/report-page1.png]
@@ -8,12 +8,13 @@ The demo district (示范区) with four more schools, October 2026 simulated by 
 
 import argparse
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
-from campusguard.demo import DEMO_PROFILES, SCHOOLS
+from campusguard.demo import DEMO_PROFILES, SCHOOLS, SMALL_SCHOOLS
 from hub.auth.cli import open_database
 from hub.report.collect import build
 from hub.report.model import Month, Scope
@@ -24,25 +25,34 @@ from simulator.history import SchoolSpec, standard_school, write_month
 MONTH = Month(2026, 10)
 NOW = datetime(2026, 11, 27, tzinfo=UTC)  # when the example was made: October is over
 EXTRA: dict[str, tuple[str, dict[str, float]]] = {
-    "school-003": ("城南中学", {"flakiness": 1.4, "gateway_outage_h": 5}),
-    "school-004": ("东湖小学", {"flakiness": 0.6}),
-    "school-005": ("春苗幼儿园", {"flakiness": 2.0, "new_camera_day": 12}),
-    "school-006": ("实验中学（寄宿）", {"flakiness": 1.0}),
+    "school-004": ("城南中学", {"flakiness": 1.4, "gateway_outage_h": 5}),
+    "school-005": ("东湖小学", {"flakiness": 0.6}),
+    "school-006": ("春苗幼儿园", {"flakiness": 2.0, "new_camera_day": 12}),
+    "school-007": ("实验中学（寄宿）", {"flakiness": 1.0}),
 }
 EXTRA_PROFILES = [
     # a kindergarten with neither access control nor pick-up cards: Zhenjiang 二、2
     {
-        "school_id": "school-005",
+        "school_id": "school-006",
         "type": "kindergarten",
         "pickup_cards": False,
         "perimeter": [{"id": "all", "wall_height_m": 2.1}],
     },
-    {"school_id": "school-004", "type": "primary", "perimeter": [{"id": "south", "wall_height_m": 2.5}]},
+    {"school_id": "school-005", "type": "primary", "perimeter": [{"id": "south", "wall_height_m": 2.5}]},
 ]
 
 
+def _demo_school(n: int, school: str, name: str) -> SchoolSpec:
+    """A demo school as ``make demo`` runs it: two cameras, or only the devices a small one has."""
+    spec = standard_school(school, name, f"s{n}", cameras=0 if school in SMALL_SCHOOLS else 2)
+    only = SMALL_SCHOOLS.get(school)
+    if only is None:
+        return spec
+    return replace(spec, devices=tuple(d for d in spec.devices if d.id.split("-", 1)[1] in only))
+
+
 def district() -> list[SchoolSpec]:
-    specs = [standard_school(school, name, f"s{n}", cameras=2) for n, (school, name) in enumerate(SCHOOLS.items(), 1)]
+    specs = [_demo_school(n, school, name) for n, (school, name) in enumerate(SCHOOLS.items(), 1)]
     specs += [
         standard_school(school, name, f"s{n}", cameras=6, **extra)
         for n, (school, (name, extra)) in enumerate(EXTRA.items(), start=len(SCHOOLS) + 1)
@@ -57,7 +67,7 @@ def hub_yaml(folder: Path) -> Path:
     names = {**SCHOOLS, **{k: v[0] for k, v in EXTRA.items()}}
     config = {
         "database": {"url": f"sqlite:///{folder / 'hub.db'}"},
-        "districts": [{"id": "demo-district", "name": "示范区"}],
+        "districts": [{"id": "demo-district", "name": "示范区", "packs": ["zhenjiang-2018"]}],
         "schools": [{"id": s, "name": n, "district": "demo-district"} for s, n in names.items()],
         "compliance": {"profiles": str(folder / "profiles.yaml")},
     }

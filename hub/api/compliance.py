@@ -14,6 +14,7 @@ from hub.compliance.kpis import kpis_of
 from hub.compliance.ledger import as_of, open_rows
 from hub.compliance.models import FindingRow
 from hub.compliance.observe import Metrics, metrics_from
+from hub.compliance.stored import profiles_of
 from hub.domain.compliance.kpis import total
 from hub.domain.compliance.model import Finding, Rule
 from hub.settings import HubSettings
@@ -63,7 +64,7 @@ def findings(
     """Every finding of every profiled school in scope (or of one school, or of one status), judged
     now with when each began; or, with ``at``, as they stood then."""
     try:
-        profiles = configured(svc.settings).profiles
+        profiles = profiles_of(session, svc.settings)
         wanted = [p.school_id for p in profiles if who.scope.allows(p.school_id) and school in (None, p.school_id)]
         rules = {p.school_id: {r.id: r for r in rules_of(svc.settings, p)} for p in profiles if p.school_id in wanted}
         if at is not None:

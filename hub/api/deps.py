@@ -42,7 +42,7 @@ class Services:
     timeseries: TimeSeriesSink | EmbeddedStore | None = None  # None: no time series configured
     tasks: dict[str, TaskHealth] = field(default_factory=dict)
     notifier: Notifier | None = None  # None: no notification rules  # the lifespan's supervised tasks
-    compliance: "ComplianceWatch | None" = None  # None: no school profiles
+    compliance: "ComplianceWatch | None" = None  # the findings ledger's keeper
 
 
 def services(request: Request) -> Services:

@@ -76,6 +76,11 @@ def can_manage_users(role: str) -> bool:
     return role in ("school_admin", "district_admin")
 
 
+def can_edit_profiles(role: str) -> bool:
+    """Whether the role may edit school profiles (what a school has, where, networked to what)."""
+    return role in ("it_staff", "school_admin", "district_admin")
+
+
 def check_assignment(role: str, schools: list[str], district: str | None) -> None:
     """Raise ValueError unless the role's scope fields fit it."""
     if role not in ROLES:

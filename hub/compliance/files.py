@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hub.domain.compliance.checks import CHECKS
 from hub.domain.compliance.model import (
@@ -29,7 +29,11 @@ PACKS_DIR = Path(__file__).resolve().parent / "packs"
 
 
 class ComplianceFileError(ValueError):
-    """A pack or profile file that cannot be used: ``file: field: reason``."""
+    """A pack or profile file that cannot be used: ``file: field: reason`` (``loc`` and ``reason`` apart)."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...] = (), reason: str = "") -> None:
+        super().__init__(message)
+        self.loc, self.reason = loc, reason or message
 
 
 class _Strict(BaseModel):
@@ -77,13 +81,31 @@ class _Networked(_Strict):
     at: date | None = None
 
 
+class _Attributes(BaseModel):
+    """Declared facts about a device; the ones rules read have a form, others are short texts or numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    resolution: str | None = Field(default=None, pattern=r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
+    retention_days: float | None = Field(default=None, ge=0, le=36500)
+
+    @model_validator(mode="after")
+    def _plain_extras(self) -> "_Attributes":
+        extra = self.model_extra or {}
+        if len(extra) > 50:
+            raise ValueError("more than 50 attributes")
+        for name, value in extra.items():
+            if isinstance(value, bool) or not isinstance(value, str | int | float) or len(str(value)) > 200:
+                raise ValueError(f"{name}: a text of up to 200 characters or a number")
+        return self
+
+
 class _Point(_Strict):
     device_id: str = Field(min_length=1, max_length=64)
     kind: str = Field(min_length=1, max_length=64)
     location: str = Field(min_length=1, max_length=64)
     required_platform: Platform | None = None
     networked: list[_Networked] = Field(default_factory=list)
-    attributes: dict[str, Annotated[str, Field(max_length=200)] | float] = Field(default_factory=dict, max_length=50)
+    attributes: _Attributes = Field(default_factory=_Attributes)
 
     @field_validator("location")
     @classmethod
@@ -119,7 +141,7 @@ def _read(path: Path) -> Any:
 def _error(path: Path, exc: ValidationError) -> ComplianceFileError:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(document)"
-    return ComplianceFileError(f"{path}: {where}: {first['msg']}")
+    return ComplianceFileError(f"{path}: {where}: {first['msg']}", tuple(first["loc"]), first["msg"])
 
 
 def load_pack(path: Path) -> list[Rule]:
@@ -156,28 +178,62 @@ def load_profiles(path: Path) -> list[SchoolProfile]:
         data = _Profiles.model_validate(_read(path))
     except ValidationError as exc:
         raise _error(path, exc) from None
-    return [
-        SchoolProfile(
-            school_id=p.school_id,
-            packs=tuple(p.packs) if p.packs is not None else None,
-            type=p.type,
-            boarding=p.boarding,
-            pickup_cards=p.pickup_cards,
-            perimeter=tuple(Segment(**s.model_dump()) for s in p.perimeter) if p.perimeter is not None else None,
-            points=tuple(
-                Point(
-                    pt.device_id,
-                    pt.kind,
-                    pt.location,
-                    pt.required_platform,
-                    tuple(Networked(**n.model_dump()) for n in pt.networked),
-                    dict(pt.attributes),
-                )
-                for pt in p.points
-            ),
-        )
-        for p in data.schools
-    ]
+    return [_profile(p) for p in data.schools]
+
+
+def parse_profile(data: Any, where: str) -> SchoolProfile:
+    """One school's profile from JSON-like data; ComplianceFileError says ``where: field: reason``."""
+    try:
+        return _profile(_Profile.model_validate(data))
+    except ValidationError as exc:
+        raise _error(Path(where), exc) from None
+
+
+def profile_data(profile: SchoolProfile) -> dict[str, Any]:
+    """A profile as the JSON a file or the API holds (the inverse of ``parse_profile``)."""
+    out: dict[str, Any] = {"school_id": profile.school_id}
+    for name in ("packs", "type", "boarding", "pickup_cards"):
+        value = getattr(profile, name)
+        if value is not None:
+            out[name] = list(value) if isinstance(value, tuple) else str(value) if name == "type" else value
+    if profile.perimeter is not None:
+        out["perimeter"] = [{k: v for k, v in vars(s).items() if v is not None} for s in profile.perimeter]
+    out["points"] = [
+        {
+            "device_id": p.device_id, "kind": p.kind, "location": p.location,
+            **({"required_platform": str(p.required_platform)} if p.required_platform else {}),
+            "networked": [
+                {"platform": str(n.platform), "how": n.how, **({"by": n.by} if n.by else {}),
+                 **({"at": n.at.isoformat()} if n.at else {})}
+                for n in p.networked
+            ],
+            **({"attributes": dict(p.attributes)} if p.attributes else {}),
+        }
+        for p in profile.points
+    ]  # fmt: skip
+    return out
+
+
+def _profile(p: "_Profile") -> SchoolProfile:
+    return SchoolProfile(
+        school_id=p.school_id,
+        packs=tuple(p.packs) if p.packs is not None else None,
+        type=p.type,
+        boarding=p.boarding,
+        pickup_cards=p.pickup_cards,
+        perimeter=tuple(Segment(**s.model_dump()) for s in p.perimeter) if p.perimeter is not None else None,
+        points=tuple(
+            Point(
+                pt.device_id,
+                pt.kind,
+                pt.location,
+                pt.required_platform,
+                tuple(Networked(**n.model_dump()) for n in pt.networked),
+                pt.attributes.model_dump(exclude_none=True),
+            )
+            for pt in p.points
+        ),
+    )
 
 
 def bundled_packs() -> dict[str, Path]:
@@ -187,7 +243,7 @@ def bundled_packs() -> dict[str, Path]:
 
 @dataclass(frozen=True)
 class Configured:
-    """The profiles ``hub.yaml`` names and every pack any school is judged by, loaded and checked."""
+    """The profiles file ``hub.yaml`` names, every bundled pack and the pack files named, loaded and checked."""
 
     profiles: tuple[SchoolProfile, ...]
     packs: Mapping[str, tuple[Rule, ...]]
@@ -232,8 +288,10 @@ def _load(settings: "HubSettings") -> Configured:
         named.update(
             {n: f"{settings.compliance.profiles}: {p.school_id}.packs" for n in p.packs or () if n not in named}
         )
-    packs = {}
+    packs = {name: tuple(load_pack(path)) for name, path in bundled.items()}  # any may be named later
     for name, where in named.items():
+        if name in packs:
+            continue
         path = bundled.get(name) or Path(name)
         if not path.is_file():
             raise ComplianceFileError(f"{where}: no pack {name!r}; bundled: {', '.join(bundled)}")
@@ -264,6 +322,8 @@ def _rules(settings: "HubSettings", own: tuple[str, ...] | None, district: str |
     names = own if own is not None else entry.packs if entry is not None and entry.packs is not None else None
     rules: dict[str, Rule] = {}
     for name in names if names is not None else settings.compliance.packs:
+        if name not in packs:  # a stored profile naming a pack file since removed
+            raise ComplianceFileError(f"no pack {name!r} loaded; bundled and configured: {', '.join(packs)}")
         rules.update({r.id: r for r in packs[name]})
     for o in settings.compliance.overrides:
         if o.rule in rules and o.district in (None, district):

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from hub.compliance.files import configured, rules_of
+from hub.compliance.files import rules_of
 from hub.compliance.observe import Metrics, local_day, observed_of
+from hub.compliance.stored import profiles_of
 from hub.domain.compliance.checks import LIVE_CHECKS, evaluate
 from hub.domain.compliance.model import Finding, Rule, SchoolProfile
 from hub.settings import HubSettings
@@ -34,7 +35,7 @@ def judge(
 ) -> dict[str, Judged]:
     """The profiled schools among ``schools`` (None: all), judged. ``live=False`` leaves out the rules
     about working devices (a report of a past month must not change with today's states)."""
-    profiles = configured(settings).profiles
+    profiles = profiles_of(session, settings)
     wanted = None if schools is None else set(schools)
     chosen = [p for p in profiles if wanted is None or p.school_id in wanted]
     observed = observed_of(session, [p.school_id for p in chosen], now, metrics) if live else {}

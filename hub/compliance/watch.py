@@ -13,7 +13,6 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.compliance.files import configured
 from hub.compliance.judge import judge
 from hub.compliance.ledger import Recorded, record
 from hub.compliance.observe import Metrics
@@ -21,6 +20,16 @@ from hub.settings import HubSettings
 from hub.sinks import Committed
 
 log = logging.getLogger(__name__)
+RETRY_S = 5.0  # after a failed pass
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    try:
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 class ComplianceWatch:
@@ -39,19 +48,22 @@ class ComplianceWatch:
     ) -> None:
         self.settings, self.sessions, self.metrics = settings, sessions, metrics
         self.is_leader, self.now = is_leader, now
-        self.profiled = {p.school_id for p in configured(settings).profiles}
         self.dirty: set[str] = set()
         self.wake = asyncio.Event()
         self.passes = 0  # judging passes done (for tests and /metrics)
         self.last: Recorded | None = None
 
     def committed(self, commit: Committed) -> None:
-        """Note the profiled schools whose devices or gateways changed."""
+        """Note the schools whose devices or gateways changed (judging skips those with no profile)."""
         for change in commit.changes:
             school = change.data.get("school_id") if change.type in ("device", "gateway") else None
-            if school in self.profiled:
-                self.dirty.add(school)
-                self.wake.set()
+            if isinstance(school, str):
+                self.mark(school)
+
+    def mark(self, school: str) -> None:
+        """Judge this school again soon (a device changed, or its profile was edited)."""
+        self.dirty.add(school)
+        self.wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Judge changed schools after ``settle_s``, and every school every ``evaluate_every_s``."""
@@ -73,9 +85,20 @@ class ComplianceWatch:
             schools, self.dirty = (None if full else self.dirty), set()
             if full:
                 next_full = loop.time() + every
-            if self.is_leader():
+            if not self.is_leader():
+                continue
+            try:
                 self.last = await asyncio.to_thread(self.evaluate, schools)
                 self.passes += 1
+            except Exception:  # a database that is busy or away: judge the same schools again soon
+                log.exception("compliance: judging %s failed; again in %g s", schools or "every school", RETRY_S)
+                if schools is None:
+                    next_full = loop.time()
+                else:
+                    self.dirty |= schools
+                self.wake.set()
+                if await _stopped_within(stop, RETRY_S):
+                    return
 
     def evaluate(self, schools: set[str] | None) -> Recorded:
         """Judge the schools (None: every profiled one) and record what changed, in one transaction."""

@@ -97,16 +97,14 @@ def build(
     start, end = month.range_in(tz)
     if start >= now:
         raise ReportError(f"{month} has not begun in {tz.key}")
-    names = {s.id: s.name or s.id for s in settings.schools}
-    acc, ranges = _Acc(), {}
+    names, acc, ranges = {s.id: s.name or s.id for s in settings.schools}, _Acc(), {}
     for school in schools:
         s0, s1 = month.range_in(settings.school_tz(school))
         ranges[school] = (s0, min(s1, now))
     for (s0, s1), group in _groups(ranges).items():
         _devices(session, settings, schools=group, start=s0, end=s1, names=names, acc=acc)
     alarms = _alarms(session, ranges)
-    # The rules about the inventory, judged on the month's last day; not the ones about devices
-    # working now, which would change a past month's report (its rates and repairs say that).
+    # Inventory rules on the month's last day; not live ones, which would change a past month (decision 58).
     judged = judge(session, settings, schools, min(end, now) - timedelta(microseconds=1), live=False)
     kpis = kpis_from(judged, device_states(session, schools), schools)
     findings = _findings(judged, names)

@@ -263,3 +263,45 @@ def test_the_ledger_keeps_when_each_finding_began_its_deadline_and_the_past(tmp_
         assert listed(at=datetime(2026, 11, 27, tzinfo=UTC)) == {}  # before the ledger began
     finally:
         svc.sessions.kw["bind"].dispose()
+
+
+async def test_a_failed_judging_pass_is_tried_again_with_the_same_schools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from hub.compliance import watch as watch_module
+
+    monkeypatch.setattr(watch_module, "RETRY_S", 0.05)
+    settings = hub_settings(
+        "mqtt://127.0.0.1:1",
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        unique_prefix(),
+        compliance={"settle_s": 0, "evaluate_every_s": 3600},
+    )
+    svc = build_services(settings)
+    watch = svc.compliance
+    assert watch is not None
+    calls: list[set[str] | None] = []
+
+    def flaky(schools: set[str] | None) -> Any:
+        calls.append(None if schools is None else set(schools))
+        if len(calls) == 2:
+            raise RuntimeError("database is locked")  # the pass after the first change fails once
+        return None
+
+    monkeypatch.setattr(watch, "evaluate", flaky)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch.run(stop))
+    try:
+        await asyncio.sleep(0.05)  # the first, full pass
+        watch.mark("school-x")
+        for _ in range(100):
+            if len(calls) >= 3:
+                break
+            await asyncio.sleep(0.02)
+        assert calls[:3] == [None, {"school-x"}, {"school-x"}]  # the change is judged again, not lost
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        svc.sessions.kw["bind"].dispose()
