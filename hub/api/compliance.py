@@ -1,6 +1,6 @@
 """Compliance findings of the schools in the caller's scope (``hub.domain.compliance``)."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -15,6 +15,8 @@ from hub.compliance.ledger import as_of, open_rows
 from hub.compliance.models import FindingRow
 from hub.compliance.observe import Metrics, metrics_from
 from hub.compliance.stored import profiles_of
+from hub.compliance.targets import Standing, targets
+from hub.compliance.targets import total as target_total
 from hub.domain.compliance.kpis import total
 from hub.domain.compliance.model import Finding, Rule
 from hub.settings import HubSettings
@@ -150,3 +152,51 @@ def compliance_kpis(
             for k in rows
         ],
     )  # fmt: skip
+
+
+class StandingOut(BaseModel):
+    district: str | None
+    bound: int = Field(description="schools the target binds")
+    met: int
+    missed: int
+    unknown: int = Field(description="schools lacking the data to tell: never counted as met")
+    rate: float | None = Field(description="met ÷ bound")
+    missed_schools: list[str]
+
+
+class TargetOut(BaseModel):
+    rule_id: str
+    text_zh: str
+    text_en: str
+    source: dict[str, str]
+    deadline: date = Field(description="the last day to meet it")
+    past: bool = Field(description="the deadline has passed")
+    total: StandingOut
+    districts: list[StandingOut]
+
+
+def _standing(s: Standing) -> StandingOut:
+    return StandingOut(district=s.district, bound=s.bound, met=s.met, missed=s.missed, unknown=s.unknown,
+                       rate=s.rate, missed_schools=sorted(s.missed_schools))  # fmt: skip
+
+
+@router.get("/compliance/targets")
+def compliance_targets(
+    svc: ServicesDep,
+    who: PrincipalDep,
+    session: SessionDep,
+    district: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[TargetOut]:
+    """Targets with a deadline and where each district in scope stands on them, judged now."""
+    try:
+        found = targets(session, svc.settings, schools_asked(svc, who, session, district, None), svc.now())
+    except ComplianceFileError as exc:
+        raise HTTPException(503, str(exc)) from None
+    return [
+        TargetOut(
+            rule_id=t.rule.id, text_zh=t.rule.text_zh, text_en=t.rule.text_en, source=vars(t.rule.source),
+            deadline=t.deadline, past=t.past, total=_standing(target_total(t)),
+            districts=[_standing(s) for _, s in sorted(t.districts.items(), key=lambda i: i[0] or "")],
+        )
+        for t in found
+    ]  # fmt: skip

@@ -305,3 +305,58 @@ async def test_a_failed_judging_pass_is_tried_again_with_the_same_schools(
         stop.set()
         await asyncio.wait_for(task, 5)
         svc.sessions.kw["bind"].dispose()
+
+
+def test_targets_show_each_district_s_standing_before_and_after_the_deadline(tmp_path: Path) -> None:
+    from hub.api.compliance import compliance_targets
+
+    future = tmp_path / "future.yaml"
+    future.write_text(
+        "pack: future\nrules:\n"
+        "  - id: FUTURE-OCA-POLICE\n    text_zh: 一键报警 2099 年前接入公安\n"
+        "    text_en: boxes on the police platform by 2099\n"
+        "    severity: major\n    check: networked_to_platform\n    in_force_from: 2100-01-01\n"
+        "    params: {kind: one_click_alarm, platform: police}\n"
+        "    source: {document: test, clause: '1', quote: q, confidence: INF}\n",
+        encoding="utf-8",
+    )
+    box = "{device_id: box, kind: one_click_alarm, location: guard_room%s}"
+    on_police = ", networked: [{platform: police, how: registration}]"
+    cam = "{device_id: cam, kind: camera, location: main_gate, networked: [{platform: local_video, how: registration}]}"
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text(
+        "schools:\n"
+        f"  - {{school_id: kg-1, type: kindergarten, points: [{box % on_police}, {cam}]}}\n"  # both networked
+        f"  - {{school_id: kg-2, type: kindergarten, points: [{box % ''}]}}\n"  # the box is not networked
+        "  - {school_id: kg-3, type: kindergarten}\n"  # nothing declared: unknown, not met
+        f"  - {{school_id: ps-4, type: primary, points: [{box % on_police}]}}\n",  # not a kindergarten
+        encoding="utf-8",
+    )
+    settings = hub_settings(
+        "mqtt://127.0.0.1:1",
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        unique_prefix(),
+        districts=[{"id": "east"}, {"id": "west"}],
+        schools=[
+            {"id": "kg-1", "district": "east"}, {"id": "kg-2", "district": "east"},
+            {"id": "kg-3", "district": "west"}, {"id": "ps-4", "district": "west"},
+        ],
+        compliance={"profiles": str(profiles), "packs": ["yongchuan-2021", str(future)]},
+    )  # fmt: skip
+    svc = build_services(settings)
+    try:
+        with svc.sessions() as session:
+            found = {t.rule_id: t for t in compliance_targets(svc=svc, who=Principal("it"), session=session)}
+            east_only = compliance_targets(svc=svc, who=Principal("it"), session=session, district="east")
+        kg = found["YC2021-KG-NET-100"]
+        assert (str(kg.deadline), kg.past) == ("2021-12-31", True)
+        by = {d.district: d for d in kg.districts}
+        assert (by["east"].bound, by["east"].met, by["east"].missed, by["east"].rate) == (2, 1, 1, 0.5)
+        assert by["east"].missed_schools == ["kg-2"]
+        assert (by["west"].bound, by["west"].unknown, by["west"].rate) == (1, 1, 0.0)  # kg-3 unknown; ps-4 not bound
+        assert (kg.total.bound, kg.total.met) == (3, 1)
+        early = found["FUTURE-OCA-POLICE"]  # judged before its deadline too: progress, not yet late
+        assert early.past is False and (early.total.bound, early.total.met, early.total.missed) == (4, 2, 1)
+        assert {d.district for t in east_only for d in t.districts} == {"east"}
+    finally:
+        svc.sessions.kw["bind"].dispose()

@@ -106,13 +106,15 @@ class Stack:
     @staticmethod
     def _profiles(workdir: Path) -> Path:
         """School A's west wall is 1.6 m with no fence zone (a failing rule); school B is a
-        kindergarten with pick-up cards whose perimeter was never surveyed (to check)."""
+        kindergarten with pick-up cards whose perimeter was never surveyed (to check), judged by
+        Yongchuan's pack too (a target with a deadline it cannot be seen to meet)."""
         path = workdir / "profiles.yaml"
         path.write_text(
             "schools:\n"
             "  - {school_id: school-a, type: primary, perimeter: [{id: west, wall_height_m: 1.6}],\n"
             "     points: [{device_id: a-fence, kind: fence, location: perimeter}]}\n"
-            "  - {school_id: school-b, type: kindergarten, pickup_cards: true}\n",
+            "  - {school_id: school-b, type: kindergarten, pickup_cards: true,\n"
+            "     packs: [zhenjiang-2018, yongchuan-2021]}\n",
             encoding="utf-8",
         )
         return path

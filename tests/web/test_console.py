@@ -313,12 +313,17 @@ def test_the_district_table_and_a_school_s_card_say_what_to_fix_first(page: Page
     page.click('.tabs a[data-view="compliance"]')
     table = page.locator(".compliance-table")
     expect(table.locator("h1")).to_contain_text("各校在线率、完好率、联网率与达标")
-    expect(table.locator("tbody tr")).to_have_count(2)
+    expect(table.locator("table.schools tbody tr")).to_have_count(2)
     row_a = table.locator('tr[data-school="school-a"]')
     expect(row_a).to_contain_text("第一实验小学")
     expect(row_a.locator(".verdict")).to_have_text("不达标")  # the 1.6 m wall without a fence
     expect(table.locator('tr[data-school="school-b"] .verdict')).to_have_text("待核实")  # perimeter never surveyed
     expect(table.locator(".kpi-tiles")).to_contain_text("达标率")
+    target = page.locator('.targets .target[data-rule="YC2021-KG-NET-100"]')
+    expect(target.locator("h3")).to_contain_text("幼儿园一键式紧急报警、视频监控系统联网达标率 100%")
+    expect(target.locator(".target-state")).to_have_text("逾期未达成")  # 2021-12-31 has passed
+    cells = target.locator('tr[data-district="haidian"] td')
+    expect(cells).to_have_text(["haidian", "1", "0", "0", "1", "0.0%"])  # bound, met, missed, to check, rate
     row_a.locator("a").click()
     card = page.locator(".compliance-card")
     expect(card.locator("h2").first).to_have_text("先整改（1 项，逾期在前，按严重程度）")

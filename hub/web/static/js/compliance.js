@@ -36,15 +36,48 @@ async function load(school) {
   const end = new Date();
   const start = new Date(end.getTime() - DAYS * 86400e3);
   const params = { start: start.toISOString(), end: end.toISOString(), ...(school ? { school } : {}) };
-  const [rates, kpis, findings] = await Promise.all([
+  const [rates, kpis, findings, targets] = await Promise.all([
     api("/rates", { params }),
     api("/compliance/kpis", { params: school ? { school } : {} }),
     school ? api("/compliance/findings", { params: { school } }) : Promise.resolve([]),
+    school ? Promise.resolve([]) : api("/compliance/targets"),
   ]);
-  return { rates, kpis, findings };
+  return { rates, kpis, findings, targets };
 }
 
-function table({ rates, kpis }) {
+/** Targets with a deadline: where each district stands (met, missed, unknown), before and after it. */
+function targetsPanel(targets) {
+  if (!targets.length) return null;
+  const heads = ["district", "bound", "met", "missed", "unknown", "rate"];
+  const one = (target) => {
+    const reached = target.total.bound > 0 && target.total.met === target.total.bound;
+    const state = reached ? "met" : target.past ? "late" : "open";
+    const row = (d) =>
+      h(
+        "tr",
+        { dataset: { district: d.district ?? "" } },
+        h("td", {}, d.district ?? t("compliance.targets.no_district")),
+        ...[d.bound, d.met, d.missed, d.unknown].map((n) => h("td", { class: "n" }, n)),
+        h("td", { class: "n" }, percent(d.rate)),
+      );
+    return h(
+      "article",
+      { class: `target target-${state}`, dataset: { rule: target.rule_id } },
+      h("h3", {}, currentLang() === "en" ? target.text_en : target.text_zh),
+      h(
+        "p",
+        {},
+        h("b", { class: "target-state" }, t(`compliance.targets.${state}`)),
+        ` · ${t("compliance.targets.deadline", { d: target.deadline })} · ${percent(target.total.rate)} (${target.total.met}/${target.total.bound})`,
+      ),
+      h("table", { class: "ranking" }, h("thead", {}, h("tr", {}, ...heads.map((k) => h("th", {}, t(`compliance.targets.col.${k}`))))), h("tbody", {}, ...target.districts.map(row))),
+      h("blockquote", {}, `“${target.source.quote}”`, h("cite", {}, ` ${target.source.document} ${target.source.clause}`)),
+    );
+  };
+  return h("section", { class: "panel targets" }, h("h2", {}, t("compliance.targets.title")), ...targets.map(one));
+}
+
+function table({ rates, kpis, targets }) {
   const kpiOf = new Map(kpis.schools.map((k) => [k.school_id, k]));
   const heads = ["rank", "school", "district", "online", "intact", "networked", "compliant", "trend"];
   const rows = rates.schools.map((r) => {
@@ -72,8 +105,9 @@ function table({ rates, kpis }) {
       [t("compliance.networked"), percent(kpis.networking_rate)],
       [t("compliance.rate"), `${percent(kpis.compliance_rate)} (${kpis.compliant}/${kpis.schools_total})`],
     ]),
-    h("table", { class: "ranking" }, h("thead", {}, h("tr", {}, ...heads.map((k) => h("th", {}, t(`compliance.col.${k}`))))), h("tbody", {}, ...rows)),
+    h("table", { class: "ranking schools" }, h("thead", {}, h("tr", {}, ...heads.map((k) => h("th", {}, t(`compliance.col.${k}`))))), h("tbody", {}, ...rows)),
     h("p", { class: "muted" }, t("compliance.note")),
+    targetsPanel(targets),
   );
 }
 
