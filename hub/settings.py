@@ -1,5 +1,6 @@
 """The hub's configuration (``hub.yaml``), parsed once into frozen models that reject unknown keys."""
 
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -226,10 +227,12 @@ class HubSettings(_Strict):
 
     def school_tz(self, school_id: str) -> ZoneInfo:
         """The time zone a school's days are cut in."""
-        for school in self.schools:
-            if school.id == school_id and school.timezone:
-                return ZoneInfo(school.timezone)
-        return ZoneInfo(self.timezone)
+        return self.school_zones.get(school_id) or ZoneInfo(self.timezone)
+
+    @cached_property
+    def school_zones(self) -> dict[str, ZoneInfo]:
+        """The schools with a time zone of their own (looked up once: a city has thousands)."""
+        return {s.id: ZoneInfo(s.timezone) for s in self.schools if s.timezone}
 
     @model_validator(mode="after")
     def _directory(self) -> "HubSettings":
