@@ -1,7 +1,7 @@
 """Every rule of every bundled pack: pass, fail and unknown cases, on profiles and live observations.
 
 Test ids name the seed file and clause (seed 002 = 镇江 2018, 003 = 永川 2021, 004 = 吉林 2012,
-000 = 南通 2018) or the standard a national rule comes from. The Zhenjiang inventory rules have
+000 = 南通 2018, 001 = 常州 2020) or the standard a national rule comes from. The Zhenjiang inventory rules have
 their cases in ``test_compliance_rules.py``; the check below counts both files.
 """
 
@@ -173,6 +173,19 @@ CASES: list[Case] = [
     ("seed004-5-2-box-local-only", "JL2012-OCA-POLICE", replace(SCHOOL, points=(replace(BOX, networked=(LOCAL,)),)),
      None, [("device:box-1", Status.FAIL)]),
     ("seed004-5-2-no-box", "JL2012-OCA-POLICE", replace(SCHOOL, points=(GATE_CAM,)), None, [("s1", Status.UNKNOWN)]),
+    # seed 001 三、6: 加强技防装备管理，充分发挥技防装备的作用
+    ("seed001-3-6-devices-working", "CZ2020-DEVICES-WORKING", SCHOOL, UP,
+     [("device:box-1", Status.PASS), ("device:cam-gate", Status.PASS)]),
+    ("seed001-3-6-box-offline-an-hour", "CZ2020-DEVICES-WORKING", SCHOOL,
+     seen(("box-1", "offline", 1, "timeout"), ("cam-gate", "online", 1, None)),
+     [("device:box-1", Status.FAIL), ("device:cam-gate", Status.PASS)]),
+    ("seed001-3-6-no-hub-data", "CZ2020-DEVICES-WORKING", SCHOOL, None, [("s1", Status.UNKNOWN)]),
+    # seed 001 三、7: 严格执行校园封闭式管理
+    ("seed001-3-7-gate-controlled", "CZ2020-CLOSED-CAMPUS",
+     replace(SCHOOL, points=(BOX, Point("gate-1", "access_gate", "main_gate"))), None,
+     [("access_gate@main_gate", Status.PASS)]),
+    ("seed001-3-7-open-gate", "CZ2020-CLOSED-CAMPUS", SCHOOL, None, [("access_gate@main_gate", Status.FAIL)]),
+    ("seed001-3-7-no-inventory", "CZ2020-CLOSED-CAMPUS", replace(SCHOOL, points=()), None, [("s1", Status.UNKNOWN)]),
     # seed 000 二、2: 巩固提升校园警务室、“一键报警”…
     ("seed000-2-2-has-a-box", "NT2018-OCA", SCHOOL, None, [("one_click_alarm@*", Status.PASS)]),
     ("seed000-2-2-no-box", "NT2018-OCA", replace(SCHOOL, points=(GATE_CAM,)), None,
