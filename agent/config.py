@@ -73,6 +73,11 @@ class DeviceConfig(_Strict):
     timeout_s: float | None = Field(default=None, gt=0, le=60)
     enabled: bool = True
     attributes: dict[str, str] = Field(default_factory=dict)
+    cameras: list[Id] = Field(
+        default_factory=list,
+        max_length=8,
+        description="cameras that see this device: a picture from each when it raises a security alarm",
+    )
     username: str | None = Field(default=None, description="camera user")
     password_env: str | None = Field(default=None, description="camera password from this variable")
     password_file: Path | None = Field(default=None, description="camera password from this file")
@@ -141,6 +146,10 @@ class AgentConfig(_Strict):
             if device.id in seen:
                 raise ValueError(f"device id {device.id!r} is used twice")
             seen.add(device.id)
+        for device in self.devices:
+            for camera in device.cameras:
+                if camera not in seen or camera == device.id:
+                    raise ValueError(f"device {device.id}: cameras: {camera!r} is not another device of this agent")
         return self
 
     def interval(self, device: DeviceConfig) -> float:

@@ -88,6 +88,7 @@ class Publisher:
         self.topics = {t: tree.topic(school_id, gateway_id, t) for t in MessageType}
         self.client_id = settings.client_id or f"cg-agent-{school_id}-{gateway_id}"
         self._wake = asyncio.Event()
+        self._images_due: asyncio.Queue[str] = asyncio.Queue(maxsize=64)  # pictures taken for the hub
         self.connected = asyncio.Event()
         self.rejected = 0
         self.sent = 0
@@ -95,6 +96,13 @@ class Publisher:
     def wake(self) -> None:
         """Tell the sender that the spool has new events."""
         self._wake.set()
+
+    def send_image(self, image_id: str) -> None:
+        """Publish a kept picture (or its absence) on the image topic when connected: a capture's answer."""
+        try:
+            self._images_due.put_nowait(image_id)
+        except asyncio.QueueFull:  # the hub asked for more than a gateway takes at once: it times out
+            log.warning("dropped picture %s: %d are waiting to be sent", image_id, self._images_due.qsize())
 
     def _presence(self, state: str, reason: str | None = None) -> bytes:
         data = {"state": state, "ts": utc_now(), "agent_version": self.agent_version, "reason": reason}
@@ -187,6 +195,7 @@ class Publisher:
                 tg.create_task(self._send_events(client), name="send-events")
                 tg.create_task(self._receive(client), name="receive")
                 tg.create_task(self._send_snapshots(client), name="snapshots")
+                tg.create_task(self._send_images(client), name="images")
                 tg.create_task(until_stopped(), name="until-stopped")
         except* _Stop:
             pass
@@ -246,7 +255,7 @@ class Publisher:
                     log.info("command %s from the hub", command.name)
                     if command.name == "rebirth":
                         await self._publish_state(client)
-                    elif command.name == "image" and command.image_id and self._images:
+                    elif command.name == "image" and command.image_id and self._images and not command.capture:
                         image = encode(self._images(command.image_id))
                         await client.publish(self.topics[MessageType.IMAGE], image, qos=1)
                     else:
@@ -254,6 +263,12 @@ class Publisher:
             except ContractError as exc:
                 self.rejected += 1
                 log.warning("dropped an invalid %s message: %s", message.topic.value.rsplit("/", 1)[-1], exc)
+
+    async def _send_images(self, client: aiomqtt.Client) -> None:
+        while True:
+            image_id = await self._images_due.get()
+            if self._images is not None:
+                await client.publish(self.topics[MessageType.IMAGE], encode(self._images(image_id)), qos=1)
 
     async def _send_snapshots(self, client: aiomqtt.Client) -> None:
         while True:

@@ -18,6 +18,7 @@ from agent import __version__, sdnotify
 from agent.alarms import AlarmChange, AlarmTracker
 from agent.availability import AvailabilityTracker, Transition
 from agent.camera.snapshots import SnapshotStore
+from agent.capture import Camera, Captures
 from agent.config import AgentConfig, DeviceConfig
 from agent.drivers import Driver, DriverContext
 from agent.drivers.registry import driver_factory, spec_for_address, specs
@@ -96,8 +97,18 @@ class Agent:
                 spec.prepare(config, self.context)  # resources its devices share (the camera pool)
         kept = self.context.shared.get("snapshots")
         self.snapshots = kept if isinstance(kept, SnapshotStore) else None
-        started = now()
-        saved_alarms = self.spool.alarm_states()
+        self._build(config)
+        extra = {"client_factory": client_factory} if client_factory else {}
+        self.publisher = Publisher(
+            config.mqtt, config.spool, school_id=config.school_id, gateway_id=config.gateway_id, spool=self.spool,
+            birth=self.birth, snapshot=self.snapshot, on_command=self.on_command, images=self.image,
+            snapshot_interval_s=config.snapshot_interval_s, agent_version=__version__, **extra,
+        )  # fmt: skip
+        self.captures = Captures(self._camera, self.publisher.send_image)
+
+    def _build(self, config: AgentConfig) -> None:
+        """Each enabled device's driver and trackers (alarm states as the spool kept them)."""
+        started, saved_alarms = self.now(), self.spool.alarm_states()
         for device in config.devices:
             if not device.enabled:
                 continue
@@ -117,21 +128,9 @@ class Agent:
                 alarms=AlarmTracker(profile.alarms, saved_alarms.get(device.id)),
                 interval_s=config.interval(device),
             )
-        extra = {"client_factory": client_factory} if client_factory else {}
-        self.publisher = Publisher(
-            config.mqtt,
-            config.spool,
-            school_id=config.school_id,
-            gateway_id=config.gateway_id,
-            spool=self.spool,
-            birth=self.birth,
-            snapshot=self.snapshot,
-            on_command=self.on_command,
-            images=self.image,
-            snapshot_interval_s=config.snapshot_interval_s,
-            agent_version=__version__,
-            **extra,
-        )
+        for d in self.devices.values():  # linked cameras must be cameras this agent checks
+            if bad := [cam for cam in d.config.cameras if self._camera(cam) is None]:
+                raise ConfigError(f"device {d.config.id}: cameras: {', '.join(bad)}: not an enabled camera")
 
     # --- messages -------------------------------------------------------------------------
 
@@ -146,7 +145,10 @@ class Agent:
                 model=d.profile.profile.model,
                 location=d.config.location,
                 interval_s=d.interval_s,
-                attributes=d.config.attributes,
+                attributes={
+                    **d.config.attributes,
+                    **({"cameras": ",".join(d.config.cameras)} if d.config.cameras else {}),
+                },
             )
             for d in self.devices.values()
         ]
@@ -202,9 +204,15 @@ class Agent:
             data_b64=base64.b64encode(jpeg).decode(),
         )
 
+    def _camera(self, device_id: str) -> Camera | None:
+        d = self.devices.get(device_id)
+        return d.driver if d is not None and isinstance(d.driver, Camera) else None
+
     def on_command(self, command: Command) -> None:
         """Act on a hub command the publisher does not handle itself."""
-        if command.name == "probe":
+        if command.name == "image" and command.capture:
+            self.captures.start(command)
+        elif command.name == "probe":
             for d in self.devices.values():
                 if d.loop and command.device_id in (None, d.config.id):
                     d.loop.probe()
@@ -352,6 +360,7 @@ class Agent:
         finally:
             if self.metrics_server is not None:
                 self.metrics_server.close()
+            await self.captures.close()
             for d in self.devices.values():
                 await d.driver.close()
             self.context.close()

@@ -21,8 +21,8 @@ from contract.errors import InvalidPayload, PayloadTooLarge, UnsupportedVersion
 from contract.topics import ID_PATTERN, MessageType
 
 SCHEMA_MAJOR = 1
-SCHEMA_MINOR = 2  # 1.1: Event.image_id, Command "image", the image message; 1.2: Event.detected, bounds,
-# SpoolStats.write_errors and .error, Presence.reason
+SCHEMA_MINOR = 3  # 1.1: Event.image_id, Command "image", the image message; 1.2: Event.detected, bounds,
+# SpoolStats.write_errors and .error, Presence.reason; 1.3: Command.capture (a camera's picture now)
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 MAX_PAYLOAD_BYTES = 1_048_576
 MAX_ACK_IDS = 5_000
@@ -211,11 +211,17 @@ class Command(_Message):
     name: Literal["rebirth", "probe", "image"]
     device_id: DeviceId | None = None
     image_id: ImageId | None = None
+    capture: bool | None = Field(
+        default=None,
+        description="1.3, with image: take the picture from camera device_id now and keep it as image_id",
+    )
 
     @model_validator(mode="after")
     def _image_needs_id(self) -> "Command":
         if self.name == "image" and not self.image_id:
             raise ValueError("the image command needs image_id")
+        if self.capture and (self.name != "image" or not self.device_id):
+            raise ValueError("capture is an image command with device_id (the camera)")
         return self
 
 

@@ -27,6 +27,7 @@ from campusguard.tasks import TaskHealth, cancel_and_wait, supervised
 from contract import TopicTree
 from contract.messages import utc_now
 from hub import __version__
+from hub.alarm_pictures import AlarmPictures
 from hub.api import alarms, inventory, ops, stream
 from hub.api import compliance as compliance_api
 from hub.api import deadletters as deadletters_api
@@ -99,12 +100,13 @@ def build_services(
         settings, sessions, metrics=metrics_from(state), is_leader=lambda: leader.is_leader, now=now
     )
     own = [sink for sink in (timeseries, notifier, compliance) if sink is not None]
+    pictures = AlarmPictures(snapshots, state, sessions, live, now)
     ingest = Ingest(
         settings,
         state,
         store,
         metrics,
-        sinks=(live, forwarder, snapshots, *own, *extra_sinks),
+        sinks=(live, forwarder, snapshots, pictures, *own, *extra_sinks),
         publish=link.publish,
         on_image=snapshots.on_image,
         now=now,
@@ -114,7 +116,7 @@ def build_services(
     if settings.gateways.enrolment == "registered":
         ingest.registered = store.registered_gateways()
     services = Services(settings, sessions, ingest, link, live, metrics, now, leader, forwarder, snapshots, timeseries)
-    services.notifier, services.compliance = notifier, compliance
+    services.notifier, services.compliance, services.pictures = notifier, compliance, pictures
     return services
 
 
@@ -269,6 +271,8 @@ def create_app(
                     await cancel_and_wait(tasks.ingest)  # it publishes acks: one cancel can get lost there
                     await svc.ingest.close()  # a batch under way is written before the pool goes
                     await svc.snapshots.close()
+                    if svc.pictures is not None:
+                        await svc.pictures.close()
                     forward_stop.set()
         finally:
             if isinstance(sink, EmbeddedStore):

@@ -122,28 +122,49 @@ class Snapshots:
         await cancel_and_wait(*tasks)
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _fetch(self, school_id: str, gateway_id: str, device_id: str | None, image_id: str) -> StoredImage:
-        key = (school_id, image_id)
+    async def _ask(self, school_id: str, gateway_id: str, command: Command) -> Image:
+        """Send a command that the gateway answers with an image message, and wait for it."""
+        assert command.image_id is not None
+        key = (school_id, command.image_id)
         waiter: asyncio.Future[Image] = asyncio.get_running_loop().create_future()
         self._waiting[key] = waiter
         try:
-            command = Command(
-                command_id=new_event_id(), ts=self.now(), name="image", device_id=device_id, image_id=image_id
-            )
             topic = self.tree.topic(school_id, gateway_id, MessageType.COMMAND)
             if not await self.publish(topic, encode_message(command)):
                 raise SnapshotError(f"cannot ask gateway {school_id}/{gateway_id}: the broker is not connected")
             try:
                 async with asyncio.timeout(self.timeout_s):
-                    image = await waiter
+                    return await waiter
             except TimeoutError:
                 raise SnapshotError(
-                    f"gateway {school_id}/{gateway_id} sent no image {image_id} within {self.timeout_s:g} s"
+                    f"gateway {school_id}/{gateway_id} sent no image {command.image_id} within {self.timeout_s:g} s"
                 ) from None
         finally:
             self._waiting.pop(key, None)
+
+    async def _fetch(self, school_id: str, gateway_id: str, device_id: str | None, image_id: str) -> StoredImage:
+        command = Command(
+            command_id=new_event_id(), ts=self.now(), name="image", device_id=device_id, image_id=image_id
+        )
+        image = await self._ask(school_id, gateway_id, command)
+        return await self._keep(school_id, gateway_id, device_id, image, None)
+
+    async def capture(
+        self, school_id: str, gateway_id: str, camera_id: str, image_id: str, alarm_id: str
+    ) -> StoredImage:
+        """Ask the gateway for a picture from ``camera_id`` now, and keep it as the alarm's."""
+        command = Command(
+            command_id=new_event_id(), ts=self.now(), name="image", device_id=camera_id, image_id=image_id, capture=True
+        )
+        image = await self._ask(school_id, gateway_id, command)
+        return await self._keep(school_id, gateway_id, camera_id, image, alarm_id)
+
+    async def _keep(
+        self, school_id: str, gateway_id: str, device_id: str | None, image: Image, alarm_id: str | None
+    ) -> StoredImage:
+        image_id = image.image_id
         if image.data_b64 is None:
-            raise SnapshotGone(f"gateway {school_id}/{gateway_id} no longer keeps image {image_id}")
+            raise SnapshotGone(f"gateway {school_id}/{gateway_id} has no image {image_id}")
         try:
             data = base64.b64decode(image.data_b64, validate=True)
         except binascii.Error:
@@ -154,11 +175,12 @@ class Snapshots:
             image_id=image_id,
             school_id=school_id,
             gateway_id=gateway_id,
-            device_id=image.device_id or device_id,
+            device_id=device_id if alarm_id else image.device_id or device_id,  # a capture: the camera asked
             taken_at=image.taken,
             fetched_at=self.now(),
             content_type=image.content_type,
             data=data,
+            alarm_id=alarm_id,
         )
         await asyncio.to_thread(self._store, row)
         return StoredImage(image.content_type, data, image.taken)

@@ -212,6 +212,26 @@ class CameraDriver:
         values.update(self._carried)
         return values
 
+    async def capture(self, image_id: str) -> bool:
+        """Take a picture now (one decoded frame) and keep it as ``image_id``; False if none came."""
+        if self.snapshots is None:
+            return False
+        s = self.settings
+        url = with_credentials(self._stream_url(), self.device.username, self.password)
+        result, _ = await self.pool.run(
+            lambda: read_stream(
+                url, decode_frames=1, liveness_s=0.0, transport=s.transport, open_timeout_s=s.open_timeout_s,
+                read_timeout_s=s.read_timeout_s, deadline_s=s.deadline_s,
+            )
+        )  # fmt: skip
+        if not result.frames:
+            log.info("%s: no picture for %s: %s", self.device.id, image_id, result.error or "no frame")
+            return False
+        jpeg, _ = await self.pool.run(encode_jpeg, result.frames[-1])
+        store = self.snapshots
+        await asyncio.to_thread(store.save, self.device.id, jpeg, datetime.now(UTC), image_id)
+        return True
+
     async def _onvif_check(self) -> dict[str, Value]:
         """The ONVIF part of a check: a full probe every ``onvif_every`` checks, events every time."""
         values: dict[str, Value] = {}

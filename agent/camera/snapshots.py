@@ -16,10 +16,12 @@ class SnapshotStore:
         self.retention_s = retention_h * 3600
         self._last_prune = 0.0
 
-    def save(self, device_id: str, jpeg: bytes, taken: datetime) -> str:
-        """Keep a JPEG; return its id."""
+    def save(self, device_id: str, jpeg: bytes, taken: datetime, image_id: str | None = None) -> str:
+        """Keep a JPEG (under ``image_id`` when the hub named it); return its id."""
+        if image_id is not None and (not _ID.match(image_id) or ".." in image_id):
+            raise ValueError(f"image id {image_id!r} is not a plain name")
         self.directory.mkdir(parents=True, exist_ok=True)
-        image_id = f"{device_id}.{taken.strftime('%Y%m%dT%H%M%S%f')}"
+        image_id = image_id or f"{device_id}.{taken.strftime('%Y%m%dT%H%M%S%f')}"
         path = self.directory / f"{image_id}.jpg"
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(jpeg)

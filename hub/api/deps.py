@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from campusguard.tasks import TaskHealth
+from hub.alarm_pictures import AlarmPictures
 from hub.auth.principal import CsrfRejected, NotAuthenticated, Principal, authenticate
 from hub.compliance.watch import ComplianceWatch
 from hub.db.models import Alarm
@@ -43,6 +44,7 @@ class Services:
     tasks: dict[str, TaskHealth] = field(default_factory=dict)
     notifier: Notifier | None = None  # None: no notification rules  # the lifespan's supervised tasks
     compliance: "ComplianceWatch | None" = None  # the findings ledger's keeper
+    pictures: "AlarmPictures | None" = None  # pictures captured beside security alarms
 
 
 def services(request: Request) -> Services:

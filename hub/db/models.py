@@ -179,6 +179,7 @@ class Snapshot(Base):
     fetched_at: Mapped[datetime]
     content_type: Mapped[str] = mapped_column(String(32))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    alarm_id: Mapped[str | None] = mapped_column(String(64), index=True)  # a picture taken for this alarm
 
 
 class AuditEntry(Base):

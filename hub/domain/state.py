@@ -43,6 +43,7 @@ class DeviceState:
     reason: str | None = None
     since: datetime | None = None
     location: str = ""
+    cameras: tuple[str, ...] = ()  # the cameras that see it (its birth's ``cameras`` attribute)
     metrics: Mapping[str, MetricValue] | None = None  # of the last heartbeat, as the agent measured them
 
 
@@ -145,6 +146,7 @@ class HubState:
             self.members.get((school_id, device.gateway_id), set()).discard(info.id)
             device.gateway_id, device.kind = gateway_id, info.kind
         device.location = info.location
+        device.cameras = tuple(c for c in info.attributes.get("cameras", "").split(",") if c)
         self.members.setdefault((school_id, gateway_id), set()).add(info.id)
 
     def on_snapshot(

@@ -48,9 +48,12 @@ DEVICES = {
         ("a-panic-2", "panic", "校长室"),
         ("a-panic-3", "panic", "<img src=x onerror=alert(1)>值班室"),
         ("a-fence", "fence", "东侧围墙"),
+        ("a-panic-cam", "panic", "门卫室"),  # seen by a-cam-gate: its alarms come with a picture
     ],
     "school-b": [("b-panic-1", "panic", "门卫室")],
 }
+CAMERA = "a-cam-gate"  # an MJPEG camera of school A's, linked to a-panic-cam
+LINKED = {"a-panic-cam": [CAMERA]}
 ACCOUNTS = {
     "guard-a": ("guard", ["school-a"], None),
     "guard-b": ("guard", ["school-b"], None),
@@ -80,6 +83,7 @@ class Stack:
         )
         self.prefix = prefix
         self.broker_url = broker.url
+        self.camera_port = free_port()
         self.sim = Simulator(
             SimConfig.model_validate(
                 {
@@ -92,7 +96,10 @@ class Stack:
                             ],
                         }
                         for school, devices in DEVICES.items()
-                    ]
+                    ],
+                    "cameras": [
+                        {"id": CAMERA, "port": self.camera_port, "onvif": False, "username": None, "password": None}
+                    ],
                 }
             )
         )
@@ -151,10 +158,25 @@ class Stack:
                         "address": d.address,
                         "unit_id": d.unit_id,
                         "location": locations[d.id],
+                        "cameras": LINKED.get(d.id, []),
                     }
                     for d in self.sim.devices.values()
                     if d.id in locations
-                ],
+                ]
+                + (
+                    [
+                        {
+                            "id": CAMERA,
+                            "profile": "camera/generic-mjpeg",
+                            "location": "门卫室",
+                            "interval_s": 30,
+                            "address": f"http://127.0.0.1:{self.camera_port}/mjpeg",
+                        }
+                    ]
+                    if school == "school-a"
+                    else []
+                ),
+                "cameras": {"snapshot_dir": str(self.workdir / f"snapshots-{school}"), "cpu_budget_cores": 0.5},
             }
         )
 

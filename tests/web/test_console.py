@@ -3,6 +3,7 @@
 import time
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -353,3 +354,26 @@ def test_a_fence_cut_is_one_incident_and_the_board_keeps_priority_order(page: Pa
     # only what a person must act on now: unacknowledged, and a panic or break-in or escalated
     assert all(state == "raised" and (int(p) <= 1 or esc == "yes") for state, p, esc in pulsing), pulsing
     stack.act("a-fence", "restore", {"zone": 3})
+
+
+def test_a_panic_press_shows_the_linked_camera_s_picture_on_its_card_within_3_s(page: Page, stack: Stack) -> None:
+    sign_in(page, stack, "guard-a")
+    stack.act("a-panic-cam", "press")
+    panic = card(page, "a-panic-cam", "raised")
+    expect(panic).to_have_count(1, timeout=3_000)
+    picture = panic.locator(".pictures img")
+    expect(picture).to_have_count(1, timeout=3_000)  # within 3 s of the card: the gate, as the camera saw it
+    expect(picture).to_have_attribute("data-camera", "a-cam-gate")
+    wait_until(lambda: picture.evaluate("img => img.complete && img.naturalWidth > 0"), 5)  # a real JPEG
+    alarm_id = panic.get_attribute("data-id")
+    page.goto(f"{stack.url}/#/alarm/{alarm_id}")
+    expect(page.locator(".alarm-pictures .pictures.large img")).to_have_count(1)
+    # Another school's guard cannot fetch it (signed in as the console signs in: a session cookie).
+    src = page.locator(".alarm-pictures img").get_attribute("src")
+    assert src
+    with httpx.Client(base_url=stack.url, timeout=5) as guard_b:
+        assert guard_b.post("/api/v1/auth/login", json={"username": "guard-b", "password": PASSWORD}).status_code == 200
+        assert guard_b.get(src).status_code == 404
+        assert guard_b.get(f"/api/v1/alarms/{alarm_id}/pictures").status_code == 404
+    stack.act("a-panic-cam", "release")
+    stack.act("a-panic-cam", "reset")

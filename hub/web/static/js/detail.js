@@ -1,4 +1,5 @@
 // One alarm: what, where, which device, its history, the camera snapshot, and the next action.
+import { PICTURE_KINDS, pictureStrip } from "./pictures.js";
 import { actionError, awaitsReset, keepAlarm, openAction } from "./actions.js";
 import { api } from "./api.js";
 import { h, replace } from "./dom.js";
@@ -155,6 +156,9 @@ export async function renderAlarm(view, alarmId) {
           timeline(alarm),
         ),
         snapshot(alarm),
+        PICTURE_KINDS.has(alarm.kind)
+          ? h("section", { class: "panel alarm-pictures" }, h("h2", {}, t("pictures.title")), pictureStrip(alarm, { large: true }))
+          : null,
         device
           ? h("section", { class: "panel" }, h("h2", {}, t("detail.device_history")), deviceHistory(history.items))
           : null,

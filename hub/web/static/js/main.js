@@ -14,6 +14,7 @@ import { renderUptime } from "./uptime.js";
 import { renderDeadLetters } from "./deadletters.js";
 import { renderReports } from "./reports.js";
 import { renderCompliance } from "./compliance.js";
+import { addPicture } from "./pictures.js";
 
 const view = document.getElementById("view");
 let stream = null;
@@ -27,6 +28,8 @@ const muted = new Set(); // alarm ids whose sound the guard silenced
 function applyEvent(type, data) {
   if (type === "alarm") {
     store.alarms.set(data.id, { ...store.alarms.get(data.id), ...data });
+  } else if (type === "alarm_image") {
+    addPicture(data);
   } else if (type === "device") {
     const key = deviceKey(data.school_id, data.id);
     const known = store.devices.get(key);
@@ -39,7 +42,7 @@ function onEvent(type, data) {
   if (loading) pending.push([type, data]);
   else {
     applyEvent(type, data);
-    changed(type === "alarm" ? "alarms" : "devices");
+    changed(type === "alarm" || type === "alarm_image" ? "alarms" : "devices");
   }
 }
 

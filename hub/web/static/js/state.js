@@ -6,6 +6,7 @@ export const store = {
   schools: new Map(), // id -> {id, name}
   devices: new Map(), // "school/device" -> device
   alarms: new Map(), // id -> alarm
+  pictures: new Map(), // alarm id -> [{image_id, device_id, taken_at, url}]: what linked cameras saw
 };
 
 const listeners = new Set();

@@ -43,7 +43,7 @@ export class LiveStream {
         this.timer = setTimeout(() => this.open(true), RETRY_MS);
       }
     });
-    for (const type of ["alarm", "device", "gateway"]) {
+    for (const type of ["alarm", "device", "gateway", "alarm_image"]) {
       source.addEventListener(type, (event) => {
         this.lastEventId = event.lastEventId;
         document.body.dataset.lastEventId = event.lastEventId;
