@@ -60,6 +60,11 @@ def _school_devices(
     if only is not None:
         boxes = [b for b in boxes if str(b["id"]).split("-", 1)[1] in only]
     on_bus = [{**d, "address": f"tcp://127.0.0.1:{bus_port}", "location": _location(d["id"])} for d in boxes]
+    gate_camera = f"s{index}-cam-gate"
+    if any(c["id"] == gate_camera for c in cameras):  # the gate camera sees the gatehouse's panic box
+        for d in on_bus:
+            if d["id"] == f"s{index}-panic-gate":
+                d["cameras"] = [gate_camera]
     camera_devices = [
         {
             "id": c["id"],

@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/console_screenshots.py [--out docs/img]
 
-Writes console-board.png, camera-uptime.png, compliance-table.png and compliance-card.png at
+Writes console-board.png, panic-card.png (the panic card with its camera's picture),
+camera-uptime.png, compliance-table.png and compliance-card.png at
 1366x768 (a control-room screen), alarm-detail.png, and console-phone.png at 390x844. The demo runs
 minutes, not weeks, so before it starts the script writes 30 days of made-up availability history
 for the demo's four cameras into the demo database (a few outages, a camera covered for most of a
@@ -138,6 +139,10 @@ def main() -> int:
             page.mouse.move(0, 0)
             page.wait_for_selector("#toast", state="hidden")
             page.screenshot(path=args.out / "console-board.png")
+            panic = page.locator('.alarm-card[data-kind="panic"]').first
+            panic.locator(".pictures img").wait_for(timeout=20_000)
+            page.wait_for_function("() => [...document.querySelectorAll('.pictures img')].every(i => i.complete)")
+            panic.screenshot(path=args.out / "panic-card.png")
 
             page.locator('.alarm-card[data-kind="video_blind"] .act-detail').click()
             page.wait_for_selector(".alarm-detail img.snapshot", timeout=20_000)
@@ -174,6 +179,7 @@ def main() -> int:
             demo.wait()
     shots = (
         "console-board.png",
+        "panic-card.png",
         "alarm-detail.png",
         "camera-uptime.png",
         "compliance-table.png",
