@@ -56,6 +56,7 @@ class Forwarder:
         self.senders: dict[str, Sender] = senders if senders is not None else self._build_senders()
         self._wakes = {route.name: asyncio.Event() for route in settings.routes}
         self._preferred: dict[str, tuple[int, float]] = {}
+        self._announcing: set[asyncio.Task[None]] = set()  # live forwarding changes being written
 
     def _build_senders(self) -> dict[str, Sender]:
         senders: dict[str, Sender] = {}
@@ -96,6 +97,7 @@ class Forwarder:
         finally:
             await cancel_and_wait(*tasks)
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*self._announcing, return_exceptions=True)  # short writes: let them land
             for sender in self.senders.values():
                 await sender.close()
 
@@ -147,11 +149,40 @@ class Forwarder:
                     delivered_to=name,
                 )
                 self._preferred[route.name] = (route.receivers.index(name), time.monotonic())
+                self._announce(message, "delivered", delivered_to=name)
                 return
         delay = await asyncio.to_thread(self.outbox.retry_later, message.outbox_id, self.now(), "; ".join(errors))
         log.warning(
             "route %s: alarm %s not delivered (%s); again in %.1f s", route.name, message.alarm_id, errors, delay
         )
+        self._announce(message, "pending", error="; ".join(errors)[:500], retry_in_s=round(delay, 1))
+
+    def _announce(self, message: Outbound, state: str, **detail: object) -> None:
+        """Tell the consoles where the alarm stands with the receivers (a live ``forwarding`` change),
+        in a task of its own: the lane goes on to its next alarm without waiting for this write."""
+        if self.broadcaster is None:
+            return
+        task = asyncio.create_task(self._write_announcement(message, state, detail), name="forward:announce")
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+
+    async def _write_announcement(self, message: Outbound, state: str, detail: dict[str, object]) -> None:
+        assert self.broadcaster is not None
+        data = {
+            "school_id": message.school_id, "alarm_id": message.alarm_id, "route": message.route,
+            "restore": message.restore, "state": state, "at": self.now().isoformat(), **detail,
+        }  # fmt: skip
+        try:
+            events = await asyncio.to_thread(self._record, data)
+        except Exception:  # the database away: the console still sees it on its next reload
+            log.exception("could not announce the forwarding of alarm %s", message.alarm_id)
+            return
+        for event in events:
+            self.broadcaster.publish(event)
+
+    def _record(self, data: dict[str, object]) -> list[live.LiveEvent]:
+        with self.sessions.begin() as session:
+            return live.record(session, [("forwarding", data)], self.now())
 
     async def trouble(self, receiver: str, active: bool, detail: str) -> None:
         """Raise or clear the receiver's communication trouble alarm in the ledger."""

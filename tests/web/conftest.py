@@ -49,8 +49,9 @@ DEVICES = {
         ("a-panic-3", "panic", "<img src=x onerror=alert(1)>值班室"),
         ("a-fence", "fence", "东侧围墙"),
         ("a-panic-cam", "panic", "门卫室"),  # seen by a-cam-gate: its alarms come with a picture
+        ("a-panic-fwd", "panic", "教学楼"),  # forwarded to the receiver
     ],
-    "school-b": [("b-panic-1", "panic", "门卫室")],
+    "school-b": [("b-panic-1", "panic", "门卫室"), ("b-panic-fwd", "panic", "教学楼")],
 }
 CAMERA = "a-cam-gate"  # an MJPEG camera of school A's, linked to a-panic-cam
 LINKED = {"a-panic-cam": [CAMERA]}
@@ -69,6 +70,8 @@ class Stack:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="web-test-stack", daemon=True)
         prefix = f"w{uuid.uuid4().hex[:10]}/v1"
+        self.receiver_port = free_port()
+        self.received: list[bytes] = []  # what the police receiver (a webhook here) was sent
         self.settings = HubSettings.model_validate(
             {
                 "mqtt": {"url": broker.url, "topic_prefix": prefix, "client_id": f"hub-{uuid.uuid4().hex[:8]}"},
@@ -79,6 +82,18 @@ class Stack:
                 "schools": [{"id": s, "name": name, "district": "haidian"} for s, name in SCHOOLS.items()],
                 "timeseries": {"backend": "embedded", "flush_s": 0.2},
                 "compliance": {"profiles": str(self._profiles(workdir)), "packs": ["zhenjiang-2018"]},
+                # School A's panic alarms go to a receiver (a local webhook); school B has no account: 未联网.
+                "forwarding": {
+                    "receivers": {
+                        "police-110": {
+                            "type": "webhook",
+                            "url": f"http://127.0.0.1:{self.receiver_port}/",
+                            "secret": "web-tests-shared-secret",
+                        }
+                    },
+                    "routes": [{"name": "110", "primary": "police-110"}],
+                    "schools": {"school-a": {"account": "A001"}},
+                },
             }
         )
         self.prefix = prefix
@@ -181,6 +196,7 @@ class Stack:
         )
 
     async def _start(self) -> None:
+        await self._start_receiver()
         await self.sim.start()
         await self._start_hub()
         assert self.services is not None
@@ -195,6 +211,20 @@ class Stack:
         for school in DEVICES:
             agent = Agent(self._agent_config(school))
             self.agent_tasks.append(asyncio.create_task(agent.run(self.agent_stop), name=f"agent:{school}"))
+
+    async def _start_receiver(self) -> None:
+        """The police receiver: a webhook that acknowledges every alarm with 200."""
+        from aiohttp import web
+
+        async def receive(request: web.Request) -> web.Response:
+            self.received.append(await request.read())
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_post("/", receive)
+        self.receiver = web.AppRunner(app)
+        await self.receiver.setup()
+        await web.TCPSite(self.receiver, "127.0.0.1", self.receiver_port).start()
 
     async def _start_hub(self) -> None:
         app = create_app(self.settings)
@@ -240,6 +270,7 @@ class Stack:
         if self.server_task is not None and not self.server_task.done():
             await self._stop_hub()
         await self.sim.stop()
+        await self.receiver.cleanup()
 
     def stop(self) -> None:
         """Stop everything and the loop."""

@@ -1,5 +1,6 @@
 """The guards' console in Chromium against a running hub with simulators: the issue's must-shows."""
 
+import re
 import time
 from typing import Any
 
@@ -377,3 +378,20 @@ def test_a_panic_press_shows_the_linked_camera_s_picture_on_its_card_within_3_s(
         assert guard_b.get(f"/api/v1/alarms/{alarm_id}/pictures").status_code == 404
     stack.act("a-panic-cam", "release")
     stack.act("a-panic-cam", "reset")
+
+
+def test_a_card_says_whether_the_alarm_reached_the_police_or_cannot(page: Page, stack: Stack) -> None:
+    sign_in(page, stack, "admin")
+    stack.act("a-panic-fwd", "press")
+    delivered = card(page, "a-panic-fwd", "raised").locator('.fwd[data-route="110"]')
+    expect(delivered).to_have_attribute("data-state", "delivered", timeout=5_000)
+    expect(delivered).to_contain_text("已送达 110")
+    assert re.search(r"\d{2}:\d{2}:\d{2}", delivered.inner_text()), "the time it was delivered, to the second"
+    assert stack.received, "the receiver really got it"
+    stack.act("b-panic-fwd", "press")  # school B has no account at the receiving centre
+    unroutable = card(page, "b-panic-fwd", "raised").locator('.fwd[data-route="110"]')
+    expect(unroutable).to_have_attribute("data-state", "unroutable", timeout=5_000)
+    expect(unroutable).to_contain_text("未联网")
+    for device in ("a-panic-fwd", "b-panic-fwd"):
+        stack.act(device, "release")
+        stack.act(device, "reset")

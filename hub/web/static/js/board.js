@@ -4,6 +4,7 @@ import { awaitsReset, openAction } from "./actions.js";
 import { h, replace } from "./dom.js";
 import { ago, shortTime } from "./format.js";
 import { kindName, t } from "./i18n.js";
+import { forwardingLine } from "./forwarding.js";
 import { pictureStrip } from "./pictures.js";
 import { alarmOrder, deviceOf, may, priority, schoolName, store } from "./state.js";
 
@@ -199,6 +200,7 @@ function card([alarm, ...others]) {
     ),
     h("p", { class: "where" }, where.join(" · ")),
     conditionLine(alarm),
+    forwardingLine(alarm),
     pictureStrip(alarm),
     others.length ? signals(others) : null,
     alarm.acknowledged_by && alarm.state === "acknowledged"

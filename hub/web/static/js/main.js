@@ -14,6 +14,7 @@ import { renderUptime } from "./uptime.js";
 import { renderDeadLetters } from "./deadletters.js";
 import { renderReports } from "./reports.js";
 import { renderCompliance } from "./compliance.js";
+import { applyForwarding, fetchForwardingSoon } from "./forwarding.js";
 import { addPicture } from "./pictures.js";
 
 const view = document.getElementById("view");
@@ -27,9 +28,12 @@ const muted = new Set(); // alarm ids whose sound the guard silenced
 
 function applyEvent(type, data) {
   if (type === "alarm") {
+    if (!store.alarms.has(data.id)) fetchForwardingSoon(data.id);
     store.alarms.set(data.id, { ...store.alarms.get(data.id), ...data });
   } else if (type === "alarm_image") {
     addPicture(data);
+  } else if (type === "forwarding") {
+    applyForwarding(data);
   } else if (type === "device") {
     const key = deviceKey(data.school_id, data.id);
     const known = store.devices.get(key);
@@ -42,7 +46,7 @@ function onEvent(type, data) {
   if (loading) pending.push([type, data]);
   else {
     applyEvent(type, data);
-    changed(type === "alarm" || type === "alarm_image" ? "alarms" : "devices");
+    changed(["alarm", "alarm_image", "forwarding"].includes(type) ? "alarms" : "devices");
   }
 }
 

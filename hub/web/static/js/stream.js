@@ -43,7 +43,7 @@ export class LiveStream {
         this.timer = setTimeout(() => this.open(true), RETRY_MS);
       }
     });
-    for (const type of ["alarm", "device", "gateway", "alarm_image"]) {
+    for (const type of ["alarm", "device", "gateway", "alarm_image", "forwarding"]) {
       source.addEventListener(type, (event) => {
         this.lastEventId = event.lastEventId;
         document.body.dataset.lastEventId = event.lastEventId;
