@@ -104,7 +104,8 @@ class Agent:
             birth=self.birth, snapshot=self.snapshot, on_command=self.on_command, images=self.image,
             snapshot_interval_s=config.snapshot_interval_s, agent_version=__version__, **extra,
         )  # fmt: skip
-        self.captures = Captures(self._camera, self.publisher.send_image)
+        keep = self.snapshots.save if self.snapshots else None
+        self.captures = Captures(self._camera, self.publisher.send_image, keep)
 
     def _build(self, config: AgentConfig) -> None:
         """Each enabled device's driver and trackers (alarm states as the spool kept them)."""
@@ -191,7 +192,7 @@ class Agent:
 
     def image(self, image_id: str) -> Image:
         """A kept camera snapshot as a message (without data when it has expired)."""
-        kept = self.snapshots.load(image_id) if self.snapshots else None
+        kept = self.captures.recent(image_id) or (self.snapshots.load(image_id) if self.snapshots else None)
         device_id = image_id.split(".", 1)[0]
         if kept is None:
             return Image(ts=self.now(), image_id=image_id, device_id=device_id if device_id in self.devices else None)

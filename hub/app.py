@@ -31,6 +31,7 @@ from hub.alarm_pictures import AlarmPictures
 from hub.api import alarms, inventory, ops, stream
 from hub.api import compliance as compliance_api
 from hub.api import deadletters as deadletters_api
+from hub.api import live_view as live_view_api
 from hub.api import notifications as notifications_api
 from hub.api import profiles as profiles_api
 from hub.api import rates as rates_api
@@ -50,6 +51,7 @@ from hub.forwarding.worker import Forwarder
 from hub.ingest import Ingest
 from hub.leader import Leadership
 from hub.live import Broadcaster
+from hub.live_view import LiveView
 from hub.metrics import Metrics
 from hub.mqtt import ClientFactory, MqttLink
 from hub.notify.notifier import Notifier
@@ -284,6 +286,7 @@ def create_app(
     app.state.services = svc
     app.state.forwarder = svc.forwarder
     app.state.snapshots = svc.snapshots
+    app.state.live_view = LiveView(svc.snapshots)
     _routes(app)
     return app
 
@@ -298,6 +301,7 @@ def _routes(app: FastAPI) -> None:
     api.include_router(deadletters_api.router)
     api.include_router(registry_api.router)
     api.include_router(profiles_api.router)  # /compliance/profiles
+    api.include_router(live_view_api.router)  # /schools/{s}/devices/{d}/live.jpg
     app.include_router(api)
     app.include_router(auth_routes.router)  # login is public; logout and me check the caller
     app.include_router(ops.router)  # public: probes and scrapers carry no credentials

@@ -159,18 +159,19 @@ class Snapshots:
         image = await self._ask(school_id, gateway_id, command)
         return await self._keep(school_id, gateway_id, camera_id, image, alarm_id)
 
+    async def live_frame(self, school_id: str, gateway_id: str, camera_id: str, image_id: str) -> StoredImage:
+        """A picture from ``camera_id`` now, for a live view: not kept (the next one replaces it)."""
+        command = Command(
+            command_id=new_event_id(), ts=self.now(), name="image", device_id=camera_id, image_id=image_id, capture=True
+        )
+        image = await self._ask(school_id, gateway_id, command)
+        return StoredImage(image.content_type, _jpeg(school_id, gateway_id, image), image.taken)
+
     async def _keep(
         self, school_id: str, gateway_id: str, device_id: str | None, image: Image, alarm_id: str | None
     ) -> StoredImage:
         image_id = image.image_id
-        if image.data_b64 is None:
-            raise SnapshotGone(f"gateway {school_id}/{gateway_id} has no image {image_id}")
-        try:
-            data = base64.b64decode(image.data_b64, validate=True)
-        except binascii.Error:
-            raise SnapshotError(f"gateway {school_id}/{gateway_id} sent image {image_id} in broken base64") from None
-        if not data.startswith(b"\xff\xd8"):
-            raise SnapshotError(f"gateway {school_id}/{gateway_id} sent image {image_id} that is not a JPEG")
+        data = _jpeg(school_id, gateway_id, image)
         row = Snapshot(
             image_id=image_id,
             school_id=school_id,
@@ -196,3 +197,16 @@ class Snapshots:
                 session.add(row)
         except IntegrityError:
             pass  # another hub (or an earlier fetch) stored it first: same image
+
+
+def _jpeg(school_id: str, gateway_id: str, image: Image) -> bytes:
+    """The JPEG an image message carries; SnapshotGone when it has none, SnapshotError when it is not one."""
+    if image.data_b64 is None:
+        raise SnapshotGone(f"gateway {school_id}/{gateway_id} has no image {image.image_id}")
+    try:
+        data = base64.b64decode(image.data_b64, validate=True)
+    except binascii.Error:
+        raise SnapshotError(f"gateway {school_id}/{gateway_id} sent image {image.image_id} in broken base64") from None
+    if not data.startswith(b"\xff\xd8"):
+        raise SnapshotError(f"gateway {school_id}/{gateway_id} sent image {image.image_id} that is not a JPEG")
+    return data

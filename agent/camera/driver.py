@@ -212,10 +212,8 @@ class CameraDriver:
         values.update(self._carried)
         return values
 
-    async def capture(self, image_id: str) -> bool:
-        """Take a picture now (one decoded frame) and keep it as ``image_id``; False if none came."""
-        if self.snapshots is None:
-            return False
+    async def picture(self) -> bytes | None:
+        """A picture now: one decoded frame as a JPEG; None if the stream gave none."""
         s = self.settings
         url = with_credentials(self._stream_url(), self.device.username, self.password)
         result, _ = await self.pool.run(
@@ -225,12 +223,10 @@ class CameraDriver:
             )
         )  # fmt: skip
         if not result.frames:
-            log.info("%s: no picture for %s: %s", self.device.id, image_id, result.error or "no frame")
-            return False
+            log.info("%s: no picture: %s", self.device.id, result.error or "no frame")
+            return None
         jpeg, _ = await self.pool.run(encode_jpeg, result.frames[-1])
-        store = self.snapshots
-        await asyncio.to_thread(store.save, self.device.id, jpeg, datetime.now(UTC), image_id)
-        return True
+        return jpeg
 
     async def _onvif_check(self) -> dict[str, Value]:
         """The ONVIF part of a check: a full probe every ``onvif_every`` checks, events every time."""

@@ -101,6 +101,18 @@ async def test_a_panic_press_shows_the_linked_camera_s_picture_within_3_s(
             assert forbidden.status_code == 404
             # A picture of the alarm is its own; another image id under this alarm is not found.
             assert (await hub.http.get(f"/api/v1/alarms/{alarm_id}/pictures/nope")).status_code == 404
+
+            # The live view: the camera's frame now, relayed by the hub; viewers share a frame a second.
+            live = "/api/v1/schools/school-a/devices/cam-gate/live.jpg"
+            first, second = await asyncio.gather(hub.http.get(live), hub.http.get(live))
+            assert first.status_code == second.status_code == 200 and first.content[:2] == b"\xff\xd8"
+            assert first.content == second.content  # one capture for both viewers
+            await asyncio.sleep(1.1)
+            third = await hub.http.get(live)
+            assert third.status_code == 200 and third.headers["cache-control"] == "no-store"
+            assert (await hub.http.get("/api/v1/schools/school-a/devices/panic-1/live.jpg")).status_code == 404
+            blocked = await hub.http.get(live, headers={"Authorization": f"Bearer {other}"})
+            assert blocked.status_code == 404  # another school's guard
             stop.set()
     finally:
         await sim.stop()
@@ -111,18 +123,19 @@ class FakeCamera:
         self.behaviour = behaviour
         self.release = asyncio.Event()
 
-    async def capture(self, image_id: str) -> bool:
+    async def picture(self) -> bytes | None:
         if self.behaviour == "hang":
             await self.release.wait()
         if self.behaviour == "raise":
             raise RuntimeError("OpenCV: cannot open stream")
-        return self.behaviour == "ok"
+        return b"\xff\xd8 a jpeg" if self.behaviour == "ok" else None
 
 
 async def test_every_capture_is_answered_even_when_the_camera_fails_or_is_not_one() -> None:
     sent: list[str] = []
     cameras: dict[str, FakeCamera] = {"ok": FakeCamera("ok"), "dark": FakeCamera("none"), "bad": FakeCamera("raise")}
-    captures = Captures(cameras.get, sent.append)
+    kept: list[tuple[str, str]] = []
+    captures = Captures(cameras.get, sent.append, lambda cam, _jpeg, _at, image: kept.append((cam, image)))
 
     def command(device: str, image: str) -> Command:
         return Command(command_id=image, ts=utc_now(), name="image", device_id=device, image_id=image, capture=True)
@@ -132,6 +145,10 @@ async def test_every_capture_is_answered_even_when_the_camera_fails_or_is_not_on
     await asyncio.gather(*captures.tasks)
     assert sorted(sent) == ["img-bad", "img-dark", "img-ok", "img-panic-1"]  # the hub never waits in vain
     assert (captures.taken, captures.failed) == (1, 3)
+    assert kept == [("ok", "img-ok")]  # an alarm's picture is kept on disk
+    captures.start(command("ok", "live.ok.1"))  # a live frame is kept in memory only
+    await asyncio.gather(*captures.tasks)
+    assert kept == [("ok", "img-ok")] and captures.recent("live.ok.1") is not None
     # A camera that hangs holds a slot; past MAX_AT_ONCE the rest are answered at once, without a picture.
     cameras["slow"] = FakeCamera("hang")
     for n in range(MAX_AT_ONCE + 2):

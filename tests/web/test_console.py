@@ -369,8 +369,16 @@ def test_a_panic_press_shows_the_linked_camera_s_picture_on_its_card_within_3_s(
     alarm_id = panic.get_attribute("data-id")
     page.goto(f"{stack.url}/#/alarm/{alarm_id}")
     expect(page.locator(".alarm-pictures .pictures.large img")).to_have_count(1)
+    expect(page.locator(".alarm-pictures .nvr-time")).to_contain_text("在录像机中查看报警时刻")
+    # The live view: a frame about once a second, relayed by the hub.
+    page.click('.live-view[data-camera="a-cam-gate"] .live-toggle')
+    frame = page.locator(".live-view .live-frame")
+    expect(page.locator(".live-view .live-status")).to_have_text("实时（约每秒一帧）", timeout=5_000)
+    first_src = frame.get_attribute("src")
+    wait_until(lambda: frame.get_attribute("src") != first_src, 5)  # the next frame was asked for
+    wait_until(lambda: frame.evaluate("img => img.complete && img.naturalWidth > 0"), 5)
     # Another school's guard cannot fetch it (signed in as the console signs in: a session cookie).
-    src = page.locator(".alarm-pictures img").get_attribute("src")
+    src = page.locator(".alarm-pictures .pictures img").get_attribute("src")
     assert src
     with httpx.Client(base_url=stack.url, timeout=5) as guard_b:
         assert guard_b.post("/api/v1/auth/login", json={"username": "guard-b", "password": PASSWORD}).status_code == 200

@@ -1,5 +1,5 @@
 // One alarm: what, where, which device, its history, the camera snapshot, and the next action.
-import { PICTURE_KINDS, pictureStrip } from "./pictures.js";
+import { addPicture, liveView, PICTURE_KINDS, pictureStrip } from "./pictures.js";
 import { actionError, awaitsReset, keepAlarm, openAction } from "./actions.js";
 import { api } from "./api.js";
 import { h, replace } from "./dom.js";
@@ -76,13 +76,15 @@ export async function renderAlarm(view, alarmId) {
   keepAlarm(alarm);
   const device = alarm.device_id ? store.devices.get(deviceKey(alarm.school_id, alarm.device_id)) : undefined;
   const base = alarm.device_id ? `/schools/${encodeURIComponent(alarm.school_id)}/devices/${encodeURIComponent(alarm.device_id)}` : null;
-  const [history, related, notices] = await Promise.all([
+  const [history, related, notices, pictures] = await Promise.all([
     base ? api(`${base}/history`, { params: { limit: 20 } }).catch(() => ({ items: [] })) : { items: [] },
     alarm.device_id
       ? api("/alarms", { params: { device_id: alarm.device_id, school_id: alarm.school_id, limit: 10 } }).catch(() => ({ items: [] }))
       : { items: [] },
     api(`/alarms/${encodeURIComponent(alarm.id)}/notifications`).catch(() => []),
+    PICTURE_KINDS.has(alarm.kind) ? api(`/alarms/${encodeURIComponent(alarm.id)}/pictures`).catch(() => []) : [],
   ]);
+  for (const p of pictures) addPicture({ ...p, alarm_id: alarm.id });
   const canAck = alarm.state === "raised" && may("acknowledge", alarm);
   const canResolve = alarm.state !== "resolved" && may("resolve", alarm);
   const escalated = alarm.state !== "resolved" && alarm.escalation_level > 0;
@@ -157,7 +159,14 @@ export async function renderAlarm(view, alarmId) {
         ),
         snapshot(alarm),
         PICTURE_KINDS.has(alarm.kind)
-          ? h("section", { class: "panel alarm-pictures" }, h("h2", {}, t("pictures.title")), pictureStrip(alarm, { large: true }))
+          ? h(
+              "section",
+              { class: "panel alarm-pictures" },
+              h("h2", {}, t("pictures.title")),
+              pictureStrip(alarm, { large: true }),
+              ...[...new Set((store.pictures.get(alarm.id) ?? []).map((p) => p.device_id).filter(Boolean))].map((cam) => liveView(alarm.school_id, cam)),
+              h("p", { class: "muted nvr-time" }, t("pictures.nvr", { t: dateTime(alarm.raised_at) })),
+            )
           : null,
         device
           ? h("section", { class: "panel" }, h("h2", {}, t("detail.device_history")), deviceHistory(history.items))

@@ -1,4 +1,5 @@
 // For IT staff: devices per school with availability, reason and since; one device's history.
+import { liveView } from "./pictures.js";
 import { api } from "./api.js";
 import { columnChart, lineChart } from "./chart.js";
 import { h, replace } from "./dom.js";
@@ -170,6 +171,7 @@ export async function renderDevice(view, schoolId, deviceId) {
         availability(device),
         h("h1", {}, `${device.id} · ${tOr(`devkind.${device.kind}`, device.kind)}`),
       ),
+      device.kind === "camera" ? h("section", { class: "panel" }, liveView(device.school_id, device.id)) : null,
       h(
         "div",
         { class: "detail-grid" },

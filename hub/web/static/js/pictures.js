@@ -50,3 +50,47 @@ export function pictureStrip(alarm, { large = false } = {}) {
     ),
   );
 }
+
+/**
+ * A camera's live view, relayed by the hub: a button that opens a picture refreshed about once a
+ * second (the next is asked for when the last has arrived), stopping by itself when the view goes.
+ */
+export function liveView(schoolId, cameraId) {
+  const url = `/api/v1/schools/${encodeURIComponent(schoolId)}/devices/${encodeURIComponent(cameraId)}/live.jpg`;
+  const box = h("div", { class: "live-view", dataset: { camera: cameraId } });
+  const status = h("span", { class: "live-status muted" });
+  let img = null;
+  let timer = 0;
+  const next = () => {
+    clearTimeout(timer);
+    if (!img || !img.isConnected) return;
+    timer = setTimeout(() => {
+      if (img?.isConnected) img.src = `${url}?n=${Date.now()}`;
+    }, 1000);
+  };
+  const button = h("button", { type: "button", class: "ghost live-toggle" }, t("live.open", { camera: cameraId }));
+  button.addEventListener("click", () => {
+    if (img) {
+      img.remove();
+      img = null;
+      clearTimeout(timer);
+      status.textContent = "";
+      button.textContent = t("live.open", { camera: cameraId });
+      return;
+    }
+    img = h("img", { class: "live-frame", alt: t("live.alt", { camera: cameraId }), src: `${url}?n=${Date.now()}` });
+    img.addEventListener("load", () => {
+      status.textContent = t("live.on");
+      next();
+    });
+    img.addEventListener("error", () => {
+      status.textContent = t("live.failed");
+      next();
+    });
+    button.textContent = t("live.close");
+    box.append(img);
+  });
+  box.prepend(button, status);
+  return box;
+}
+
