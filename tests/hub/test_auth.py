@@ -168,6 +168,8 @@ async def test_every_state_changing_route_needs_credentials_and_the_csrf_token(h
         "token_id": str(token_id),
         "school_id": "school-a",
         "gateway_id": "gw-reg",
+        "scope": "school:school-a",
+        "kind": "panic",
     }
     bodies: dict[str, dict[str, Any]] = {
         "/api/v1/alarms/{alarm_id}/acknowledge": {"note": "seen"},
@@ -178,6 +180,7 @@ async def test_every_state_changing_route_needs_credentials_and_the_csrf_token(h
         "/api/v1/users/{username}/tokens": {"name": "integration"},
         "/api/v1/gateway-registry": {"name": "school-a/gw-new"},
         "/api/v1/compliance/profiles/{school_id}": {"type": "primary"},
+        "/api/v1/response-plans/{scope}/{kind}": {"steps": ["查看画面"]},
     }
     browser = hub.client()
     csrf = await login(browser, "admin")

@@ -370,6 +370,10 @@ def test_a_panic_press_shows_the_linked_camera_s_picture_on_its_card_within_3_s(
     page.goto(f"{stack.url}/#/alarm/{alarm_id}")
     expect(page.locator(".alarm-pictures .pictures.large img")).to_have_count(1)
     expect(page.locator(".alarm-pictures .nvr-time")).to_contain_text("在录像机中查看报警时刻")
+    plan = page.locator(".plan")
+    expect(plan.locator("h2")).to_contain_text("处置预案")
+    expect(plan.locator(".plan-steps li").first).to_contain_text("立即查看联动摄像机画面")
+    expect(plan.locator('.plan-contacts a[href="tel:110"]')).to_contain_text("110")
     # The live view: a frame about once a second, relayed by the hub.
     page.click('.live-view[data-camera="a-cam-gate"] .live-toggle')
     frame = page.locator(".live-view .live-frame")

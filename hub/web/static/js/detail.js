@@ -31,6 +31,25 @@ function timeline(alarm) {
   );
 }
 
+/** The response plan (处置预案): the steps in order and whom to call, with where the plan comes from. */
+function planPanel(plan) {
+  if (!plan) return null;
+  const source = plan.scope === "default" ? t("plan.default") : plan.scope === "*" ? t("plan.hub") : plan.scope;
+  return h(
+    "section",
+    { class: "panel plan", dataset: { scope: plan.scope } },
+    h("h2", {}, t("plan.title"), h("small", { class: "muted" }, ` · ${source}`)),
+    h("ol", { class: "plan-steps" }, ...plan.steps.map((step) => h("li", {}, step))),
+    plan.contacts.length
+      ? h(
+          "ul",
+          { class: "plan-contacts" },
+          ...plan.contacts.map((c) => h("li", {}, h("a", { href: `tel:${c.phone.replace(/[ -]/g, "")}`, class: "button ghost" }, `☎ ${c.name} ${c.phone}`), c.role ? h("span", { class: "muted" }, ` ${c.role}`) : null)),
+        )
+      : null,
+  );
+}
+
 function snapshot(alarm) {
   if (!alarm.image_id) return null;
   const img = h("img", {
@@ -76,13 +95,14 @@ export async function renderAlarm(view, alarmId) {
   keepAlarm(alarm);
   const device = alarm.device_id ? store.devices.get(deviceKey(alarm.school_id, alarm.device_id)) : undefined;
   const base = alarm.device_id ? `/schools/${encodeURIComponent(alarm.school_id)}/devices/${encodeURIComponent(alarm.device_id)}` : null;
-  const [history, related, notices, pictures] = await Promise.all([
+  const [history, related, notices, pictures, plan] = await Promise.all([
     base ? api(`${base}/history`, { params: { limit: 20 } }).catch(() => ({ items: [] })) : { items: [] },
     alarm.device_id
       ? api("/alarms", { params: { device_id: alarm.device_id, school_id: alarm.school_id, limit: 10 } }).catch(() => ({ items: [] }))
       : { items: [] },
     api(`/alarms/${encodeURIComponent(alarm.id)}/notifications`).catch(() => []),
     PICTURE_KINDS.has(alarm.kind) ? api(`/alarms/${encodeURIComponent(alarm.id)}/pictures`).catch(() => []) : [],
+    api(`/alarms/${encodeURIComponent(alarm.id)}/plan`).catch(() => null),
   ]);
   for (const p of pictures) addPicture({ ...p, alarm_id: alarm.id });
   const canAck = alarm.state === "raised" && may("acknowledge", alarm);
@@ -157,6 +177,7 @@ export async function renderAlarm(view, alarmId) {
           h("h2", {}, t("detail.history")),
           timeline(alarm),
         ),
+        planPanel(plan),
         snapshot(alarm),
         PICTURE_KINDS.has(alarm.kind)
           ? h(
