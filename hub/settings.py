@@ -120,6 +120,7 @@ class AlarmSettings(_Strict):
 
     escalate_after_s: float = Field(default=300, gt=0, description="unacknowledged alarms escalate after")
     device_offline_alarm: bool = True
+    mute_s: float = Field(default=300, gt=0, le=1800, description="a console's mute of a ringing alarm lasts this long")
 
 
 def _on_off(value: object) -> object:

@@ -6,11 +6,12 @@ acknowledge or resolve is in the audit log, refused ones included.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from hub import ledger, live
@@ -147,3 +148,32 @@ async def acknowledge_alarm(alarm_id: str, body: AcknowledgeIn, svc: ServicesDep
 async def resolve_alarm(alarm_id: str, body: ResolveIn, svc: ServicesDep, who: PrincipalDep) -> AlarmOut:
     """Resolve an alarm with a note; 409 while a latched alarm is not reset at its device."""
     return await _change(svc, _Action(who, _actor(who, body.by), alarm_id, "resolve", body.note, body.disposition))
+
+
+class MuteIn(BaseModel):
+    """The ringing alarms a console silences (``mute: false``: lets them ring again)."""
+
+    model_config = ConfigDict(extra="forbid")
+    alarm_ids: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=200)
+    mute: bool = True
+
+
+class MuteOut(BaseModel):
+    until: datetime | None = Field(description="when the alarms ring again if still unacknowledged (null: now)")
+
+
+@router.post("/mute")
+def mute_alarms(body: MuteIn, svc: ServicesDep, who: PrincipalDep, session: SessionDep) -> MuteOut:
+    """Silence ringing alarms in this console for ``alarms.mute_s`` (never for good): recorded in the
+    audit log per alarm, so a silenced panic alarm is always someone's decision, with a time."""
+    now = svc.now()
+    until = now + timedelta(seconds=svc.settings.alarms.mute_s) if body.mute else None
+    alarms = [visible_alarm(session, who, alarm_id) for alarm_id in dict.fromkeys(body.alarm_ids)]
+    with svc.sessions.begin() as db:
+        for alarm in alarms:
+            audit.record(
+                db, at=now, actor=who.name, action="alarm.mute" if body.mute else "alarm.unmute", target=alarm.id,
+                school_id=alarm.school_id, client_ip=who.client_ip, kind=alarm.kind,
+                until=until.isoformat() if until else None,
+            )  # fmt: skip
+    return MuteOut(until=until)

@@ -93,3 +93,28 @@ async def test_the_most_specific_plan_applies_and_only_its_admins_may_change_it(
         assert {e["action"] for e in audit} >= {"plan.create", "plan.delete"}
         listed = (await hub.http.get("/api/v1/response-plans", headers=auth("s1-guard"))).json()
         assert {(p["scope"], p["kind"]) for p in listed} == {("district:east", "panic"), ("*", "tamper")}
+
+
+async def test_a_mute_is_timed_scoped_and_audited(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    settings = hub_settings(
+        mosquitto.url, f"sqlite:///{tmp_path / 'hub.db'}", unique_prefix(), alarms={"mute_s": 120},
+        schools=[{"id": "s1"}, {"id": "s2"}],
+    )  # fmt: skip
+    async with running_hub(settings) as hub:
+        with hub.services.sessions.begin() as db:
+            db.add_all([_alarm("a1", "s1"), _alarm("a2", "s2")])
+        _, guard = create_account(hub.services, "g1", "guard", schools=["s1"])
+        headers = {"Authorization": f"Bearer {guard}"}
+        muted = await hub.http.post("/api/v1/alarms/mute", json={"alarm_ids": ["a1"]}, headers=headers)
+        assert muted.status_code == 200
+        until = datetime.fromisoformat(muted.json()["until"])
+        assert 110 < (until - hub.services.now()).total_seconds() <= 120  # for alarms.mute_s, never for good
+        other = await hub.http.post("/api/v1/alarms/mute", json={"alarm_ids": ["a1", "a2"]}, headers=headers)
+        assert other.status_code == 404  # another school's alarm: nothing is muted, nothing recorded
+        back = await hub.http.post("/api/v1/alarms/mute", json={"alarm_ids": ["a1"], "mute": False}, headers=headers)
+        assert back.json() == {"until": None}
+        audit = (await hub.http.get("/api/v1/audit", params={"actor": "g1"})).json()["items"]
+        assert sorted(e["action"] for e in audit) == ["alarm.mute", "alarm.unmute"]
+        assert (await hub.http.post("/api/v1/alarms/mute", json={"alarm_ids": []}, headers=headers)).status_code == 422

@@ -81,6 +81,7 @@ class Stack:
                 "gateways": {"enrolment": "open"},
                 "schools": [{"id": s, "name": name, "district": "haidian"} for s, name in SCHOOLS.items()],
                 "timeseries": {"backend": "embedded", "flush_s": 0.2},
+                "alarms": {"mute_s": 3},  # a console's mute runs out within a test
                 "compliance": {"profiles": str(self._profiles(workdir)), "packs": ["zhenjiang-2018"]},
                 # School A's panic alarms go to a receiver (a local webhook); school B has no account: 未联网.
                 "forwarding": {

@@ -244,7 +244,7 @@ def test_a_guard_has_no_dead_letter_tab(page: Page, stack: Stack) -> None:
     expect(page.locator('.tabs a[data-view="dead-letters"]')).to_be_hidden()
 
 
-def test_after_a_reload_the_sound_button_enables_sound_and_never_silences_an_alarm(page: Page, stack: Stack) -> None:
+def test_after_a_reload_starting_duty_enables_sound_and_a_mute_is_timed_and_audited(page: Page, stack: Stack) -> None:
     body, button = page.locator("body"), page.locator("#sound")
     sign_in(page, stack, "guard-b")
     # A new press after a reset at the box: a new raised alarm, whatever earlier tests did with the old one.
@@ -260,17 +260,26 @@ def test_after_a_reload_the_sound_button_enables_sound_and_never_silences_an_ala
     expect(body).to_have_attribute("data-conn", "live")
     expect(body).to_have_attribute("data-sound", "blocked")  # said, not pretended
     expect(button).to_have_attribute("data-state", "locked")
-    expect(button).to_have_text("♪ 点击启用声音")
+    duty = page.locator("#duty")
+    expect(duty).to_be_visible()  # 开始值班: over the page, saying what waits
+    expect(duty.locator("#duty-ringing")).to_contain_text("条紧急报警未确认")
 
-    button.click()  # the obvious click enables the chime: it must not mute the alarm
+    page.click("#duty-start")  # the obvious click enables the chime: it must not mute the alarm
     expect(body).to_have_attribute("data-sound", "ringing")
     expect(button).to_have_attribute("data-state", "on")
+    expect(duty).to_be_hidden()
 
-    button.click()  # now a click mutes
+    button.click()  # now a click mutes, for the time the hub sets (3 s in these tests), never for good
     expect(button).to_have_attribute("data-state", "muted")
-    expect(button).to_have_text("✕ 已静音")
+    expect(button).to_contain_text("✕ 已静音 0:0")
     expect(body).to_have_attribute("data-sound", "quiet")
-    button.click()  # and a second click brings it back
+    audit = stack.api("GET", "/audit", params={"actor": "guard-b", "action": "alarm.mute"}).json()["items"]
+    assert audit and audit[0]["detail"]["until"], "a silenced alarm is someone's decision, with a time"
+    expect(body).to_have_attribute("data-sound", "ringing", timeout=6_000)  # the mute ran out: it rings again
+    expect(button).to_have_attribute("data-state", "on")
+    button.click()  # mute, then a second click brings it back at once
+    expect(button).to_have_attribute("data-state", "muted")
+    button.click()
     expect(body).to_have_attribute("data-sound", "ringing")
     page.keyboard.press("m")  # the key does the same, both ways
     expect(button).to_have_attribute("data-state", "muted")

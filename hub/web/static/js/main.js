@@ -22,7 +22,7 @@ let stream = null;
 let connState = "connecting";
 let loading = false;
 let pending = [];
-const muted = new Set(); // alarm ids whose sound the guard silenced
+const muted = new Map(); // alarm id -> when its sound comes back (ms), as the hub set it
 
 // ---- data ------------------------------------------------------------------------------------
 
@@ -98,21 +98,42 @@ function ringingAlarms() {
 // "on": a click mutes the alarms ringing now. "muted": a click brings their sound back.
 function updateSound() {
   const ringing = ringingAlarms();
-  for (const id of muted) if (!ringing.some((a) => a.id === id)) muted.delete(id);
+  const now = Date.now();
+  for (const [id, until] of muted) if (until <= now || !ringing.some((a) => a.id === id)) muted.delete(id);
   const audible = ringing.filter((a) => !muted.has(a.id));
   sound.ring(audible.length > 0);
   const button = document.getElementById("sound");
   const state = !sound.unlocked() ? "locked" : ringing.length > 0 && audible.length === 0 ? "muted" : "on";
-  button.textContent = t(`sound.${state}`);
+  const left = Math.max(0, Math.ceil((Math.min(...muted.values()) - now) / 1000));
+  const text = state === "muted" ? `${t("sound.muted")} ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}` : t(`sound.${state}`);
+  if (button.textContent !== text) button.textContent = text;
   button.dataset.state = state;
+  showDuty(!sound.unlocked() && store.ready, ringing.length);
 }
 
-/** Mute the alarms ringing now; if they are all muted already, let them ring again. */
-function toggleMute() {
+/** The 开始值班 step: over the page while the browser blocks sound, saying how many alarms wait. */
+function showDuty(show, ringing) {
+  const duty = document.getElementById("duty");
+  if (duty.hidden === !show && duty.dataset.ringing === String(ringing)) return;
+  duty.hidden = !show;
+  duty.dataset.ringing = String(ringing);
+  const line = document.getElementById("duty-ringing");
+  line.hidden = ringing === 0;
+  line.textContent = t("duty.ringing", { n: ringing });
+}
+
+/** Mute the alarms ringing now for the time the hub sets (audited); if all are muted, let them ring again. */
+async function toggleMute() {
   const ringing = ringingAlarms();
-  const allMuted = ringing.length > 0 && ringing.every((a) => muted.has(a.id));
-  for (const a of ringing) if (allMuted) muted.delete(a.id);
-  else muted.add(a.id);
+  if (!ringing.length) return;
+  const mute = !ringing.every((a) => muted.has(a.id));
+  try {
+    const { until } = await api("/alarms/mute", { method: "POST", body: { alarm_ids: ringing.map((a) => a.id), mute } });
+    for (const a of ringing) if (mute) muted.set(a.id, new Date(until).getTime());
+    else muted.delete(a.id);
+  } catch (error) {
+    toast(t("error.generic", { m: error.message })); // not muted: the guard hears it still
+  }
   updateSound();
 }
 
@@ -302,13 +323,20 @@ async function boot() {
     if (wasLocked) updateSound();
     else toggleMute();
   });
+  document.getElementById("duty-start").addEventListener("click", () => {
+    sound.unlock(); // enables the chime; mutes nothing
+    setTimeout(updateSound, 50);
+  });
   document.getElementById("login-form").addEventListener("submit", onLogin);
   document.getElementById("logout").addEventListener("click", async () => {
     await logout();
     showLogin();
   });
   setUnauthorizedHandler(() => showLogin());
-  setInterval(tick, 1000);
+  setInterval(() => {
+    tick();
+    if (muted.size) updateSound(); // a mute runs out: the alarm rings again, and the countdown moves
+  }, 1000);
   await signIn();
   document.body.dataset.ready = "yes";
 }
