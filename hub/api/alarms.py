@@ -19,6 +19,7 @@ from hub.api.deps import PrincipalDep, Services, ServicesDep, SessionDep, visibl
 from hub.api.schemas import MAX_OFFSET, AcknowledgeIn, AlarmOut, Page, ResolveIn
 from hub.auth import audit
 from hub.auth.principal import Principal
+from hub.auth.roles import SECURITY_KINDS
 from hub.db.models import Alarm
 from hub.domain.alarms import AlarmNotFound, LedgerError
 from hub.forwarding.api import with_forwarding
@@ -177,3 +178,40 @@ def mute_alarms(body: MuteIn, svc: ServicesDep, who: PrincipalDep, session: Sess
                 until=until.isoformat() if until else None,
             )  # fmt: skip
     return MuteOut(until=until)
+
+
+class BulkAcknowledgeIn(BaseModel):
+    """Technical alarms to acknowledge at once, with one note."""
+
+    model_config = ConfigDict(extra="forbid")
+    alarm_ids: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class BulkResult(BaseModel):
+    alarm_id: str
+    status: int = Field(description="200, or why this one was not acknowledged (403, 404, 409, 422)")
+    detail: str | None = None
+
+
+@router.post("/acknowledge")
+async def acknowledge_many(body: BulkAcknowledgeIn, svc: ServicesDep, who: PrincipalDep) -> list[BulkResult]:
+    """Acknowledge technical alarms (devices offline, camera faults, power...) in one go, each audited.
+
+    A security alarm (panic, intrusion, forced door, tamper, fence cut) is refused here (422): each
+    of those is acknowledged on its own, by someone who looked at it."""
+    out = []
+    with svc.sessions() as session:
+        mine = select(Alarm).where(Alarm.id.in_(body.alarm_ids), who.scope.clause(Alarm.school_id))
+        kinds = {a.id: a.kind for a in session.scalars(mine)}  # another school's: 404 below, as one by one
+    for alarm_id in dict.fromkeys(body.alarm_ids):
+        if kinds.get(alarm_id) in SECURITY_KINDS:
+            out.append(BulkResult(alarm_id=alarm_id, status=422, detail="a security alarm is acknowledged on its own"))
+            continue
+        try:
+            await _change(svc, _Action(who, _actor(who, None), alarm_id, "acknowledge", body.note))
+        except HTTPException as exc:
+            out.append(BulkResult(alarm_id=alarm_id, status=exc.status_code, detail=str(exc.detail)))
+        else:
+            out.append(BulkResult(alarm_id=alarm_id, status=200))
+    return out

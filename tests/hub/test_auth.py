@@ -182,6 +182,7 @@ async def test_every_state_changing_route_needs_credentials_and_the_csrf_token(h
         "/api/v1/compliance/profiles/{school_id}": {"type": "primary"},
         "/api/v1/response-plans/{scope}/{kind}": {"steps": ["查看画面"]},
         "/api/v1/alarms/mute": {"alarm_ids": ["school-a-device_offline"]},
+        "/api/v1/alarms/acknowledge": {"alarm_ids": ["nope"]},
     }
     browser = hub.client()
     csrf = await login(browser, "admin")

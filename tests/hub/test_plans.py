@@ -118,3 +118,31 @@ async def test_a_mute_is_timed_scoped_and_audited(mosquitto: Mosquitto, tmp_path
         audit = (await hub.http.get("/api/v1/audit", params={"actor": "g1"})).json()["items"]
         assert sorted(e["action"] for e in audit) == ["alarm.mute", "alarm.unmute"]
         assert (await hub.http.post("/api/v1/alarms/mute", json={"alarm_ids": []}, headers=headers)).status_code == 422
+
+
+async def test_bulk_acknowledgement_takes_technical_alarms_only_and_answers_for_each(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    settings = hub_settings(
+        mosquitto.url, f"sqlite:///{tmp_path / 'hub.db'}", unique_prefix(), schools=[{"id": "s1"}, {"id": "s2"}]
+    )
+    async with running_hub(settings) as hub:
+        with hub.services.sessions.begin() as db:
+            db.add_all([
+                _alarm("t1", "s1", "device_offline"), _alarm("t2", "s1", "video_blind"), _alarm("p1", "s1", "panic"),
+                _alarm("x1", "s2", "device_offline"),
+            ])  # fmt: skip
+        _, it = create_account(hub.services, "it1", "it_staff", schools=["s1"])
+        body = {"alarm_ids": ["t1", "t2", "p1", "x1", "nope", "t1"], "note": "机房断电，已通知运维"}
+        done = await hub.http.post("/api/v1/alarms/acknowledge", json=body, headers={"Authorization": f"Bearer {it}"})
+        assert done.status_code == 200, done.text
+        assert [(r["alarm_id"], r["status"]) for r in done.json()] == [
+            ("t1", 200), ("t2", 200),
+            ("p1", 422),  # a security alarm: acknowledged on its own
+            ("x1", 404), ("nope", 404),  # another school's, and none: the same answer
+        ]  # fmt: skip
+        t1 = await hub.get("/api/v1/alarms/t1")
+        assert (t1["state"], t1["acknowledged_by"], t1["acknowledge_note"]) == ("acknowledged", "it1", body["note"])
+        assert (await hub.get("/api/v1/alarms/x1"))["state"] == "raised"
+        audit = (await hub.http.get("/api/v1/audit", params={"actor": "it1", "action": "alarm.acknowledge"})).json()
+        assert sorted(e["target"] for e in audit["items"] if e["outcome"] == "ok") == ["t1", "t2"]

@@ -50,6 +50,7 @@ DEVICES = {
         ("a-fence", "fence", "东侧围墙"),
         ("a-panic-cam", "panic", "门卫室"),  # seen by a-cam-gate: its alarms come with a picture
         ("a-panic-fwd", "panic", "教学楼"),  # forwarded to the receiver
+        ("a-box-list", "panic", "图书馆"),  # goes silent: a technical alarm for the compact list
     ],
     "school-b": [("b-panic-1", "panic", "门卫室"), ("b-panic-fwd", "panic", "教学楼")],
 }

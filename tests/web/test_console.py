@@ -416,3 +416,30 @@ def test_a_card_says_whether_the_alarm_reached_the_police_or_cannot(page: Page, 
     for device in ("a-panic-fwd", "b-panic-fwd"):
         stack.act(device, "release")
         stack.act(device, "reset")
+
+
+def test_the_compact_list_acknowledges_technical_alarms_in_bulk_but_never_a_security_one(
+    page: Page, stack: Stack
+) -> None:
+    sign_in(page, stack, "admin")
+    stack.act("a-box-list", "go_silent")  # the box stops answering: device_offline, a technical alarm
+    expect(card(page, "a-box-list", "raised")).to_have_count(1, timeout=10_000)
+    page.click(".board-mode")  # ☰ 紧凑列表, remembered by this browser
+    row = page.locator('.alarm-list tr.alarm-row[data-kind="device_offline"]', has_text="a-box-list")
+    expect(row).to_have_count(1)
+    panic_rows = page.locator('.alarm-list tr.alarm-row[data-kind="panic"]')
+    if panic_rows.count():
+        expect(panic_rows.locator("input.pick")).to_have_count(0)  # security alarms: one by one only
+    row.locator("input.pick").check()
+    bulk = page.locator(".act-bulk")
+    expect(bulk).to_contain_text("（1）")
+    bulk.click()
+    expect(page.locator('.alarm-list tr.alarm-row[data-state="acknowledged"]', has_text="a-box-list")).to_have_count(
+        1, timeout=5_000
+    )
+    page.reload()
+    page.click("#duty-start")  # a reload asks to start duty again (sound)
+    expect(page.locator(".alarm-list")).to_be_visible()  # the choice of view outlives a reload
+    page.click(".board-mode")
+    expect(page.locator(".alarm-card").first).to_be_visible()
+    stack.act("a-box-list", "recover")

@@ -4,11 +4,18 @@ import { awaitsReset, openAction } from "./actions.js";
 import { h, replace } from "./dom.js";
 import { ago, shortTime } from "./format.js";
 import { kindName, t } from "./i18n.js";
+import { compactList } from "./boardlist.js";
 import { forwardingLine } from "./forwarding.js";
 import { pictureStrip } from "./pictures.js";
 import { alarmOrder, deviceOf, may, priority, schoolName, store } from "./state.js";
 
 export const filters = { school: "", kind: "", state: "open" };
+const MODE_KEY = "campusguard.board";
+
+/** Cards (the default) or the compact list, as this browser last chose. */
+function boardMode() {
+  return localStorage.getItem(MODE_KEY) === "list" ? "list" : "cards";
+}
 let selectedId = null;
 
 function matches(alarm) {
@@ -113,6 +120,19 @@ function toolbar(rerender) {
         filters.state,
         ["open", "raised", "acknowledged", "resolved", "all"].map((s) => [s, t(`state.${s}`)]),
         set("state"),
+      ),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "ghost board-mode",
+          dataset: { mode: boardMode() },
+          onclick: () => {
+            localStorage.setItem(MODE_KEY, boardMode() === "list" ? "cards" : "list");
+            rerender();
+          },
+        },
+        t(boardMode() === "list" ? "list.to_cards" : "list.to_list"),
       ),
     ),
   );
@@ -239,13 +259,12 @@ export function renderBoard(view) {
   const rerender = () => renderBoard(view);
   const alarms = visibleAlarms();
   const hadFocus = document.activeElement?.closest?.(".alarm-card")?.dataset.id;
-  const list = h(
-    "section",
-    { class: "board", "aria-live": "polite" },
-    alarms.length
-      ? incidents(alarms).map(card)
-      : h("p", { class: "empty" }, filters.state === "open" && !filters.school && !filters.kind ? t("alarm.none") : t("alarm.none_filtered")),
-  );
+  const empty = h("p", { class: "empty" }, filters.state === "open" && !filters.school && !filters.kind ? t("alarm.none") : t("alarm.none_filtered"));
+  const list = !alarms.length
+    ? h("section", { class: "board" }, empty)
+    : boardMode() === "list"
+      ? compactList(incidents(alarms), rerender)
+      : h("section", { class: "board", "aria-live": "polite" }, incidents(alarms).map(card));
   replace(view, toolbar(rerender), list);
   if (hadFocus) view.querySelector(`.alarm-card[data-id="${CSS.escape(hadFocus)}"]`)?.focus();
 }
