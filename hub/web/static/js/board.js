@@ -170,7 +170,9 @@ function signals(others) {
   );
 }
 
-function card([alarm, ...others]) {
+const PICTURED_CARDS = 30; // the cards in view: their earlier pictures are fetched; later ones come live
+
+function card([alarm, ...others], index = 0) {
   const device = deviceOf(alarm);
   const escalated = alarm.state !== "resolved" && alarm.escalation_level > 0;
   // One pulsing frame only where a person must act now: an unacknowledged panic or break-in, or an
@@ -221,7 +223,7 @@ function card([alarm, ...others]) {
     h("p", { class: "where" }, where.join(" · ")),
     conditionLine(alarm),
     forwardingLine(alarm),
-    pictureStrip(alarm),
+    pictureStrip(alarm, { fetch: index < PICTURED_CARDS }),
     others.length ? signals(others) : null,
     alarm.acknowledged_by && alarm.state === "acknowledged"
       ? h(

@@ -1,18 +1,28 @@
 // Times and numbers for people: local time, "3 minutes ago", percentages.
 import { locale } from "./i18n.js";
 
+// Intl formatters are costly to make and cheap to use: a board of 2,000 alarms formats thousands of
+// times per redraw (and its "ago" labels every second), so each is made once per language.
+const formatters = new Map();
+
+function formatter(kind, options) {
+  const key = `${locale()}|${kind}|${JSON.stringify(options)}`;
+  let found = formatters.get(key);
+  if (!found) {
+    found = kind === "relative" ? new Intl.RelativeTimeFormat(locale(), options) : new Intl.DateTimeFormat(locale(), options);
+    formatters.set(key, found);
+  }
+  return found;
+}
+
+const FULL = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+const TIME = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+const DAY_TIME = { ...TIME, month: "2-digit", day: "2-digit" };
+
 /** A local date and time, e.g. 2024-05-01 14:03:07. */
 export function dateTime(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString(locale(), {
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-    hour12: false,
-  });
+  return formatter("date", FULL).format(new Date(iso));
 }
 
 /** A local time of day, with the date when it is not today. */
@@ -20,16 +30,14 @@ export function shortTime(iso) {
   if (!iso) return "";
   const at = new Date(iso);
   const sameDay = at.toDateString() === new Date().toDateString();
-  const options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
-  if (!sameDay) Object.assign(options, { month: "2-digit", day: "2-digit" });
-  return at.toLocaleString(locale(), options);
+  return formatter("date", sameDay ? TIME : DAY_TIME).format(at);
 }
 
 /** How long ago, e.g. "3 分钟前" / "3 minutes ago". */
 export function ago(iso, now = Date.now()) {
   if (!iso) return "";
   const seconds = Math.max(0, Math.round((now - new Date(iso).getTime()) / 1000));
-  const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: "always", style: "long" });
+  const rtf = formatter("relative", { numeric: "always", style: "long" });
   if (seconds < 60) return rtf.format(-seconds, "second");
   if (seconds < 3600) return rtf.format(-Math.floor(seconds / 60), "minute");
   if (seconds < 86400) return rtf.format(-Math.floor(seconds / 3600), "hour");

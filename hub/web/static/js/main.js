@@ -72,11 +72,11 @@ async function reload() {
     const [schools, , open, resolved] = await Promise.all([
       api("/schools"),
       loadDevices(),
-      api("/alarms", { params: { state: "open", limit: 1000 } }),
+      listAll("/alarms", { state: "open" }), // every open alarm, however many: none may be missing
       api("/alarms", { params: { state: "resolved", limit: 200 } }),
     ]);
     store.schools = new Map(schools.items.map((s) => [s.id, s]));
-    store.alarms = new Map([...resolved.items, ...open.items].map((a) => [a.id, a]));
+    store.alarms = new Map([...resolved.items, ...open].map((a) => [a.id, a]));
   } catch (error) {
     if (error.status !== 401) toast(error.status === 0 ? t("error.network") : t("error.generic", { m: error.message }), "error");
   } finally {

@@ -32,9 +32,9 @@ function ensure(alarm) {
 }
 
 /** The strip of pictures for an alarm's card or page (null when it has none and can have none). */
-export function pictureStrip(alarm, { large = false } = {}) {
+export function pictureStrip(alarm, { large = false, fetch = true } = {}) {
   if (!PICTURE_KINDS.has(alarm.kind)) return null;
-  ensure(alarm);
+  if (fetch) ensure(alarm); // a board of thousands asks only for the cards in view
   const list = store.pictures.get(alarm.id) ?? [];
   if (!list.length) return null; // none linked, or none yet: the stream brings them in seconds
   return h(
