@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,10 @@ async def test_silent_device_is_offline_within_the_watchdog_time(
     mosquitto: Mosquitto, db_url: str, tmp_path: Path
 ) -> None:
     async with system(mosquitto, db_url, tmp_path) as (hub, sim, _agent):
+        # Only what follows the neighbour's silence counts: on a loaded machine the agent's first
+        # polls may time out at start-up, before both devices came online (seen in CI once).
+        since = datetime.now(UTC)
+        before = {a["id"] for a in (await hub.get("/api/v1/alarms", kind="device_offline"))["items"]}
         started = time.monotonic()
         await act(sim, "gate-1", "go_silent")
 
@@ -88,7 +93,7 @@ async def test_silent_device_is_offline_within_the_watchdog_time(
         assert devices["panic-1"]["availability"] != "offline", "one silent device must not take others down"
         assert devices["gate-1"]["reason"] == "timeout"
         alarms = (await hub.get("/api/v1/alarms", kind="device_offline"))["items"]
-        assert [a["device_id"] for a in alarms] == ["gate-1"]
+        assert [a["device_id"] for a in alarms if a["id"] not in before] == ["gate-1"]
         assert elapsed <= WATCHDOG_S
 
         await act(sim, "gate-1", "recover")
@@ -98,8 +103,11 @@ async def test_silent_device_is_offline_within_the_watchdog_time(
 
         await eventually(gate_back, 5)
         panic = (await hub.get("/api/v1/schools/school-a/devices/panic-1/history"))["items"]
-        assert "offline" not in [h["availability"] for h in panic], "the silent neighbour took panic-1 offline"
-        alarm = (await hub.get("/api/v1/alarms", kind="device_offline"))["items"][0]
+        after = [h["availability"] for h in panic if datetime.fromisoformat(h["at"]) >= since]
+        assert "offline" not in after, "the silent neighbour took panic-1 offline"
+        alarm = next(
+            a for a in (await hub.get("/api/v1/alarms", kind="device_offline"))["items"] if a["id"] not in before
+        )
         assert alarm["condition"] == "cleared" and alarm["state"] == "raised"  # a person still closes it
         history = (await hub.get("/api/v1/schools/school-a/devices/gate-1/history"))["items"]
         states = [h["availability"] for h in history]  # newest first; the agent may pass through degraded
