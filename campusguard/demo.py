@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from campusguard.net import free_port
+from campusguard.tasks import stopped_within
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -246,22 +247,13 @@ async def play_story(control_url: str, lose_gateway: Callable[[], Awaitable[None
     async with httpx.AsyncClient(base_url=control_url, timeout=5) as client:
         for at, device, action, body, caption in STORY:
             delay = started + at - asyncio.get_running_loop().time()
-            if delay > 0 and await _stopped_within(stop, delay):
+            if delay > 0 and await stopped_within(stop, delay):
                 return
             print(f"story: {caption}", flush=True)
             (await client.post(f"/devices/{device}/actions/{action}", json=body)).raise_for_status()
-    if not await _stopped_within(stop, 6):
+    if not await stopped_within(stop, 6):
         print("story: 阳光幼儿园 网关断开 (school 2's gateway is lost)", flush=True)
         await lose_gateway()
-
-
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
-    try:
-        async with asyncio.timeout(seconds):
-            await stop.wait()
-    except TimeoutError:
-        return False
-    return True
 
 
 async def _run(duration_s: float | None, port: int, data_dir: Path, scenario: str | None) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from campusguard.tasks import stopped_within
 from hub.compliance.judge import judge
 from hub.compliance.ledger import Recorded, record
 from hub.compliance.observe import Metrics
@@ -21,15 +22,6 @@ from hub.sinks import Committed
 
 log = logging.getLogger(__name__)
 RETRY_S = 5.0  # after a failed pass
-
-
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
-    try:
-        async with asyncio.timeout(seconds):
-            await stop.wait()
-    except TimeoutError:
-        return False
-    return True
 
 
 class ComplianceWatch:
@@ -97,7 +89,7 @@ class ComplianceWatch:
                 else:
                     self.dirty |= schools
                 self.wake.set()
-                if await _stopped_within(stop, RETRY_S):
+                if await stopped_within(stop, RETRY_S):
                     return
 
     def evaluate(self, schools: set[str] | None) -> Recorded:

@@ -4,6 +4,7 @@ Pure, like the inventory checks. Without observations (``None``) every finding i
 profile alone cannot say whether a device works.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from hub.domain.compliance.model import DeviceState, Finding, Observed, Point, Rule, SchoolProfile, Status
@@ -49,61 +50,61 @@ def _down(state: DeviceState) -> str:
     return f"{state.availability}{f' ({state.reason})' if state.reason else ''}"
 
 
+def _each_device(
+    profile: SchoolProfile, rule: Rule, observed: Observed | None, up: str, judge_down: "DownJudge"
+) -> list[Finding]:
+    """Judge each declared device of the rule's ``kind``: never heard from is unknown, working is a
+    pass (``up`` the evidence), and a device down since a known time is what ``judge_down`` says."""
+    points = _common(profile, rule, observed, str(rule.params.get("kind", "*")))
+    if isinstance(points, Finding):
+        return [points]
+    assert observed is not None
+    findings = []
+    for point in points:
+        state = _state(observed, point)
+        subject = f"device:{point.device_id}"
+        if state is None:
+            findings.append(_unknown_device(rule, point))
+        elif state.availability in UP:
+            findings.append(Finding(rule.id, subject, Status.PASS, up))
+        elif state.since is None:
+            findings.append(Finding(rule.id, subject, Status.UNKNOWN, f"{_down(state)}, since unknown", ("since",)))
+        else:
+            status, evidence = judge_down(state, _hours(state.since, observed.at))
+            findings.append(Finding(rule.id, subject, status, evidence))
+    return findings
+
+
+DownJudge = Callable[[DeviceState, float], tuple[Status, str]]  # (state, hours down) -> verdict
+
+
 def devices_working(profile: SchoolProfile, rule: Rule, observed: Observed | None) -> list[Finding]:
     """Every declared device of ``kind`` works: online and, for a camera, with a usable image (完好).
 
     A device offline, or degraded (a covered, frozen or black camera; a box answering with errors),
     for longer than ``grace_s`` fails with what is wrong and since when.
     """
-    points = _common(profile, rule, observed, str(rule.params.get("kind", "*")))
-    if isinstance(points, Finding):
-        return [points]
-    assert observed is not None
     grace_h = float(rule.params.get("grace_s", 0)) / 3600
-    findings = []
-    for point in points:
-        state = _state(observed, point)
-        subject = f"device:{point.device_id}"
-        if state is None:
-            findings.append(_unknown_device(rule, point))
-        elif state.availability in UP:
-            findings.append(Finding(rule.id, subject, Status.PASS, "online"))
-        elif state.since is None:
-            findings.append(Finding(rule.id, subject, Status.UNKNOWN, f"{_down(state)}, since unknown", ("since",)))
-        elif _hours(state.since, observed.at) <= grace_h:
-            evidence = f"{_down(state)} since {_stamp(state.since)}, within {grace_h * 60:g} min of grace"
-            findings.append(Finding(rule.id, subject, Status.PASS, evidence))
-        else:
-            findings.append(Finding(rule.id, subject, Status.FAIL, f"{_down(state)} since {_stamp(state.since)}"))
-    return findings
+
+    def judge(state: DeviceState, down_h: float) -> tuple[Status, str]:
+        since = f"{_down(state)} since {_stamp(state.since)}" if state.since else _down(state)
+        if down_h <= grace_h:
+            return Status.PASS, f"{since}, within {grace_h * 60:g} min of grace"
+        return Status.FAIL, since
+
+    return _each_device(profile, rule, observed, "online", judge)
 
 
 def repair_within(profile: SchoolProfile, rule: Rule, observed: Observed | None) -> list[Finding]:
     """A device of ``kind`` that stopped working is working again within ``hours`` (GB/T 29315: 24 h)."""
-    points = _common(profile, rule, observed, str(rule.params.get("kind", "*")))
-    if isinstance(points, Finding):
-        return [points]
-    assert observed is not None
     limit = float(rule.params.get("hours", 24))
-    findings = []
-    for point in points:
-        state = _state(observed, point)
-        subject = f"device:{point.device_id}"
-        if state is None:
-            findings.append(_unknown_device(rule, point))
-        elif state.availability in UP:
-            findings.append(Finding(rule.id, subject, Status.PASS, "working"))
-        elif state.since is None:
-            findings.append(Finding(rule.id, subject, Status.UNKNOWN, f"{_down(state)}, since unknown", ("since",)))
-        else:
-            down = _hours(state.since, observed.at)
-            if down > limit:
-                evidence = f"{_down(state)} for {down:.1f} h, over the {limit:g} h to repair"
-                findings.append(Finding(rule.id, subject, Status.FAIL, evidence))
-            else:
-                evidence = f"{_down(state)} for {down:.1f} h, {limit - down:.1f} h left to repair"
-                findings.append(Finding(rule.id, subject, Status.PASS, evidence))
-    return findings
+
+    def judge(state: DeviceState, down_h: float) -> tuple[Status, str]:
+        if down_h > limit:
+            return Status.FAIL, f"{_down(state)} for {down_h:.1f} h, over the {limit:g} h to repair"
+        return Status.PASS, f"{_down(state)} for {down_h:.1f} h, {limit - down_h:.1f} h left to repair"
+
+    return _each_device(profile, rule, observed, "working", judge)
 
 
 def link_tested_within(profile: SchoolProfile, rule: Rule, observed: Observed | None) -> list[Finding]:
