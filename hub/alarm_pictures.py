@@ -54,7 +54,6 @@ class AlarmPictures:
         self.broadcaster, self.now = broadcaster, now
         self._done: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.taken = self.failed = 0
 
     def committed(self, commit: Committed) -> None:
         """Start the captures for the security alarms newly raised in this commit."""
@@ -87,14 +86,11 @@ class AlarmPictures:
         try:
             image = await self.snapshots.capture(school, gateway_id, camera, image_id, alarm_id)
         except SnapshotError as exc:
-            self.failed += 1
             log.info("no picture from %s for alarm %s: %s", camera, alarm_id, exc)
             return
         except Exception:  # the database away, a bug: logged here, since nobody awaits this task
-            self.failed += 1
             log.exception("picture from %s for alarm %s failed", camera, alarm_id)
             return
-        self.taken += 1
         data = {
             "school_id": school, "alarm_id": alarm_id, "image_id": image_id, "device_id": camera,
             "taken_at": image.taken_at.isoformat() if image.taken_at else None,

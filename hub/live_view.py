@@ -25,7 +25,6 @@ class LiveView:
         self._last: dict[tuple[str, str], tuple[float, StoredImage]] = {}
         self._asking: dict[tuple[str, str], asyncio.Task[StoredImage]] = {}
         self._ids = count(1)
-        self.captures = 0
 
     async def frame(self, school_id: str, gateway_id: str, camera_id: str) -> StoredImage:
         """The camera's frame of the last second, asking the gateway for a new one if it is older."""
@@ -43,7 +42,6 @@ class LiveView:
     async def _capture(self, key: tuple[str, str], gateway_id: str) -> StoredImage:
         school_id, camera_id = key
         image_id = f"live.{next(self._ids)}.{int(time.time())}"
-        self.captures += 1
         image = await self.snapshots.live_frame(school_id, gateway_id, camera_id, image_id)
         self._last[key] = (self.clock(), image)
         return image

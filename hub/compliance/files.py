@@ -249,11 +249,6 @@ class Configured:
     packs: Mapping[str, tuple[Rule, ...]]
     district_of: Mapping[str, str | None]  # school id → its district, from the directory
 
-    @property
-    def rules(self) -> tuple[Rule, ...]:
-        """Every rule of every pack, once each."""
-        return tuple({r.id: r for rules in self.packs.values() for r in rules}.values())
-
 
 # Settings are immutable and few (one per hub); their dicts make them unhashable, so the caches
 # below key on identity and keep the settings object itself, so an id is never reused meanwhile.

@@ -11,17 +11,18 @@ from hub.compliance.files import rules_of
 from hub.compliance.observe import Metrics, local_day, observed_of
 from hub.compliance.stored import profiles_of
 from hub.domain.compliance.checks import LIVE_CHECKS, evaluate
-from hub.domain.compliance.model import Finding, Rule, SchoolProfile
+from hub.domain.compliance.model import Finding, Observed, Rule, SchoolProfile
 from hub.settings import HubSettings
 
 
 @dataclass(frozen=True)
 class Judged:
-    """One school's profile, the rules it is judged by and their findings."""
+    """One school's profile, the rules it is judged by, their findings, and what was observed (live)."""
 
     profile: SchoolProfile
     rules: tuple[Rule, ...]
     findings: list[Finding]
+    observed: Observed | None = None
 
 
 def judge(
@@ -45,6 +46,6 @@ def judge(
         if not live:
             rules = tuple(r for r in rules if r.check not in LIVE_CHECKS)
         today = local_day(now, settings.school_tz(profile.school_id))
-        findings = evaluate(profile, list(rules), observed.get(profile.school_id), today)
-        out[profile.school_id] = Judged(profile, rules, findings)
+        seen = observed.get(profile.school_id)
+        out[profile.school_id] = Judged(profile, rules, evaluate(profile, list(rules), seen, today), seen)
     return out

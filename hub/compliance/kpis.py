@@ -25,7 +25,14 @@ def kpis_of(
 ) -> list[SchoolKpis]:
     """Each school's KPIs, in the order given; a school without a profile is unknown."""
     wanted = list(dict.fromkeys(schools))
-    return kpis_from(judge(session, settings, wanted, now, metrics, live=live), device_states(session, wanted), wanted)
+    judged = judge(session, settings, wanted, now, metrics, live=live)
+    if live:  # judging read every device's state already: not a second scan of the devices
+        states = {
+            s: {d: o.availability for d, o in j.observed.devices.items()} for s, j in judged.items() if j.observed
+        }
+    else:
+        states = device_states(session, wanted)
+    return kpis_from(judged, states, wanted)
 
 
 def kpis_from(

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from hub.compliance.files import rules_of
+from hub.compliance.files import configured, rules_of
 from hub.compliance.observe import local_day, observed_of
 from hub.compliance.stored import profiles_of
 from hub.domain.compliance.checks import evaluate
@@ -52,18 +52,18 @@ def targets(session: Session, settings: HubSettings, schools: Iterable[str], now
     wanted = set(schools)
     profiles = [p for p in profiles_of(session, settings) if p.school_id in wanted]
     observed = observed_of(session, [p.school_id for p in profiles], now)
-    district_of = {s.id: s.district for s in settings.schools}
+    district_of = configured(settings).district_of
+    hub_day = local_day(now, settings.school_tz(""))
     found: dict[str, Target] = {}
     for profile in profiles:
+        today = local_day(now, settings.school_tz(profile.school_id))
         for rule in rules_of(settings, profile):
             if rule.in_force_from is None:
                 continue
-            today = local_day(now, settings.school_tz(profile.school_id))
             undated = replace(rule, in_force_from=None, in_force_until=None)  # progress before the deadline too
             findings = evaluate(profile, [undated], observed.get(profile.school_id), today)
             if not findings:
                 continue  # the rule does not bind this school (its type, boarding)
-            hub_day = local_day(now, settings.school_tz(""))
             target = found.setdefault(
                 rule.id, Target(rule, rule.in_force_from - timedelta(days=1), hub_day >= rule.in_force_from)
             )

@@ -42,8 +42,6 @@ class ComplianceWatch:
         self.is_leader, self.now = is_leader, now
         self.dirty: set[str] = set()
         self.wake = asyncio.Event()
-        self.passes = 0  # judging passes done (for tests and /metrics)
-        self.last: Recorded | None = None
 
     def committed(self, commit: Committed) -> None:
         """Note the schools whose devices or gateways changed (judging skips those with no profile)."""
@@ -80,8 +78,7 @@ class ComplianceWatch:
             if not self.is_leader():
                 continue
             try:
-                self.last = await asyncio.to_thread(self.evaluate, schools)
-                self.passes += 1
+                await asyncio.to_thread(self.evaluate, schools)
             except Exception:  # a database that is busy or away: judge the same schools again soon
                 log.exception("compliance: judging %s failed; again in %g s", schools or "every school", RETRY_S)
                 if schools is None:
