@@ -1,5 +1,6 @@
 """Pictures beside security alarms: when a panic, intrusion or forced-door alarm is raised, a picture
-from each camera linked to the device (its agent's ``cameras``), within seconds.
+from each camera linked to the device (its agent's ``cameras``), within seconds; and the camera's own
+picture beside a problem an officer reported on video patrol.
 
 A sink of ingest's pipeline (``hub.sinks``): after the alarm's commit it asks the gateway for a
 picture from each linked camera now (the ``capture`` command), keeps each one as the alarm's
@@ -28,6 +29,7 @@ from hub.snapshots import SnapshotError, Snapshots
 log = logging.getLogger(__name__)
 
 PICTURE_KINDS = frozenset({"panic", "intrusion", "door_forced"})
+OWN_PICTURE_KINDS = frozenset({"patrol_problem"})  # the camera itself: what the patrolling officer saw
 FRESH_S = 60.0  # an alarm the hub received longer ago (an escalation after a restart) gets none
 REMEMBERED = 10_000  # alarms already pictured, so an escalation does not picture them again
 
@@ -70,13 +72,18 @@ class AlarmPictures:
                 task.add_done_callback(self._tasks.discard)
 
     def _cameras(self, alarm: dict[str, Any], at: datetime) -> tuple[str, ...]:
-        if alarm.get("kind") not in PICTURE_KINDS or alarm.get("state") != "raised" or alarm["id"] in self._done:
+        kind = alarm.get("kind")
+        if kind not in PICTURE_KINDS | OWN_PICTURE_KINDS or alarm.get("state") != "raised" or alarm["id"] in self._done:
             return ()
         received = datetime.fromisoformat(str(alarm["received_at"]))
         if (at - received).total_seconds() > FRESH_S or not alarm.get("device_id"):
             return ()
         device = self.state.devices.get((str(alarm["school_id"]), str(alarm["device_id"])))
-        return device.cameras if device else ()
+        if device is None:
+            return ()
+        if kind in OWN_PICTURE_KINDS:
+            return (device.id,) if device.kind == "camera" else ()
+        return device.cameras
 
     async def _capture(self, alarm: dict[str, Any], n: int, camera: str) -> None:
         school, alarm_id = str(alarm["school_id"]), str(alarm["id"])

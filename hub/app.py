@@ -33,6 +33,8 @@ from hub.api import compliance as compliance_api
 from hub.api import deadletters as deadletters_api
 from hub.api import live_view as live_view_api
 from hub.api import notifications as notifications_api
+from hub.api import patrol_runs as patrol_runs_api
+from hub.api import patrols as patrols_api
 from hub.api import plans as plans_api
 from hub.api import profiles as profiles_api
 from hub.api import rates as rates_api
@@ -304,6 +306,8 @@ def _routes(app: FastAPI) -> None:
     api.include_router(profiles_api.router)  # /compliance/profiles
     api.include_router(live_view_api.router)  # /schools/{s}/devices/{d}/live.jpg
     api.include_router(plans_api.router)  # /alarms/{id}/plan, /response-plans
+    api.include_router(patrols_api.router)  # /patrols/plans (网上巡查)
+    api.include_router(patrol_runs_api.router)  # /patrols/runs, /patrols/counts
     app.include_router(api)
     app.include_router(auth_routes.router)  # login is public; logout and me check the caller
     app.include_router(ops.router)  # public: probes and scrapers carry no credentials

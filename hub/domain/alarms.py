@@ -80,6 +80,7 @@ class HubKind(enum.StrEnum):
     GATEWAY_OFFLINE = "gateway_offline"
     SPOOL_FAILURE = "spool_failure"  # a gateway cannot write its spool: alarms may not survive its restart
     COMMUNICATION_TROUBLE = "communication_trouble"  # a police receiver cannot be reached
+    PATROL_PROBLEM = "patrol_problem"  # an officer on video patrol reported what a camera shows (or does not)
 
 
 HUB_KINDS = frozenset(HubKind)  # never listed by an agent's snapshot, never reconciled with one

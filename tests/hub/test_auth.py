@@ -23,7 +23,9 @@ from hub.api.deps import Services
 from hub.app import create_app
 from hub.auth.models import ApiToken, AuditEvent, AuthSession
 from hub.db.models import Alarm, Device, Gateway, School, Transition
+from hub.domain.state import DeviceState
 from hub.gateways import registry
+from hub.patrols.models import PatrolPlanRow, PatrolRunRow
 from hub.settings import HubSettings
 from tests.hub.support import TEST_PASSWORD, create_account
 
@@ -155,6 +157,9 @@ def state_changing_routes(app: FastAPI) -> list[tuple[str, str]]:
     return sorted(r for r in found if r[1] != "/api/v1/auth/login")
 
 
+PATROL_PLAN = {"scope": "school:school-a", "name": "p", "cameras": [{"school_id": "school-a", "device_id": "cam-csrf"}]}
+
+
 async def test_every_state_changing_route_needs_credentials_and_the_csrf_token(hub: Hub) -> None:
     routes = state_changing_routes(hub.app)
     assert len(routes) >= 8, routes  # acknowledge, resolve, logout, password, users, tokens...
@@ -162,6 +167,17 @@ async def test_every_state_changing_route_needs_credentials_and_the_csrf_token(h
         token_id = db.scalars(select(ApiToken.id).order_by(ApiToken.id.desc())).first()
     with hub.svc.sessions.begin() as db:
         registry.add(db, "school-a/gw-reg", hub.clock())
+        db.add(PatrolPlanRow(
+            id="plan-csrf", scope="school:school-a", name="p", cameras=[["school-a", "cam-csrf"]], start="00:00",
+            end="00:00", every_min=60, grace_min=0, enabled=True, created_at=hub.clock(), created_by="admin",
+            updated_at=hub.clock(), updated_by="admin",
+        ))  # fmt: skip
+        db.add(PatrolRunRow(
+            id="run-csrf", plan_id="plan-csrf", scope="school:school-a", plan_name="p",
+            cameras=[["school-a", "cam-csrf"]], officer="admin", state="in_progress",
+            started_at=hub.clock(), problems=0,
+        ))  # fmt: skip
+    hub.svc.ingest.state.devices[("school-a", "cam-csrf")] = DeviceState("school-a", "gw", "cam-csrf", "camera")
     values = {
         "alarm_id": "school-a-device_offline",
         "username": "guard-a",
@@ -170,6 +186,8 @@ async def test_every_state_changing_route_needs_credentials_and_the_csrf_token(h
         "gateway_id": "gw-reg",
         "scope": "school:school-a",
         "kind": "panic",
+        "plan_id": "plan-csrf",
+        "run_id": "run-csrf",
     }
     bodies: dict[str, dict[str, Any]] = {
         "/api/v1/alarms/{alarm_id}/acknowledge": {"note": "seen"},
@@ -183,6 +201,9 @@ async def test_every_state_changing_route_needs_credentials_and_the_csrf_token(h
         "/api/v1/response-plans/{scope}/{kind}": {"steps": ["查看画面"]},
         "/api/v1/alarms/mute": {"alarm_ids": ["school-a-device_offline"]},
         "/api/v1/alarms/acknowledge": {"alarm_ids": ["nope"]},
+        "/api/v1/patrols/plans": PATROL_PLAN,
+        "/api/v1/patrols/plans/{plan_id}": PATROL_PLAN,
+        "/api/v1/patrols/runs/{run_id}/checks": {"school_id": "school-a", "device_id": "cam-csrf", "result": "normal"},
     }
     browser = hub.client()
     csrf = await login(browser, "admin")
