@@ -443,3 +443,52 @@ def test_the_compact_list_acknowledges_technical_alarms_in_bulk_but_never_a_secu
     page.click(".board-mode")
     expect(page.locator(".alarm-card").first).to_be_visible()
     stack.act("a-box-list", "recover")
+
+
+def test_a_guard_walks_a_video_patrol_and_it_is_recorded_but_another_school_sees_none_of_it(
+    page: Page, stack: Stack
+) -> None:
+    # A district admin makes the plan in the console: the gate camera, all day, a round an hour.
+    sign_in(page, stack, "admin")
+    page.goto(f"{stack.url}/#/patrol")
+    page.click(".plan-form summary")
+    form = page.locator(".plan-form form")
+    form.locator("[name=name]").fill("大门口巡查")
+    form.locator("[name=scope]").select_option("school:school-a")
+    form.locator('input[name=camera][value*="a-cam-gate"]').check()
+    form.locator("[name=start]").fill("00:00")
+    form.locator("[name=end]").fill("00:00")
+    form.locator("[name=every]").fill("60")
+    form.locator("button[type=submit]").click()
+    plan = page.locator("tr[data-plan]", has_text="大门口巡查")
+    expect(plan).to_have_count(1)
+    page.click("#logout")
+
+    sign_in(page, stack, "guard-a")
+    page.goto(f"{stack.url}/#/patrol")
+    plan = page.locator("tr[data-plan]", has_text="大门口巡查")
+    expect(plan).to_have_attribute("data-state", re.compile("due|overdue"))
+    plan.locator("button.primary").click()
+    run = page.locator(".patrol-run")
+    expect(run).to_have_attribute("data-camera", "a-cam-gate")
+    frame = run.locator(".live-frame")
+    wait_until(lambda: frame.evaluate("img => img.complete && img.naturalWidth > 0"), 5)  # the camera, live
+    run.locator("button", has_text="正常").click()
+    expect(run.locator(".patrol-steps li[data-result=normal]")).to_have_count(1)
+    run.locator("button", has_text="完成巡查").click()
+    expect(page.locator("tr[data-plan]", has_text="大门口巡查")).to_have_attribute("data-state", "done")
+    record = page.locator(".patrol-records tr[data-run]").first
+    expect(record).to_have_attribute("data-state", "completed")
+    expect(record).to_contain_text("大门口巡查")
+    expect(record).to_contain_text("1/1")
+    page.click("#logout")
+
+    # School B's guard sees neither the plan, nor its records, nor the camera.
+    sign_in(page, stack, "guard-b")
+    page.goto(f"{stack.url}/#/patrol")
+    expect(page.locator(".card.patrol")).to_contain_text("没有可见的巡查计划")
+    expect(page.locator(".patrol-records")).to_contain_text("还没有巡查记录")
+    with httpx.Client(base_url=stack.url, timeout=5) as guard_b:
+        assert guard_b.post("/api/v1/auth/login", json={"username": "guard-b", "password": PASSWORD}).status_code == 200
+        assert guard_b.get("/api/v1/patrols/runs").json()["items"] == []
+        assert guard_b.get("/api/v1/schools/school-a/devices/a-cam-gate/live.jpg").status_code == 404

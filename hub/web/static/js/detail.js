@@ -158,6 +158,7 @@ export async function renderAlarm(view, alarmId) {
               awaitsReset(alarm) ? t("alarm.latched_wait") : alarm.latched ? t("alarm.reset_done") : t(alarm.condition === "active" ? "alarm.active" : "alarm.cleared"),
             ),
             alarm.disposition ? field(t("action.disposition"), t(`disposition.${alarm.disposition}`)) : null,
+            alarm.value !== null && alarm.value !== undefined ? field(t("detail.value"), String(alarm.value)) : null,
             alarm.forwarding?.length
               ? field(t("detail.forwarding"), alarm.forwarding.map((d) => h("div", {}, `${d.route ?? ""} ${d.state ?? ""}`.trim())))
               : null,

@@ -16,6 +16,7 @@ import { renderReports } from "./reports.js";
 import { renderCompliance } from "./compliance.js";
 import { applyForwarding, fetchForwardingSoon } from "./forwarding.js";
 import { addPicture } from "./pictures.js";
+import { renderPatrol, renderPatrolRun } from "./patrol.js";
 
 const view = document.getElementById("view");
 let stream = null;
@@ -172,6 +173,8 @@ function route() {
   if (name === "dead-letters") return { name: "dead-letters" };
   if (name === "reports") return { name: "reports" };
   if (name === "compliance") return { name: "compliance", school: a };
+  if (name === "patrol" && a === "run" && b) return { name: "patrol-run", id: b };
+  if (name === "patrol") return { name: "patrol" };
   if (name === "alarm" && a) return { name: "alarm", id: a };
   if (name === "device" && a && b) return { name: "device", school: a, id: b };
   return { name: "board" };
@@ -180,7 +183,7 @@ function route() {
 function render(what = "all") {
   if (!store.ready) return;
   const r = route();
-  markNav(r.name === "alarm" ? "board" : r.name === "device" ? "devices" : r.name);
+  markNav({ alarm: "board", device: "devices", "patrol-run": "patrol" }[r.name] ?? r.name);
   updateSound();
   if (r.name === "board") renderBoard(view);
   else if (r.name === "devices" && what !== "alarms") renderDevices(view);
@@ -188,6 +191,8 @@ function render(what = "all") {
   else if (r.name === "dead-letters" && what === "all") renderDeadLetters(view);
   else if (r.name === "reports" && what === "all") renderReports(view);
   else if (r.name === "compliance" && what === "all") renderCompliance(view, r.school);
+  else if (r.name === "patrol" && what === "all") renderPatrol(view);
+  else if (r.name === "patrol-run" && what === "all") renderPatrolRun(view, r.id);
   else if (r.name === "alarm" && what === "all") renderAlarm(view, r.id);
   else if (r.name === "device" && what === "all") renderDevice(view, r.school, r.id);
 }
@@ -247,7 +252,7 @@ function start() {
 // ---- keyboard ------------------------------------------------------------------------------------
 
 const KEYS = [
-  ["1 2 3 4 5", "help.nav"],
+  ["1 2 3 4 5 6", "help.nav"],
   ["↑ ↓ / k j", "help.move"],
   ["a", "help.ack"],
   ["r", "help.resolve"],
@@ -264,7 +269,7 @@ function onKey(event) {
   if (!store.ready) return;
   const onBoard = route().name === "board";
   const key = event.key;
-  const go = { 1: "#/board", 2: "#/devices", 3: "#/uptime", 4: "#/compliance", 5: "#/reports" }[key];
+  const go = { 1: "#/board", 2: "#/devices", 3: "#/uptime", 4: "#/compliance", 5: "#/reports", 6: "#/patrol" }[key];
   if (go) location.hash = go;
   else if (key === "?") {
     replace(document.getElementById("help-keys"), KEYS.map(([k, text]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, t(text))]));

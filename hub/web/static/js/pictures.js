@@ -7,7 +7,7 @@ import { shortTime } from "./format.js";
 import { t } from "./i18n.js";
 import { changed, store } from "./state.js";
 
-export const PICTURE_KINDS = new Set(["panic", "intrusion", "door_forced"]);
+export const PICTURE_KINDS = new Set(["panic", "intrusion", "door_forced", "patrol_problem"]);
 
 /** Note a picture the stream announced. */
 export function addPicture(data) {
@@ -55,7 +55,7 @@ export function pictureStrip(alarm, { large = false, fetch = true } = {}) {
  * A camera's live view, relayed by the hub: a button that opens a picture refreshed about once a
  * second (the next is asked for when the last has arrived), stopping by itself when the view goes.
  */
-export function liveView(schoolId, cameraId) {
+export function liveView(schoolId, cameraId, { open = false } = {}) {
   const url = `/api/v1/schools/${encodeURIComponent(schoolId)}/devices/${encodeURIComponent(cameraId)}/live.jpg`;
   const box = h("div", { class: "live-view", dataset: { camera: cameraId } });
   const status = h("span", { class: "live-status muted" });
@@ -91,6 +91,7 @@ export function liveView(schoolId, cameraId) {
     box.append(img);
   });
   box.prepend(button, status);
+  if (open) button.click(); // a patrol shows each camera at once
   return box;
 }
 
