@@ -229,6 +229,25 @@ def demo_account(services: "Services") -> tuple[str, str]:
     return password, token
 
 
+def demo_patrols(services: "Services") -> None:
+    """A video patrol plan for each demo school with cameras (网上巡查): its gate and playground, a round
+    every two hours from 07:00 to 22:00. Each run owes rounds from its own start only: a data folder
+    left from an earlier run must not show the rounds nobody could walk while the demo was stopped."""
+    from hub.patrols.models import PatrolPlanRow
+
+    now = services.now()
+    with services.sessions.begin() as db:
+        for index in (1, 2):
+            school = f"school-{index:03d}"
+            row = db.get(PatrolPlanRow, f"demo-{school}") or PatrolPlanRow(id=f"demo-{school}", created_by="demo")
+            row.scope, row.name, row.enabled = f"school:{school}", "校门与操场巡查", True
+            row.cameras = [[school, f"s{index}-cam-gate"], [school, f"s{index}-cam-playground"]]
+            row.start, row.end, row.every_min, row.grace_min = "07:00", "22:00", 120, 30
+            row.created_at = row.updated_at = now
+            row.updated_by = "demo"
+            db.merge(row)
+
+
 STORY: list[tuple[float, str, str, dict[str, object], str]] = [
     (6, "s1-panic-gate", "press", {}, "门卫室一键报警按下 (panic button pressed at the gatehouse)"),
     (12, "s2-fence", "cut", {"zone": 2}, "阳光幼儿园 东侧围墙 2 防区断线 (fence zone 2 cut)"),
@@ -290,6 +309,7 @@ async def _run(duration_s: float | None, port: int, data_dir: Path, scenario: st
         async with asyncio.TaskGroup() as tg:
             server, http_task = await start_server(app, "127.0.0.1", port)
             print(f"CampusGuard console: http://127.0.0.1:{bound_port(server)}", flush=True)
+            demo_patrols(app.state.services)
             if app.state.services.settings.api.auth == "on":
                 password, token = demo_account(app.state.services)
                 print(f"Demo login: {DEMO_USER} / {password}   API token: Authorization: Bearer {token}", flush=True)

@@ -2,7 +2,7 @@
 profile and what the hub observes, on the school's own date."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from hub.compliance.observe import Metrics, local_day, observed_of
 from hub.compliance.stored import profiles_of
 from hub.domain.compliance.checks import LIVE_CHECKS, evaluate
 from hub.domain.compliance.model import Finding, Observed, Rule, SchoolProfile
+from hub.patrols.kept import patrols_kept
 from hub.settings import HubSettings
 
 
@@ -40,6 +41,9 @@ def judge(
     wanted = None if schools is None else set(schools)
     chosen = [p for p in profiles if wanted is None or p.school_id in wanted]
     observed = observed_of(session, [p.school_id for p in chosen], now, metrics) if live else {}
+    if live:
+        patrols = patrols_kept(session, settings, observed, now)
+        observed = {school: replace(seen, patrols=patrols[school]) for school, seen in observed.items()}
     out = {}
     for profile in chosen:
         rules = rules_of(settings, profile)

@@ -11,7 +11,7 @@ from hub.api.compliance import findings
 from hub.app import build_services
 from hub.auth.principal import Principal
 from hub.auth.roles import Scope
-from tests.hub.support import hub_settings, unique_prefix
+from tests.hub.support import add_patrol_plan, hub_settings, unique_prefix
 
 PROFILES = """schools:
   - school_id: kg-1
@@ -45,6 +45,8 @@ def test_findings_are_listed_with_citations_and_scoped(tmp_path: Path) -> None:
             ("kg-1", "ZJ2018-FENCE-LOW-WALL", "segment:south"),  # 1.8 m and no fence zone
             ("kg-1", "ZJ2018-KG-ACCESS", "kg-1"),
             ("ps-2", "ZJ2018-GATE-CAM-POLICE", "device:cam-gate"),  # the gate camera reaches only the local platform
+            ("kg-1", "ZJ2018-VIDEO-PATROL", "kg-1"),  # no video patrol plan looks at their cameras
+            ("ps-2", "ZJ2018-VIDEO-PATROL", "ps-2"),
         }
         gate = next(f for f in failing if f.rule_id == "ZJ2018-GATE-CAM-POLICE")
         assert gate.source["quote"] == "学校大门口监控接入公安平台" and gate.severity == "critical"
@@ -97,6 +99,7 @@ def test_networked_and_compliance_rates_follow_the_profiles_and_the_devices(tmp_
                 if session.get(School, "ps-2") is None:
                     now = datetime.now(UTC)
                     session.add_all([School(id="ps-2", first_seen=now), School(id="kg-1", first_seen=now)])
+                    add_patrol_plan(session, "ps-2", "cam-gate", now)  # ps-2 keeps its video patrol
                     session.add(
                         Device(
                             school_id="ps-2",
@@ -173,7 +176,7 @@ def test_each_district_judges_by_its_own_packs_with_overrides_and_live_states(tm
 
             found = judged()
             # Each school is judged by its district's packs, or its own: never by another region's.
-            zhenjiang = ("FENCE-LOW-WALL", "GATE-CAM-POLICE", "CAM-LOCAL", "CAM-24H", "CAM-HD")
+            zhenjiang = ("FENCE-LOW-WALL", "GATE-CAM-POLICE", "CAM-LOCAL", "CAM-24H", "CAM-HD", "VIDEO-PATROL")
             assert {r for s, r in found if s == "zj-1"} == {f"ZJ2018-{r}" for r in zhenjiang}
             assert {r for s, r in found if s == "yc-1"} == {"YC2021-FOUR-SYSTEMS", "YC2021-KG-NET-100"}
             # Covered for 1 h: within the district's 2 h of grace (an override, with its reason shown).
@@ -235,7 +238,7 @@ def test_the_ledger_keeps_when_each_finding_began_its_deadline_and_the_past(tmp_
             session.add(Device(school_id="s1", id="cam", gateway_id="gw", kind="camera", availability="online",
                                since=clock[0]))  # fmt: skip
         first = watch.evaluate(None)
-        assert (first.begun, first.ended) == (5, 0)  # the five Zhenjiang findings about this primary school
+        assert (first.begun, first.ended) == (6, 0)  # the six Zhenjiang findings about this primary school
         assert watch.evaluate(None) == type(first)(0, 0)  # nothing changed: nothing recorded
 
         covered_at = clock[0] = clock[0] + timedelta(hours=1)

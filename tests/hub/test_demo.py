@@ -49,13 +49,17 @@ def test_demo_runs_both_schools_online(tmp_path: Path) -> None:
             time.sleep(0.3)
         assert online == {"school-001": 4, "school-002": 4, "school-003": 2}
         assert httpx.get(f"{console}/healthz", timeout=5).status_code == 200
-        # Each demo school has one known compliance fault, with its citation.
+        plans = httpx.get(f"{console}/api/v1/patrols/plans", headers=headers, timeout=5).json()["items"]
+        assert sorted(p["scope"] for p in plans) == ["school:school-001", "school:school-002"]
+        # Each demo school has its known compliance faults, with their citations; schools 1 and 2 keep
+        # their video patrol plans (made by the demo), school 3 has no camera to patrol.
         params = {"status": "fail"}
         failing = httpx.get(f"{console}/api/v1/compliance/findings", params=params, headers=headers, timeout=5).json()
         assert {(f["school_id"], f["rule_id"], f["subject"]) for f in failing} == {
             ("school-001", "ZJ2018-FENCE-LOW-WALL", "segment:west"),
             ("school-002", "ZJ2018-GATE-CAM-POLICE", "device:s2-cam-gate"),
             ("school-003", "ZJ2018-KG-ACCESS", "school-003"),  # a kindergarten with no access control
+            ("school-003", "ZJ2018-VIDEO-PATROL", "school-003"),  # and no camera to patrol online
         }
         assert proc.wait(30) == 0, "the demo must stop by itself after --duration"
         assert (tmp_path / "hub.db").exists()

@@ -144,7 +144,11 @@ async def test_import_sends_nothing_while_a_row_is_wrong_and_then_saves_every_sc
             {"platform": "local_video", "how": "registration"},
         ]
         rows = await hub.get("/api/v1/compliance/findings", school="kg-1", status="fail")
-        assert failing(rows) == {("ZJ2018-FENCE-LOW-WALL", "segment:north"), ("ZJ2018-KG-ACCESS", "kg-1")}
+        assert failing(rows) == {
+            ("ZJ2018-FENCE-LOW-WALL", "segment:north"),
+            ("ZJ2018-KG-ACCESS", "kg-1"),
+            ("ZJ2018-VIDEO-PATROL", "kg-1"),
+        }
         # The same import again changes nothing but the time it was saved: it is idempotent.
         assert (await run_import("--url", url, str(sheet), token=token)).returncode == 0
         assert len(await hub.get("/api/v1/compliance/profiles")) == 2

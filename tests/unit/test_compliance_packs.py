@@ -18,6 +18,7 @@ from hub.domain.compliance.model import (
     DeviceState,
     Networked,
     Observed,
+    PatrolKept,
     Platform,
     Point,
     Rule,
@@ -191,6 +192,17 @@ CASES: list[Case] = [
     ("seed000-2-2-no-box", "NT2018-OCA", replace(SCHOOL, points=(GATE_CAM,)), None,
      [("one_click_alarm@*", Status.FAIL)]),
     ("seed000-2-2-no-inventory", "NT2018-OCA", replace(SCHOOL, points=()), None, [("s1", Status.UNKNOWN)]),
+    # seed 000 二、2: 同步建立校园安防在线巡查监管系统; seed 002 二、2: 各地各校要建立校园安全网上巡查制度
+    *[(f"{seed}-video-patrol-{name}", rule, SCHOOL, replace(UP, patrols=patrols), [("s1", status)])
+      for seed, rule in (("seed000-2-2", "NT2018-VIDEO-PATROL"), ("seed002-2", "ZJ2018-VIDEO-PATROL"))
+      for name, patrols, status in (
+          ("kept", (PatrolKept("大门", 4, 4, 0), PatrolKept("区级抽查", 1, 1, 0)), Status.PASS),
+          ("no-round-owed-yet", (PatrolKept("大门", 0, 0, 0),), Status.PASS),
+          ("a-round-missed", (PatrolKept("大门", 4, 3, 1, NOW - timedelta(hours=3)),), Status.FAIL),
+          ("no-plan", (), Status.FAIL),
+          ("records-not-read", None, Status.UNKNOWN),
+      )],
+    ("seed002-2-video-patrol-no-hub-data", "ZJ2018-VIDEO-PATROL", SCHOOL, None, [("s1", Status.UNKNOWN)]),
 ]  # fmt: skip
 
 
@@ -222,6 +234,12 @@ def test_a_rule_in_force_from_a_deadline_binds_from_that_day_in_the_school_s_cal
     assert evaluate(profile, [rule], None, date(2021, 12, 31)) == []
     [finding] = evaluate(profile, [rule], None, date(2022, 1, 1))
     assert finding.status is Status.FAIL
+
+
+def test_a_missed_patrol_round_says_how_many_and_since_when() -> None:
+    missed = replace(UP, patrols=(PatrolKept("大门", 4, 2, 2, NOW - timedelta(hours=5)), PatrolKept("夜巡", 2, 2, 0)))
+    [finding] = evaluate(SCHOOL, [RULES["ZJ2018-VIDEO-PATROL"]], missed, TODAY)
+    assert finding.evidence == "2 of 6 rounds missed in the last 24 h (first 2026-11-27 23:00 UTC); plans: 大门, 夜巡"
 
 
 def test_a_live_finding_says_what_is_wrong_and_since_when() -> None:

@@ -133,6 +133,7 @@ def test_profiles_load_and_a_bad_one_names_school_and_field(tmp_path: Path) -> N
         "ZJ2018-CAM-LOCAL": Status.FAIL,
         "ZJ2018-CAM-24H": Status.UNKNOWN,  # no hub: whether the camera works is not known
         "ZJ2018-CAM-HD": Status.UNKNOWN,  # no resolution declared, none reported
+        "ZJ2018-VIDEO-PATROL": Status.UNKNOWN,  # no hub: no patrol records
     }
     bad = tmp_path / "bad.yaml"
     bad.write_text("schools:\n  - school_id: s\n    perimeter: [{id: n, wall_height_m: -1}]\n", encoding="utf-8")
@@ -170,15 +171,18 @@ def test_the_cli_prints_findings_with_citations_and_says_by_its_exit_code(tmp_pa
     )
     zj = ("--pack", "zhenjiang-2018")
     ok = cli("--profiles", str(profiles), "--school", "ok", *zj)
-    # Without a hub, only whether devices work (and what cameras report) is unknown.
+    # Without a hub, whether devices work, what cameras report and the patrols are unknown.
     assert ok.returncode == 3, ok.stdout
     assert {line.split("\t")[2] for line in ok.stdout.splitlines() if "\tunknown\t" in line} == {
         "ZJ2018-CAM-24H",
         "ZJ2018-CAM-HD",
+        "ZJ2018-VIDEO-PATROL",
     }
     inventory = tmp_path / "inventory.yaml"
     pack = yaml.safe_load((bundled_packs()["zhenjiang-2018"]).read_text(encoding="utf-8"))
-    pack["rules"] = [r for r in pack["rules"] if r["id"] not in ("ZJ2018-CAM-24H", "ZJ2018-CAM-HD")]
+    pack["rules"] = [
+        r for r in pack["rules"] if r["id"] not in ("ZJ2018-CAM-24H", "ZJ2018-CAM-HD", "ZJ2018-VIDEO-PATROL")
+    ]
     inventory.write_text(yaml.safe_dump(pack, allow_unicode=True), encoding="utf-8")
     assert cli("--profiles", str(profiles), "--school", "ok", "--pack", str(inventory)).returncode == 0
     unsure = cli("--profiles", str(profiles), "--school", "unsure", "--pack", str(inventory))

@@ -22,6 +22,7 @@ from agent.runtime import Agent
 from hub.api.deps import Services
 from hub.app import create_app
 from hub.auth import tokens, users
+from hub.patrols.models import PatrolPlanRow
 from hub.serve import EmbeddedServer
 from hub.settings import HubSettings
 from simulator.config import SimConfig
@@ -56,6 +57,7 @@ DEVICES = {
 }
 CAMERA = "a-cam-gate"  # an MJPEG camera of school A's, linked to a-panic-cam
 LINKED = {"a-panic-cam": [CAMERA]}
+PATROLS = [("school-a", CAMERA, "校门巡查"), ("school-b", "b-cam-door", "幼儿园门口巡查")]  # one video patrol each
 ACCOUNTS = {
     "guard-a": ("guard", ["school-a"], None),
     "guard-b": ("guard", ["school-b"], None),
@@ -210,6 +212,19 @@ class Stack:
                 )  # fmt: skip
                 if name == "admin":
                     self.admin_token = tokens.create(db, user, "web tests", self.services.now())[1]
+            # Each school keeps a video patrol of one camera (ZJ2018-VIDEO-PATROL passes): a plan of its own.
+            for school, camera, name in (
+                ("school-a", CAMERA, "校门巡查"),
+                ("school-b", "b-cam-door", "幼儿园门口巡查"),
+            ):
+                now = self.services.now()
+                plan = PatrolPlanRow(
+                    id=f"plan-{school}", scope=f"school:{school}", name=name, cameras=[[school, camera]]
+                )
+                plan.start, plan.end, plan.every_min, plan.grace_min, plan.enabled = "00:00", "00:00", 1440, 60, True
+                plan.created_at = plan.updated_at = now
+                plan.created_by = plan.updated_by = "tests"
+                db.add(plan)
         for school in DEVICES:
             agent = Agent(self._agent_config(school))
             self.agent_tasks.append(asyncio.create_task(agent.run(self.agent_stop), name=f"agent:{school}"))

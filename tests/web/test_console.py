@@ -483,10 +483,11 @@ def test_a_guard_walks_a_video_patrol_and_it_is_recorded_but_another_school_sees
     expect(record).to_contain_text("1/1")
     page.click("#logout")
 
-    # School B's guard sees neither the plan, nor its records, nor the camera.
+    # School B's guard sees their own plan only: not school A's, nor its records, nor its camera.
     sign_in(page, stack, "guard-b")
     page.goto(f"{stack.url}/#/patrol")
-    expect(page.locator(".card.patrol")).to_contain_text("没有可见的巡查计划")
+    expect(page.locator("tr[data-plan]")).to_have_count(1)
+    expect(page.locator("tr[data-plan]")).to_contain_text("幼儿园门口巡查")
     expect(page.locator(".patrol-records")).to_contain_text("还没有巡查记录")
     with httpx.Client(base_url=stack.url, timeout=5) as guard_b:
         assert guard_b.post("/api/v1/auth/login", json={"username": "guard-b", "password": PASSWORD}).status_code == 200

@@ -165,9 +165,11 @@ CHECKS: dict[str, Check] = {
     "devices_working": live.devices_working,
     "repair_within": live.repair_within,
     "link_tested_within": live.link_tested_within,
+    "video_patrol_kept": live.video_patrol_kept,
 }
 
-LIVE_CHECKS = frozenset({"devices_working", "repair_within", "link_tested_within"})  # read ``Observed``
+# These read ``Observed``
+LIVE_CHECKS = frozenset({"devices_working", "repair_within", "link_tested_within", "video_patrol_kept"})
 
 
 def in_scope(profile: SchoolProfile, rule: Rule, today: date | None) -> Finding | bool:

@@ -136,6 +136,26 @@ def link_tested_within(profile: SchoolProfile, rule: Rule, observed: Observed | 
     return findings
 
 
+def video_patrol_kept(profile: SchoolProfile, rule: Rule, observed: Observed | None) -> list[Finding]:
+    """An online video patrol (网上巡查) is set up for the school's cameras and kept: a plan looks at
+    them, and none of its rounds in the last 24 h was missed."""
+    school = profile.school_id
+    if observed is None or observed.patrols is None:
+        return [Finding(rule.id, school, Status.UNKNOWN, "patrol records not available", ("patrol records",))]
+    if not observed.patrols:
+        return [Finding(rule.id, school, Status.FAIL, "no video patrol plan looks at this school's cameras")]
+    names = ", ".join(p.plan for p in observed.patrols)
+    owed, done = sum(p.owed for p in observed.patrols), sum(p.done for p in observed.patrols)
+    missed = [p for p in observed.patrols if p.missed]
+    if missed:
+        firsts = [p.first_missed for p in missed if p.first_missed is not None]
+        since = f" (first {_stamp(min(firsts))})" if firsts else ""
+        count = sum(p.missed for p in missed)
+        evidence = f"{count} of {owed} rounds missed in the last 24 h{since}; plans: {names}"
+        return [Finding(rule.id, school, Status.FAIL, evidence)]
+    return [Finding(rule.id, school, Status.PASS, f"{done} of {owed} rounds done in the last 24 h; plans: {names}")]
+
+
 def reported(observed: Observed | None, device_id: str, *names: str) -> float | None:
     """The first of ``names`` the device reports as a positive number (a camera's ``retention_days``)."""
     state = observed.devices.get(device_id) if observed else None

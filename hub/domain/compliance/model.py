@@ -136,6 +136,17 @@ class DeviceState:
 
 
 @dataclass(frozen=True)
+class PatrolKept:
+    """A video patrol plan that looks at the school's cameras, and its rounds over the last 24 h."""
+
+    plan: str
+    owed: int
+    done: int
+    missed: int
+    first_missed: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Observed:
     """The live facts rules about working devices read: each device's state at ``at``.
 
@@ -146,6 +157,7 @@ class Observed:
     at: datetime
     devices: Mapping[str, DeviceState] = field(default_factory=dict)
     forwarded: Mapping[str, datetime] = field(default_factory=dict)
+    patrols: tuple[PatrolKept, ...] | None = None  # None: the patrol records were not read
 
 
 @dataclass(frozen=True)
