@@ -22,6 +22,7 @@ from agent.capture import Camera, Captures
 from agent.config import AgentConfig, DeviceConfig
 from agent.drivers import Driver, DriverContext
 from agent.drivers.registry import driver_factory, spec_for_address, specs
+from agent.drivers.spec import public_address
 from agent.errors import AgentError, ConfigError
 from agent.metrics import render, serve
 from agent.profiles import LoadedProfile, load_profile, resolve
@@ -147,6 +148,7 @@ class Agent:
                 location=d.config.location,
                 interval_s=d.interval_s,
                 attributes={
+                    "address": public_address(d.config.address),
                     **d.config.attributes,
                     **({"cameras": ",".join(d.config.cameras)} if d.config.cameras else {}),
                 },

@@ -243,7 +243,7 @@ def demo_patrols(services: "Services") -> None:
             row.scope, row.name, row.enabled = f"school:{school}", "校门与操场巡查", True
             row.cameras = [[school, f"s{index}-cam-gate"], [school, f"s{index}-cam-playground"]]
             row.start, row.end, row.every_min, row.grace_min = "07:00", "22:00", 120, 30
-            row.created_at = row.updated_at = now
+            row.created_at = row.updated_at = row.owed_from = now
             row.updated_by = "demo"
             db.merge(row)
 

@@ -122,6 +122,7 @@ class Store:
         for (school_id, device_id), (gateway_id, info) in latest.items():
             fields = {"gateway_id": gateway_id, "kind": info.kind, "profile": info.profile}
             fields |= {"vendor": info.vendor, "model": info.model, "location": info.location}
+            fields["address"] = info.attributes.get("address", "")
             if (school_id, device_id) in known:
                 updates.append({"k_school": school_id, "k_id": device_id, **{f"v_{k}": v for k, v in fields.items()}})
             else:
@@ -131,7 +132,7 @@ class Store:
         if new_rows:
             session.execute(insert(Device), new_rows)
         if updates:
-            columns = ("gateway_id", "kind", "profile", "vendor", "model", "location")
+            columns = ("gateway_id", "kind", "profile", "vendor", "model", "location", "address")
             session.connection().execute(
                 update(Device)
                 .where(Device.school_id == bindparam("k_school"), Device.id == bindparam("k_id"))

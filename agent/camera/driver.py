@@ -122,6 +122,8 @@ class CameraDriver:
         )
         floor_w, floor_h = self.settings.min_resolution
         values: dict[str, Value] = {"clock_drift_s": round(info.clock_drift_s, 1)}
+        if info.firmware:
+            values["firmware"] = info.firmware[:100]  # IT staff look it up against the vendor's advisories
         if main and main.width and main.height:
             values.update(main_width=main.width, main_height=main.height)
             values["resolution_low"] = main.width * main.height < floor_w * floor_h

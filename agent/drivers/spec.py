@@ -90,3 +90,18 @@ def spec_for_address(address: str) -> DriverSpec:
 def driver_factory(name: str) -> DriverFactory:
     """The factory of a registered driver."""
     return spec_named(name).factory()
+
+
+def public_address(address: str) -> str:
+    """The address without what may be secret (user, password, query): what the hub may show IT staff."""
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return ""
+    if not parts.scheme:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    netloc = f"{host}:{port}" if port else host
+    return f"{parts.scheme}://{netloc}{parts.path}"[:200]

@@ -1,6 +1,6 @@
 """Schools, gateways, devices, device history and uptime: only of the schools in the caller's scope."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 from hub.api.deps import PrincipalDep, ServicesDep, SessionDep
 from hub.api.schemas import MAX_OFFSET, DayUptimeOut, DeviceOut, GatewayOut, Page, SchoolOut, TransitionOut, UptimeOut
 from hub.auth.principal import Principal
-from hub.db.models import Device, Gateway, School, Transition
+from hub.db.models import Alarm, Device, Gateway, School, Transition
 from hub.domain import rates
+from hub.domain.state import HubState
+from hub.ledger import OPEN_STATES
 
 router = APIRouter(tags=["inventory"])
 Limit = Annotated[int, Query(ge=1, le=10_000)]
@@ -55,19 +57,35 @@ def list_schools(session: SessionDep, svc: ServicesDep, who: PrincipalDep) -> Pa
 
 
 @router.get("/gateways")
-def list_gateways(session: SessionDep, who: PrincipalDep, school_id: str | None = None) -> Page[GatewayOut]:
-    """Gateways and their liveness, optionally of one school."""
+def list_gateways(
+    session: SessionDep, svc: ServicesDep, who: PrincipalDep, school_id: str | None = None
+) -> Page[GatewayOut]:
+    """Gateways with their liveness, agent version, heartbeat lag and spool, optionally of one school."""
     query = select(Gateway).where(who.scope.clause(Gateway.school_id)).order_by(Gateway.school_id, Gateway.id)
     if school_id:
         query = query.where(Gateway.school_id == school_id)
     rows = session.scalars(query).all()
-    return Page(items=[GatewayOut.model_validate(r) for r in rows], total=len(rows))
+    state = svc.ingest.state
+    items = []
+    for row in rows:
+        item, gw = GatewayOut.model_validate(row), state.gateways.get((row.school_id, row.id))
+        if gw is not None:
+            item = item.model_copy(
+                update={
+                    "last_seen": gw.last_seen, "last_heartbeat": gw.last_snapshot_at, "publish_lag_s": gw.lag_s,
+                    "spool_pending": gw.spool_pending, "spool_failing": gw.spool_failing,
+                    "devices": len(state.members.get((row.school_id, row.id), ())),
+                }
+            )  # fmt: skip
+        items.append(item)
+    return Page(items=items, total=len(items))
 
 
 @router.get("/devices")
 def list_devices(
     *,
     session: SessionDep,
+    svc: ServicesDep,
     who: PrincipalDep,
     school_id: str | None = None,
     gateway_id: str | None = None,
@@ -88,7 +106,43 @@ def list_devices(
             query = query.where(column == value)
     total = _count(session, query)  # type: ignore[arg-type]
     rows = session.scalars(query.order_by(Device.school_id, Device.id).limit(limit).offset(offset)).all()
-    return Page(items=[DeviceOut.model_validate(r) for r in rows], total=total)
+    return Page(items=described(session, svc.ingest.state, rows), total=total)
+
+
+def _fault(metrics: Mapping[str, object]) -> str | None:
+    for name in ("blind", "image_fault"):  # no usable picture first, then a poor one
+        value = metrics.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def described(session: Session, state: HubState, rows: Sequence[Device]) -> list[DeviceOut]:
+    """Devices as IT staff read them: last heard of, firmware, a camera's fault class, open alarms."""
+    open_alarms: dict[tuple[str, str | None], int] = {}
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        counted = session.execute(
+            select(Alarm.school_id, Alarm.device_id, func.count())
+            .where(
+                Alarm.state.in_(OPEN_STATES),
+                Alarm.school_id.in_({r.school_id for r in chunk}),
+                Alarm.device_id.in_({r.id for r in chunk}),
+            )
+            .group_by(Alarm.school_id, Alarm.device_id)
+        )
+        open_alarms.update({(school, device): int(n) for school, device, n in counted})
+    out = []
+    for row in rows:
+        item = DeviceOut.model_validate(row)
+        last = state.metrics(row.school_id, row.id)
+        extra: dict[str, object] = {"active_alarms": open_alarms.get((row.school_id, row.id), 0)}
+        if last is not None:
+            firmware = last[0].get("firmware")
+            extra |= {"last_seen": last[1], "fault": _fault(last[0])}
+            extra["firmware"] = firmware if isinstance(firmware, str) and firmware else None
+        out.append(item.model_copy(update=extra))
+    return out
 
 
 def _device(session: SessionDep, who: Principal, school_id: str, device_id: str) -> Device:
@@ -101,7 +155,7 @@ def _device(session: SessionDep, who: Principal, school_id: str, device_id: str)
 @router.get("/schools/{school_id}/devices/{device_id}")
 def get_device(school_id: str, device_id: str, session: SessionDep, svc: ServicesDep, who: PrincipalDep) -> DeviceOut:
     """One device, with the metrics of its last snapshot."""
-    out = DeviceOut.model_validate(_device(session, who, school_id, device_id))
+    [out] = described(session, svc.ingest.state, [_device(session, who, school_id, device_id)])
     last = svc.ingest.state.metrics(school_id, device_id)
     if last is not None:
         out = out.model_copy(update={"metrics": dict(last[0]), "metrics_at": last[1]})

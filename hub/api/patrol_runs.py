@@ -5,13 +5,15 @@ A problem opens a ``patrol_problem`` alarm on the camera for IT staff (one per c
 with a picture the hub takes from the camera at once (``hub.alarm_pictures``).
 """
 
+import threading
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contract.messages import new_event_id
@@ -23,12 +25,15 @@ from hub.auth.principal import Principal
 from hub.db.models import Alarm
 from hub.domain.alarms import HubKind
 from hub.patrols.models import PatrolCheckRow, PatrolPlanRow, PatrolRunRow
-from hub.patrols.store import PATROLLERS, camera_list, done_runs, plans_visible, safe_note, visible
+from hub.patrols.store import PATROLLERS, camera_list, done_runs, plans_visible, runs_clause, safe_note, visible
 from hub.sinks import Committed
 from hub.store import alarm_dict
 
 router = APIRouter(prefix="/patrols", tags=["video patrol"])
 MAX_DAYS = 92
+RESUMABLE = timedelta(hours=2)  # a run begun longer ago is not resumed: a new round needs a new run
+EARLIEST = date(2000, 1, 1)  # no patrol record is older; and year 1 would overflow a round's arithmetic
+PROBLEMS = threading.Lock()  # one open problem alarm per camera: reports of one camera take turns
 
 
 class CheckIn(BaseModel):
@@ -94,6 +99,14 @@ def start_run(plan_id: str, svc: ServicesDep, who: PrincipalDep) -> dict[str, An
         plan = visible_plan(db, who, plan_id)
         if not plan.enabled:
             raise HTTPException(409, f"patrol plan {plan.name!r} is switched off")
+        mine = db.scalars(
+            select(PatrolRunRow).where(
+                PatrolRunRow.plan_id == plan.id, PatrolRunRow.officer == who.name, PatrolRunRow.state == "in_progress",
+                PatrolRunRow.started_at >= now - RESUMABLE,
+            )
+        ).first()  # fmt: skip
+        if mine is not None:  # a reload, a second click: the round under way goes on
+            return _run_dict(mine, _checks(db, [mine.id])[mine.id])
         run = PatrolRunRow(
             id=new_event_id(), plan_id=plan.id, scope=plan.scope, plan_name=plan.name, cameras=plan.cameras,
             officer=who.name, officer_name=who.display_name, state="in_progress", started_at=now, problems=0,
@@ -103,8 +116,10 @@ def start_run(plan_id: str, svc: ServicesDep, who: PrincipalDep) -> dict[str, An
         return _run_dict(run, [])
 
 
-def _problem_alarm(db: Session, svc: Services, run: PatrolRunRow, body: CheckIn, now: datetime) -> Alarm | None:
-    """The camera's open patrol_problem alarm: a new one, or the one still open from before."""
+def _problem_alarm(
+    db: Session, svc: Services, run: PatrolRunRow, body: CheckIn, now: datetime
+) -> tuple[Alarm | None, bool]:
+    """The camera's open patrol_problem alarm, and whether it is new (else the one still open from before)."""
     device = svc.ingest.state.devices.get((body.school_id, body.device_id))
     gateway = device.gateway_id if device else "hub"
     alarm = ledger.apply_condition(
@@ -113,16 +128,27 @@ def _problem_alarm(db: Session, svc: Services, run: PatrolRunRow, body: CheckIn,
     )  # fmt: skip
     if alarm is not None:
         alarm.value = f"{run.officer_name or run.officer}: {safe_note(body.note)}"  # what the officer saw
-        return alarm
+        return alarm, True
     return db.scalars(
         select(Alarm).where(
             Alarm.school_id == body.school_id, Alarm.device_id == body.device_id,
             Alarm.kind == str(HubKind.PATROL_PROBLEM), Alarm.state.in_(ledger.OPEN_STATES),
         )
-    ).first()  # fmt: skip
+    ).first(), False  # fmt: skip
 
 
 def _write_check(svc: Services, who: Principal, run_id: str, body: CheckIn) -> tuple[dict[str, Any], Committed | None]:
+    # Checks take turns in this hub: a double click must not insert one camera's check twice, nor two
+    # officers open two problem alarms for one camera. A check that still meets another's insert
+    # (another hub) is written again as an update.
+    with PROBLEMS:
+        try:
+            return _check_once(svc, who, run_id, body)
+        except IntegrityError:
+            return _check_once(svc, who, run_id, body)
+
+
+def _check_once(svc: Services, who: Principal, run_id: str, body: CheckIn) -> tuple[dict[str, Any], Committed | None]:
     now = svc.now()
     with svc.sessions.begin() as db:
         run = _own_open_run(db, who, run_id)
@@ -137,10 +163,11 @@ def _write_check(svc: Services, who: Principal, run_id: str, body: CheckIn) -> t
         row.result, row.note, row.checked_at = body.result, safe_note(body.note), now
         commit = None
         if body.result == "problem" and row.alarm_id is None:
-            alarm = _problem_alarm(db, svc, run, body, now)
+            alarm, new = _problem_alarm(db, svc, run, body, now)
             if alarm is not None:
                 db.flush()
                 row.alarm_id = alarm.id
+            if alarm is not None and new:
                 data = alarm_dict(alarm)
                 forwarded = svc.forwarder.outbox.enqueue(db, [data], now)  # a route may take IT alarms
                 commit = Committed(now, tuple(live.record(db, [("alarm", data)], now)), (data,), forwarded)
@@ -183,11 +210,11 @@ def list_runs(
     session: SessionDep,
     who: PrincipalDep,
     plan_id: str | None = None,
-    since: datetime | None = None,
+    since: AwareDatetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     """The records: runs the caller may see, newest first, with each camera's check."""
-    query = select(PatrolRunRow).order_by(PatrolRunRow.started_at.desc())
+    query = select(PatrolRunRow).where(runs_clause(who)).order_by(PatrolRunRow.started_at.desc())
     if plan_id is not None:
         query = query.where(PatrolRunRow.plan_id == plan_id)
     if since is not None:
@@ -211,7 +238,7 @@ def get_run(run_id: str, session: SessionDep, who: PrincipalDep) -> dict[str, An
     return _run_dict(run, _checks(session, [run.id])[run.id])
 
 
-@router.get("/counts", responses={422: {"description": "a span of more than 92 days, or to before from"}})
+@router.get("/counts", responses={422: {"description": "a span of more than 92 days, or dates out of range"}})
 def counts(
     session: SessionDep,
     who: PrincipalDep,
@@ -221,13 +248,16 @@ def counts(
 ) -> dict[str, Any]:
     """Each visible plan's rounds per local day, ``from`` to ``to`` inclusive: owed, done, missed."""
     days = (last - first).days + 1
+    latest = svc.now().date() + timedelta(days=366)
+    if first < EARLIEST or last > latest:
+        raise HTTPException(422, f"from, to: days from {EARLIEST} to {latest} only")
     if not 1 <= days <= MAX_DAYS:
         raise HTTPException(422, f"to: from {first} to {last} is not 1 to {MAX_DAYS} days")
     plans: list[PatrolPlanRow] = plans_visible(session, who)
-    midnight = datetime.combine(first, time())
-    done = done_runs(session, [p.id for p in plans], datetime.combine(first - timedelta(days=2), time(), UTC))
+    since = datetime.combine(first - timedelta(days=2), time(), UTC)  # an overnight round from the day before
+    done = done_runs(session, [p.id for p in plans], since, datetime.combine(last + timedelta(days=2), time(), UTC))
     items = []
     for plan in plans:
-        for entry in day_counts(plan, svc, done[plan.id], midnight, days):
+        for entry in day_counts(plan, svc, done[plan.id], first, days):
             items.append({"plan_id": plan.id, "plan_name": plan.name, "scope": plan.scope, **entry})
     return {"items": items, "total": len(items)}

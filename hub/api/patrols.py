@@ -4,7 +4,7 @@ A plan out of the caller's sight answers 404, as if it did not exist; one they s
 change, 403. Every change is in the audit log.
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
@@ -15,7 +15,7 @@ from contract.messages import new_event_id
 from hub.api.deps import PrincipalDep, Services, ServicesDep, SessionDep
 from hub.auth import audit
 from hub.auth.principal import Principal
-from hub.domain.patrol import DAY, begun, current, tally, upcoming
+from hub.domain.patrol import DAY, Round, begun, current, tally, upcoming
 from hub.patrols.models import PatrolPlanRow, PatrolRunRow
 from hub.patrols.store import (
     PATROLLERS,
@@ -98,7 +98,11 @@ def _may_edit(who: Principal, scope: str) -> None:
         raise HTTPException(403, f"a {who.role} may not edit the patrol plans of {scope}")
 
 
-def _save(db: Session, row: PatrolPlanRow, body: PlanIn, who: Principal, now: datetime) -> None:
+def _save(row: PatrolPlanRow, body: PlanIn, who: Principal, now: datetime) -> None:
+    """Write the plan; a new schedule, or switching it back on, owes rounds from now only."""
+    schedule = (body.start, body.end, body.every_min)
+    if row.owed_from is None or schedule != (row.start, row.end, row.every_min) or (body.enabled and not row.enabled):
+        row.owed_from = now
     row.scope, row.name, row.start, row.end = body.scope, body.name, body.start, body.end
     row.cameras = [[c.school_id, c.device_id] for c in body.cameras]
     row.every_min, row.grace_min, row.enabled = body.every_min, body.grace_min, body.enabled
@@ -119,7 +123,7 @@ def add_plan(body: PlanIn, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any
     now = svc.now()
     with svc.sessions.begin() as db:
         row = PatrolPlanRow(id=new_event_id(), created_at=now, created_by=who.name)
-        _save(db, row, body, who, now)
+        _save(row, body, who, now)
         db.add(row)
         _audit(db, svc, who, "patrol.plan.create", row)
         return plan_dict(row)
@@ -133,7 +137,7 @@ def change_plan(plan_id: str, body: PlanIn, svc: ServicesDep, who: PrincipalDep)
     with svc.sessions.begin() as db:
         row = visible_plan(db, who, plan_id)
         _may_edit(who, row.scope)
-        _save(db, row, body, who, svc.now())
+        _save(row, body, who, svc.now())
         _audit(db, svc, who, "patrol.plan.update", row)
         return plan_dict(row)
 
@@ -149,13 +153,16 @@ def delete_plan(plan_id: str, svc: ServicesDep, who: PrincipalDep) -> Response:
     return Response(status_code=204)
 
 
-def day_counts(row: PatrolPlanRow, svc: Services, done: list[Any], first: datetime, days: int) -> list[dict[str, Any]]:
-    """A plan's rounds per local day from ``first`` (a local midnight): owed, done, missed."""
+def day_counts(row: PatrolPlanRow, svc: Services, done: list[Any], first: date, days: int) -> list[dict[str, Any]]:
+    """A plan's rounds per local day from ``first``: owed, done, missed (a round counts on the day it begins)."""
     schedule = schedule_of(row, svc.settings)
-    now, out = svc.now(), []
-    for n in range(days):
-        start = datetime.combine(first.date() + timedelta(days=n), first.time(), schedule.zone)
-        counted = tally(begun(schedule, done, start, start + DAY, now))
-        out.append({"day": start.date().isoformat(), "owed": counted.owed, "done": counted.done,
-                    "missed": counted.missed})  # fmt: skip
+    start = datetime.combine(first, datetime.min.time(), schedule.zone)
+    end = datetime.combine(first + timedelta(days=days), datetime.min.time(), schedule.zone)
+    by_day: dict[date, list[Round]] = {first + timedelta(days=n): [] for n in range(days)}
+    for one in begun(schedule, done, start, end, svc.now()):
+        by_day[one.at.astimezone(schedule.zone).date()].append(one)
+    out = []
+    for day, found in by_day.items():
+        counted = tally(found)
+        out.append({"day": day.isoformat(), "owed": counted.owed, "done": counted.done, "missed": counted.missed})
     return out

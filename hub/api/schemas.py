@@ -41,6 +41,13 @@ class GatewayOut(_Out):
     reason: str | None
     since: datetime
     agent_version: str | None
+    # from this hub's memory (None: nothing since the hub started)
+    last_seen: datetime | None = None  # anything heard from it
+    last_heartbeat: datetime | None = None  # the agent's time of its last heartbeat
+    publish_lag_s: float | None = None  # that heartbeat's age when the hub took it (clock skew included)
+    spool_pending: int | None = None  # events and alarms its spool still holds unsent
+    spool_failing: bool | None = None
+    devices: int = 0
 
 
 class DeviceOut(_Out):
@@ -57,6 +64,12 @@ class DeviceOut(_Out):
     availability: str
     reason: str | None
     since: datetime
+    address: str = ""  # as its agent polls it, without credentials
+    # from its gateway's last heartbeat on this hub (None: none since the hub started)
+    last_seen: datetime | None = None
+    firmware: str | None = None  # a camera's, as it reports it (ONVIF)
+    fault: str | None = None  # a camera's picture fault now: covered, black, frozen, blur ... (None: none)
+    active_alarms: int = 0  # open alarms of this device in the ledger
     # one device's page only: the last snapshot's metrics as this hub took them (None: not since it started)
     metrics: dict[str, MetricValue] | None = None
     metrics_at: datetime | None = None

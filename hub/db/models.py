@@ -73,6 +73,7 @@ class Device(Base):
     availability: Mapped[str] = mapped_column(String(16), default="unknown")
     reason: Mapped[str | None] = mapped_column(String(200))
     since: Mapped[datetime]
+    address: Mapped[str] = mapped_column(String(200), default="")  # as its agent polls it, without credentials
 
 
 class Transition(Base):

@@ -4,12 +4,15 @@ Pure. A plan patrols between ``start`` and ``end`` on the wall clock of its time
 never UTC), one round every ``every``; a window whose end is not after its start runs overnight
 (a boarding school's dorm rounds, 20:00 to 06:00), and ``00:00``-``00:00`` is the whole day.
 
-A round is done by a completed run that began within it. It is due from its start, overdue once
-``grace`` has passed without one, and missed when it ends without one. Rounds that ended before the
-plan existed are not owed: nobody could have walked them.
+A round is done by a run that began within it and was finished by its end plus ``grace``. It is
+due from its start, overdue once ``grace`` has passed without one, and missed when it ends without
+one. Rounds that ended before the
+plan existed (or before its schedule last changed, or it was switched back on) are not owed:
+nobody could have walked them to this schedule.
 """
 
 import enum
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -36,7 +39,7 @@ class Schedule:
     end: time
     every: timedelta
     grace: timedelta
-    since: datetime  # the plan's creation: rounds that ended before it are not owed
+    since: datetime  # the plan's creation or last change of schedule: rounds that ended before are not owed
     zone: ZoneInfo
 
     def __post_init__(self) -> None:
@@ -48,10 +51,11 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Done:
-    """A completed run: when its officer began it."""
+    """A completed run: when its officer began and finished it."""
 
     run_id: str
     started_at: datetime
+    finished_at: datetime
 
 
 @dataclass(frozen=True)
@@ -65,17 +69,28 @@ class Round:
 
 
 def windows(schedule: Schedule, day: date) -> list[tuple[datetime, datetime]]:
-    """The rounds of the window that opens on ``day`` (local), as UTC (start, end) pairs."""
-    opens = datetime.combine(day, schedule.start, schedule.zone)
-    closes = datetime.combine(day, schedule.end, schedule.zone)
+    """The rounds of the window that opens on ``day`` (local), as UTC (start, end) pairs.
+
+    Rounds step on the wall clock (a 4 h plan keeps 00:00, 04:00, 08:00 through a DST change); a
+    round the clock change leaves empty is dropped.
+    """
+    opens = datetime.combine(day, schedule.start)
+    closes = datetime.combine(day, schedule.end)
     if closes <= opens:  # overnight, or the whole day
-        closes = datetime.combine(day + DAY, schedule.end, schedule.zone)
-    at, end = opens.astimezone(UTC), closes.astimezone(UTC)
+        closes = datetime.combine(day + DAY, schedule.end)
     out = []
-    while at < end:
-        out.append((at, min(at + schedule.every, end)))
-        at += schedule.every
+    at = opens
+    while at < closes:
+        until = min(at + schedule.every, closes)
+        begin, end = _utc(at, schedule.zone), _utc(until, schedule.zone)
+        if end > begin:
+            out.append((begin, end))
+        at = until
     return out
+
+
+def _utc(wall: datetime, zone: ZoneInfo) -> datetime:
+    return wall.replace(tzinfo=zone).astimezone(UTC)
 
 
 def _state(schedule: Schedule, at: datetime, until: datetime, run: Done | None, now: datetime) -> RoundState:
@@ -91,10 +106,12 @@ def _state(schedule: Schedule, at: datetime, until: datetime, run: Done | None, 
 def rounds(schedule: Schedule, done: Iterable[Done], start: datetime, end: datetime, now: datetime) -> list[Round]:
     """The owed rounds that end after ``start`` and begin before ``end``, each with its state at ``now``.
 
-    A completed run counts for the round it began in (one run, one round); runs outside every round
-    (a patrol out of hours) count for none.
+    A completed run counts for the round it began in (one run, one round) if it was finished by the
+    round's end plus ``grace``: a run begun in time and finished hours later did not patrol that
+    round. Runs outside every round (a patrol out of hours) count for none.
     """
     runs = sorted(done, key=lambda d: d.started_at)
+    starts = [r.started_at for r in runs]
     first = start.astimezone(schedule.zone).date() - DAY  # yesterday's overnight window reaches today
     last = end.astimezone(schedule.zone).date()
     out: list[Round] = []
@@ -103,7 +120,7 @@ def rounds(schedule: Schedule, done: Iterable[Done], start: datetime, end: datet
         for at, until in windows(schedule, day):
             if until <= start or at >= end or until <= schedule.since:
                 continue
-            run = next((r for r in runs if at <= r.started_at < until), None)
+            run = _run_in(runs, starts, at, until, until + schedule.grace)
             out.append(Round(at, until, _state(schedule, at, until, run, now), run.run_id if run else None))
         day += DAY
     return out
@@ -112,6 +129,14 @@ def rounds(schedule: Schedule, done: Iterable[Done], start: datetime, end: datet
 def begun(schedule: Schedule, done: Iterable[Done], start: datetime, end: datetime, now: datetime) -> list[Round]:
     """The owed rounds that begin in [start, end): a day's rounds, an overnight one counted on its first day."""
     return [r for r in rounds(schedule, done, start, end, now) if r.at >= start]
+
+
+def _run_in(runs: list[Done], starts: list[datetime], at: datetime, until: datetime, by: datetime) -> Done | None:
+    """The first run begun in [at, until) and finished by ``by`` (runs sorted by start)."""
+    for run in runs[bisect_left(starts, at) : bisect_left(starts, until)]:
+        if run.finished_at <= by:
+            return run
+    return None
 
 
 def current(schedule: Schedule, done: Iterable[Done], now: datetime) -> Round | None:

@@ -80,6 +80,8 @@ class GatewayState:
     last_rebirth: datetime | None = None
     spool_failing: bool | None = None  # None: not known since the hub started
     last_snapshot_at: datetime | None = None  # the agent's time of its last heartbeat
+    spool_pending: int | None = None  # events and alarms its spool holds unsent (last heartbeat)
+    lag_s: float | None = None  # the hub's receipt minus the agent's time of its last heartbeat
 
 
 def spool_condition(gw: GatewayState, failing: bool) -> bool:
@@ -175,6 +177,8 @@ class HubState:
         pending = snap.spool.pending_events if snap.spool else None
         gap = gw.seqs.gap(snap.seq, pending)
         gw.last_snapshot_at = snap.ts
+        gw.spool_pending = snap.spool.pending_events + snap.spool.pending_alarms if snap.spool else None
+        gw.lag_s = (now - snap.ts).total_seconds()
         return (
             self._settle(gw, now, only=moved),
             gap,

@@ -22,6 +22,7 @@ class PatrolPlanRow(Base):
     every_min: Mapped[int] = mapped_column(Integer)
     grace_min: Mapped[int] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    owed_from: Mapped[datetime]  # rounds are owed from here: creation, a new schedule, switched back on
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime]
@@ -32,14 +33,17 @@ class PatrolRunRow(Base):
     """One round an officer walked (or is walking) through a plan's cameras."""
 
     __tablename__ = "patrol_runs"
-    __table_args__ = (Index("ix_patrol_runs_plan", "plan_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_patrol_runs_plan", "plan_id", "started_at"),
+        Index("ix_patrol_runs_started", "started_at"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     plan_id: Mapped[str] = mapped_column(String(36))
     scope: Mapped[str] = mapped_column(String(80))
     plan_name: Mapped[str] = mapped_column(String(80))
     cameras: Mapped[list[Any]] = mapped_column(JSON)  # the plan's cameras when the run began
     officer: Mapped[str] = mapped_column(String(64))
-    officer_name: Mapped[str] = mapped_column(String(100), default="")
+    officer_name: Mapped[str] = mapped_column(String(200), default="")
     state: Mapped[str] = mapped_column(String(16))  # in_progress | completed
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
@@ -69,9 +69,10 @@ def schools_of(row: PatrolPlanRow | PatrolRunRow) -> set[str]:
 def visible(who: Principal, row: PatrolPlanRow | PatrolRunRow) -> bool:
     """Whether the caller may see this plan or run (and so its cameras)."""
     kind, _, target = row.scope.partition(":")
+    cameras = all(who.scope.allows(s) for s in schools_of(row))  # a school moved to another district
     if kind == "district":
-        return not who.authenticated or who.district in ("*", target)
-    return who.scope.allows(target) and all(who.scope.allows(s) for s in schools_of(row))
+        return (not who.authenticated or who.district in ("*", target)) and cameras
+    return who.scope.allows(target) and cameras
 
 
 def may_edit(who: Principal, scope: str) -> bool:
@@ -109,7 +110,7 @@ def schedule_of(row: PatrolPlanRow, settings: HubSettings) -> Schedule:
     """When the plan's rounds fall due."""
     return Schedule(
         start=_clock(row.start), end=_clock(row.end), every=timedelta(minutes=row.every_min),
-        grace=timedelta(minutes=row.grace_min), since=row.created_at, zone=zone_of(row.scope, settings),
+        grace=timedelta(minutes=row.grace_min), since=row.owed_from, zone=zone_of(row.scope, settings),
     )  # fmt: skip
 
 
@@ -125,18 +126,33 @@ def plans_of_school(session: Session, school_id: str) -> list[PatrolPlanRow]:
     return [row for row in rows if school_id in schools_of(row)]
 
 
-def done_runs(session: Session, plan_ids: Iterable[str], since: datetime) -> dict[str, list[Done]]:
-    """Each plan's completed runs begun after ``since``."""
+def done_runs(
+    session: Session, plan_ids: Iterable[str], since: datetime, until: datetime | None = None
+) -> dict[str, list[Done]]:
+    """Each plan's completed runs begun from ``since`` (and before ``until``)."""
     ids = list(plan_ids)
     out: dict[str, list[Done]] = {plan: [] for plan in ids}
-    if not ids:
-        return out
-    query = select(PatrolRunRow.plan_id, PatrolRunRow.id, PatrolRunRow.started_at).where(
-        PatrolRunRow.plan_id.in_(ids), PatrolRunRow.state == "completed", PatrolRunRow.started_at >= since
-    )
-    for plan, run, started in session.execute(query):
-        out[plan].append(Done(run, started))
+    for start in range(0, len(ids), 500):
+        query = select(PatrolRunRow.plan_id, PatrolRunRow.id, PatrolRunRow.started_at, PatrolRunRow.finished_at).where(
+            PatrolRunRow.plan_id.in_(ids[start : start + 500]),
+            PatrolRunRow.state == "completed",
+            PatrolRunRow.started_at >= since,
+        )
+        if until is not None:
+            query = query.where(PatrolRunRow.started_at < until)
+        for plan, run, started, finished in session.execute(query):
+            out[plan].append(Done(run, started, finished or started))
     return out
+
+
+def runs_clause(who: Principal) -> ColumnElement[bool]:
+    """A WHERE clause narrowing runs to the scopes the caller may see (``visible`` decides the rest)."""
+    if who.scope.schools is None and (not who.authenticated or who.district == "*"):
+        return true()
+    scopes = [f"school:{s}" for s in sorted(who.scope.schools or ())]
+    if who.district and who.district != "*":
+        scopes.append(f"district:{who.district}")
+    return PatrolRunRow.scope.in_(scopes) if scopes else false()
 
 
 def camera_list(row: PatrolPlanRow | PatrolRunRow) -> list[dict[str, str]]:

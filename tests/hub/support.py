@@ -195,6 +195,6 @@ def add_patrol_plan(session: Any, school_id: str, camera_id: str, at: Any) -> No
         PatrolPlanRow(
             id=f"plan-{school_id}", scope=f"school:{school_id}", name=f"{school_id} 巡查",
             cameras=[[school_id, camera_id]], start="00:00", end="00:00", every_min=1440, grace_min=60,
-            enabled=True, created_at=at, created_by="tests", updated_at=at, updated_by="tests",
+            enabled=True, owed_from=at, created_at=at, created_by="tests", updated_at=at, updated_by="tests",
         )
     )  # fmt: skip

@@ -169,7 +169,8 @@ async def test_every_state_changing_route_needs_credentials_and_the_csrf_token(h
         registry.add(db, "school-a/gw-reg", hub.clock())
         db.add(PatrolPlanRow(
             id="plan-csrf", scope="school:school-a", name="p", cameras=[["school-a", "cam-csrf"]], start="00:00",
-            end="00:00", every_min=60, grace_min=0, enabled=True, created_at=hub.clock(), created_by="admin",
+            end="00:00", every_min=60, grace_min=0, enabled=True, created_at=hub.clock(),
+            owed_from=hub.clock(), created_by="admin",
             updated_at=hub.clock(), updated_by="admin",
         ))  # fmt: skip
         db.add(PatrolRunRow(

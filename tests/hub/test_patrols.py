@@ -74,8 +74,12 @@ async def plans_are_kept_by_admins_and_seen_in_scope(hub: RunningHub, who: dict[
 async def a_round_with_a_problem(hub: RunningHub, who: dict[str, Caller], plan_id: str) -> dict[str, Any]:
     assert (await who["viewer-a"].send("POST", f"/patrols/plans/{plan_id}/runs"))[0] == 403
     assert (await who["guard-b"].send("POST", f"/patrols/plans/{plan_id}/runs"))[0] == 404
+    name = "门卫" + "甲" * 198  # the longest display name an account may have
+    assert (await hub.http.patch("/api/v1/users/guard-a", json={"display_name": name})).status_code == 200
     status, run = await who["guard-a"].send("POST", f"/patrols/plans/{plan_id}/runs")
-    assert status == 201 and run["cameras"] == PLAN["cameras"]
+    assert status == 201 and run["cameras"] == PLAN["cameras"] and run["officer_name"] == name
+    again = await who["guard-a"].send("POST", f"/patrols/plans/{plan_id}/runs")
+    assert again[1]["id"] == run["id"]  # a reload or a second click resumes the round under way
     checks = f"/patrols/runs/{run['id']}/checks"
     status, body = await who["guard-a"].send("POST", f"/patrols/runs/{run['id']}/finish")
     assert status == 409 and "school-a/cam-gate" in body["detail"]
@@ -109,6 +113,7 @@ async def test_a_guard_walks_a_round_reports_a_problem_and_the_records_show_it(
                 return (await hub.get("/api/v1/devices", availability="online"))["total"] == 2
 
             await eventually(both_online, 20)
+            await devices_and_gateways_as_it_staff_see_them(hub, camera_port)
             # School B's camera, as its own gateway would have announced it.
             hub.services.ingest.state.devices[("school-b", "cam-b")] = DeviceState(
                 "school-b", "gw-b", "cam-b", "camera"
@@ -122,6 +127,8 @@ async def test_a_guard_walks_a_round_reports_a_problem_and_the_records_show_it(
             assert (alarm["kind"], alarm["device_id"], alarm["state"]) == ("patrol_problem", "cam-gate", "raised")
             shot = await eventually(lambda: pictures(hub, alarm_id), 5)
             assert [p["device_id"] for p in shot] == ["cam-gate"]  # what the officer saw, beside the alarm
+            cam = next(d for d in (await hub.get("/api/v1/devices"))["items"] if d["id"] == "cam-gate")
+            assert (cam["availability"], cam["active_alarms"]) == ("online", 1)  # answers, and is in alarm
 
             # A second round finds it still wrong: the open alarm is the same one, not a second.
             _, again = await who["guard-a"].send("POST", f"/patrols/plans/{plan_id}/runs")
@@ -157,6 +164,33 @@ async def records_and_counts(hub: RunningHub, who: dict[str, Caller], plan_id: s
     [row] = [c for c in counted["items"] if c["plan_id"] == plan_id]
     assert row["day"] == today and row["done"] == 1 and row["owed"] >= 1
     assert await who["guard-a"].get("/patrols/counts", **{"from": today, "to": "2020-01-01"}) == 422
+    for first, last in (("0001-01-01", "0001-01-01"), ("9999-12-31", "9999-12-31"), (today, "2099-01-01")):
+        assert await who["guard-a"].get("/patrols/counts", **{"from": first, "to": last}) == 422, (first, last)
+    assert await who["guard-a"].get("/patrols/runs", since="2026-01-01T00:00:00") == 422  # a time without its zone
     actions = [e["action"] for e in (await hub.get("/api/v1/audit", limit=200))["items"]]
     for action in ("patrol.plan.create", "patrol.start", "patrol.problem", "patrol.complete"):
         assert action in actions, action
+
+
+async def devices_and_gateways_as_it_staff_see_them(hub: RunningHub, camera_port: int) -> None:
+    """The device list says where each device is polled (no credentials), when it was last heard of
+    and its open alarms; the gateway list its agent's version, heartbeat lag and unsent spool."""
+    from agent import __version__
+
+    async def heard() -> Any:
+        items = (await hub.get("/api/v1/devices"))["items"]
+        return items if all(d["last_seen"] for d in items) else None
+
+    devices = {d["id"]: d for d in await eventually(heard, 10)}
+    assert devices["cam-gate"]["address"] == f"http://127.0.0.1:{camera_port}/mjpeg"
+    assert devices["panic-1"]["address"].startswith("tcp://127.0.0.1:")
+    assert devices["panic-1"]["active_alarms"] == 0 and devices["cam-gate"]["fault"] is None
+
+    async def settled() -> Any:  # once the start-up events are acknowledged, nothing waits in the spool
+        [gateway] = (await hub.get("/api/v1/gateways"))["items"]
+        return gateway if gateway["spool_pending"] == 0 else None
+
+    gateway = await eventually(settled, 10)
+    assert gateway["agent_version"] == __version__ and gateway["devices"] == 2
+    assert gateway["last_heartbeat"] and gateway["last_seen"]
+    assert 0 <= gateway["publish_lag_s"] < 10

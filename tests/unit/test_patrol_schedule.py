@@ -22,6 +22,11 @@ def local(day: int, hh: int, mm: int = 0, zone: ZoneInfo = SH) -> datetime:
     return datetime(2026, 11, day, hh, mm, tzinfo=zone).astimezone(UTC)
 
 
+def ran(run_id: str, started: datetime, minutes: float = 10) -> Done:
+    """A completed run, begun at ``started`` and finished some minutes later."""
+    return Done(run_id, started, started + timedelta(minutes=minutes))
+
+
 def states(found: list) -> list[tuple[str, str]]:  # type: ignore[type-arg]
     return [(r.at.astimezone(SH).strftime("%d %H:%M"), str(r.state)) for r in found]
 
@@ -52,7 +57,7 @@ def test_windows_of_every_shape(start: str, end: str, every: int, expected: list
 
 def test_rounds_done_due_overdue_missed_and_upcoming() -> None:
     schedule = plan()
-    done = [Done("r1", local(27, 9, 15))]
+    done = [ran("r1", local(27, 9, 15))]
     found = rounds(schedule, done, local(27, 0), local(28, 0), now=local(27, 16, 40))
     assert states(found) == [("27 08:00", "done"), ("27 12:00", "missed"), ("27 16:00", "overdue")]
     assert found[0].run_id == "r1"
@@ -65,10 +70,10 @@ def test_rounds_done_due_overdue_missed_and_upcoming() -> None:
 def test_a_run_counts_once_and_only_for_the_round_it_began_in() -> None:
     schedule = plan()
     done = [
-        Done("early", local(27, 7, 59)),  # before the window: out of hours, counts for nothing
-        Done("a", local(27, 8, 0)),  # the round's first instant counts
-        Done("b", local(27, 9)),  # a second run in the same round does not do the next one
-        Done("edge", local(27, 16, 0)),  # the instant a round ends belongs to the next
+        ran("early", local(27, 7, 59)),  # before the window: out of hours, counts for nothing
+        ran("a", local(27, 8, 0)),  # the round's first instant counts
+        ran("b", local(27, 9)),  # a second run in the same round does not do the next one
+        ran("edge", local(27, 16, 0)),  # the instant a round ends belongs to the next
     ]
     found = rounds(schedule, done, local(27, 0), local(28, 0), now=local(27, 23))
     assert states(found) == [("27 08:00", "done"), ("27 12:00", "missed"), ("27 16:00", "done")]
@@ -110,7 +115,7 @@ def test_a_spring_forward_night_keeps_the_wall_clock_window() -> None:
 
 def test_tally_counts_owed_rounds_only() -> None:
     schedule = plan()
-    found = rounds(schedule, [Done("r", local(27, 8, 5))], local(27, 0), local(28, 0), now=local(27, 16, 45))
+    found = rounds(schedule, [ran("r", local(27, 8, 5))], local(27, 0), local(28, 0), now=local(27, 16, 45))
     counted = tally(found)
     assert (counted.owed, counted.done, counted.missed, counted.overdue) == (3, 1, 1, 1)
     assert counted.first_missed == local(27, 12)
@@ -123,3 +128,26 @@ def test_tally_counts_owed_rounds_only() -> None:
 def test_a_schedule_refuses_nonsense(every: int, since: datetime) -> None:
     with pytest.raises(ValueError, match=r"minute|timezone"):
         plan(every=every, grace=0, since=since)
+
+
+def test_a_run_finished_long_after_its_round_did_not_patrol_it() -> None:
+    schedule = plan(grace=30)  # 08:00-12:00, 12:00-16:00, ...; finished by the end plus 30 min
+    late = [ran("begun-in-time-finished-at-13:00", local(27, 11, 50), minutes=70)]
+    assert states(rounds(schedule, late, local(27, 0), local(27, 12), now=local(27, 14)))[0] == ("27 08:00", "missed")
+    close = [ran("finished-at-12:20", local(27, 11, 50), minutes=30)]
+    assert states(rounds(schedule, close, local(27, 0), local(27, 12), now=local(27, 14)))[0] == ("27 08:00", "done")
+
+
+def test_a_fall_back_day_keeps_the_rounds_on_the_wall_clock() -> None:
+    new_york = ZoneInfo("America/New_York")
+    schedule = plan("00:00", "00:00", every=240, grace=0, zone=new_york)
+    found = windows(schedule, date(2024, 11, 3))  # 01:00-02:00 happens twice that night
+    assert [a.astimezone(new_york).strftime("%H:%M") for a, _ in found] == [
+        "00:00",
+        "04:00",
+        "08:00",
+        "12:00",
+        "16:00",
+        "20:00",
+    ]
+    assert found[0][1] - found[0][0] == timedelta(hours=5)  # the first round is an hour longer

@@ -222,7 +222,7 @@ class Stack:
                     id=f"plan-{school}", scope=f"school:{school}", name=name, cameras=[[school, camera]]
                 )
                 plan.start, plan.end, plan.every_min, plan.grace_min, plan.enabled = "00:00", "00:00", 1440, 60, True
-                plan.created_at = plan.updated_at = now
+                plan.created_at = plan.updated_at = plan.owed_from = now
                 plan.created_by = plan.updated_by = "tests"
                 db.add(plan)
         for school in DEVICES:

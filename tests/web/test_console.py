@@ -493,3 +493,53 @@ def test_a_guard_walks_a_video_patrol_and_it_is_recorded_but_another_school_sees
         assert guard_b.post("/api/v1/auth/login", json={"username": "guard-b", "password": PASSWORD}).status_code == 200
         assert guard_b.get("/api/v1/patrols/runs").json()["items"] == []
         assert guard_b.get("/api/v1/schools/school-a/devices/a-cam-gate/live.jpg").status_code == 404
+
+
+def test_an_admin_manages_accounts_and_tokens_and_it_staff_read_gateways_and_devices(page: Page, stack: Stack) -> None:
+    sign_in(page, stack, "admin")
+    page.click("#users-link")
+    users = page.locator(".card.users")
+    expect(users.locator('tr[data-user="guard-a"]')).to_contain_text("GUARD-A")
+    page.click(".users .plan-form summary")
+    form = users.locator(".plan-form form")
+    form.locator("[name=username]").fill("night-guard")
+    form.locator("[name=display]").fill("夜班 王")
+    form.locator("[name=role]").select_option("guard")
+    form.locator("[name=scope]").fill("school-a")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#toast")).to_contain_text("night-guard 的初始密码")  # shown this once
+    row = users.locator('tr[data-user="night-guard"]')
+    expect(row).to_contain_text("夜班 王")
+    # A token, shown once, then revoked: it stops working at once.
+    row.locator("button", has_text="令牌").click()
+    tokens = users.locator('tr[data-user="night-guard"] + tr .tokens')
+    tokens.locator("input[name=name]").fill("区平台对接")
+    tokens.locator("button[type=submit]").click()
+    secret = tokens.locator(".secret code")
+    expect(secret).to_have_count(1)
+    token = secret.inner_text()
+    with httpx.Client(base_url=stack.url, timeout=5, headers={"Authorization": f"Bearer {token}"}) as client:
+        assert client.get("/api/v1/auth/me").status_code == 200
+        page.once("dialog", lambda dialog: dialog.accept())
+        tokens.locator("button", has_text="吊销").click()
+        expect(tokens.locator('tr[data-revoked="yes"]')).to_have_count(1)
+        assert client.get("/api/v1/auth/me").status_code == 401
+    row.locator("button", has_text="停用").click()
+    expect(users.locator('tr[data-user="night-guard"]')).to_have_attribute("data-disabled", "yes")
+    assert stack.api("GET", "/audit", params={"action": "user.disable"}).json()["items"]
+
+    # The gateways page: each school's gateway, its agent's version, its heartbeat and spool.
+    page.goto(f"{stack.url}/#/devices")
+    page.click('a.button[href="#/gateways"]')
+    gateways = page.locator(".gateway-table tbody tr")
+    expect(gateways).to_have_count(2)
+    expect(gateways.first).to_contain_text("0.1.0")
+    # A device that answers but is in alarm says so in the device list.
+    stack.act("a-panic-2", "press")
+    page.goto(f"{stack.url}/#/devices")
+    device = page.locator('table.devices tr[data-device="a-panic-2"]')
+    expect(device).to_have_attribute("data-alarms", "yes")
+    expect(device.locator("a.alarm-count")).to_have_text("1")
+    expect(device).to_contain_text("tcp://127.0.0.1:")  # where it is polled
+    stack.act("a-panic-2", "release")
+    stack.act("a-panic-2", "reset")

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("every_min", sa.Integer(), nullable=False),
         sa.Column("grace_min", sa.Integer(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("owed_from", WHEN, nullable=False),
         sa.Column("created_at", WHEN, nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column("updated_at", WHEN, nullable=False),
@@ -41,13 +42,14 @@ def upgrade() -> None:
         sa.Column("plan_name", sa.String(length=80), nullable=False),
         sa.Column("cameras", sa.JSON(), nullable=False),
         sa.Column("officer", sa.String(length=64), nullable=False),
-        sa.Column("officer_name", sa.String(length=100), nullable=False),
+        sa.Column("officer_name", sa.String(length=200), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("started_at", WHEN, nullable=False),
         sa.Column("finished_at", WHEN, nullable=True),
         sa.Column("problems", sa.Integer(), nullable=False),
     )
     op.create_index("ix_patrol_runs_plan", "patrol_runs", ["plan_id", "started_at"])
+    op.create_index("ix_patrol_runs_started", "patrol_runs", ["started_at"])
     op.create_table(
         "patrol_checks",
         sa.Column("run_id", sa.String(length=36), nullable=False),
@@ -64,6 +66,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert."""
     op.drop_table("patrol_checks")
+    op.drop_index("ix_patrol_runs_started", table_name="patrol_runs")
     op.drop_index("ix_patrol_runs_plan", table_name="patrol_runs")
     op.drop_table("patrol_runs")
     op.drop_table("patrol_plans")

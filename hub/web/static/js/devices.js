@@ -27,7 +27,24 @@ function sinceText(device) {
   return device.availability === "offline" ? t("devices.offline_since", { t: shortTime(device.since) }) : t("devices.since", { t: shortTime(device.since) });
 }
 
-function schoolTable(schoolId, devices) {
+function alarmCount(device, n) {
+  if (!n) return "0";
+  const href = `#/device/${encodeURIComponent(device.school_id)}/${encodeURIComponent(device.id)}`;
+  return h("a", { class: "alarm-count", href, title: t("devices.open_alarms", { n }) }, String(n));
+}
+
+/** Open alarms per device ("school/device"), from the live store: a device that answers can still be in alarm. */
+function openAlarms() {
+  const out = new Map();
+  for (const a of store.alarms.values()) {
+    if (a.state === "resolved" || !a.device_id) continue;
+    const key = deviceKey(a.school_id, a.device_id);
+    out.set(key, (out.get(key) ?? 0) + 1);
+  }
+  return out;
+}
+
+function schoolTable(schoolId, devices, open) {
   const up = devices.filter((d) => d.availability === "online" || d.availability === "degraded").length;
   const counts = ["online", "degraded", "offline", "unknown"].map((a) => [a, devices.filter((d) => d.availability === a).length]);
   return h(
@@ -46,7 +63,7 @@ function schoolTable(schoolId, devices) {
       h(
         "thead",
         {},
-        h("tr", {}, ["device", "kind", "location", "state", "reason", "since"].map((c) => h("th", {}, t(`devices.col.${c}`)))),
+        h("tr", {}, ["device", "kind", "location", "state", "reason", "since", "seen", "alarms"].map((c) => h("th", {}, t(`devices.col.${c}`)))),
       ),
       h(
         "tbody",
@@ -54,13 +71,20 @@ function schoolTable(schoolId, devices) {
         devices.map((d) =>
           h(
             "tr",
-            { dataset: { device: d.id, availability: d.availability } },
-            h("td", {}, h("a", { href: `#/device/${encodeURIComponent(d.school_id)}/${encodeURIComponent(d.id)}` }, d.id)),
+            { dataset: { device: d.id, availability: d.availability, alarms: open.get(deviceKey(d.school_id, d.id)) ? "yes" : "no" } },
+            h(
+              "td",
+              {},
+              h("a", { href: `#/device/${encodeURIComponent(d.school_id)}/${encodeURIComponent(d.id)}` }, d.id),
+              h("div", { class: "muted small" }, [d.gateway_id, d.address, d.firmware].filter(Boolean).join(" · ")),
+            ),
             h("td", {}, tOr(`devkind.${d.kind}`, d.kind)),
             h("td", {}, d.location || "–"),
-            h("td", {}, availability(d)),
+            h("td", {}, availability(d), d.fault ? h("span", { class: "fault", dataset: { fault: d.fault } }, ` · ${tOr(`fault.${d.fault}`, d.fault)}`) : null),
             h("td", {}, d.reason ? tOr(`reason.${d.reason}`, d.reason) : ""),
             h("td", { title: dateTime(d.since) }, sinceText(d), " ", h("small", { class: "muted", dataset: { ago: d.since } }, ago(d.since))),
+            h("td", { title: dateTime(d.last_seen) }, d.last_seen ? h("small", { dataset: { ago: d.last_seen } }, ago(d.last_seen)) : "–"),
+            h("td", { class: "num" }, alarmCount(d, open.get(deviceKey(d.school_id, d.id)) ?? 0)),
           ),
         ),
       ),
@@ -82,6 +106,7 @@ export function renderDevices(view) {
     .filter((d) => !deviceFilters.kind || d.kind === deviceFilters.kind)
     .filter((d) => !deviceFilters.availability || d.availability === deviceFilters.availability)
     .sort((a, b) => (AVAILABILITY_ORDER[a.availability] ?? 9) - (AVAILABILITY_ORDER[b.availability] ?? 9) || a.id.localeCompare(b.id));
+  const open = openAlarms();
   const bySchool = new Map();
   for (const d of shown) bySchool.set(d.school_id, [...(bySchool.get(d.school_id) ?? []), d]);
   const schools = [...new Set(all.map((d) => d.school_id))].sort();
@@ -90,7 +115,7 @@ export function renderDevices(view) {
     h(
       "div",
       { class: "toolbar" },
-      h("h1", {}, t("devices.title")),
+      h("h1", {}, t("devices.title"), " ", h("a", { class: "button ghost", href: "#/gateways" }, t("gateways.title"))),
       h(
         "div",
         { class: "filters" },
@@ -104,7 +129,7 @@ export function renderDevices(view) {
         ),
       ),
     ),
-    bySchool.size ? [...bySchool.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([s, ds]) => schoolTable(s, ds)) : h("p", { class: "empty" }, t("devices.none")),
+    bySchool.size ? [...bySchool.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([s, ds]) => schoolTable(s, ds, open)) : h("p", { class: "empty" }, t("devices.none")),
   );
 }
 

@@ -17,6 +17,7 @@ import { renderCompliance } from "./compliance.js";
 import { applyForwarding, fetchForwardingSoon } from "./forwarding.js";
 import { addPicture } from "./pictures.js";
 import { renderPatrol, renderPatrolRun } from "./patrol.js";
+import { renderGateways, renderUsers } from "./admin.js";
 
 const view = document.getElementById("view");
 let stream = null;
@@ -155,6 +156,7 @@ function showWho() {
   const me = store.me;
   who.textContent = store.auth === "off" ? t("auth.off") : me ? `${me.display_name || me.username} · ${t(`role.${me.role}`)}` : "";
   document.getElementById("logout").hidden = store.auth === "off" || !me;
+  document.getElementById("users-link").hidden = !(store.auth === "off" || me?.permissions?.manage_users);
   const deadTab = document.querySelector('.tabs a[data-view="dead-letters"]');
   deadTab.hidden = !(store.auth === "off" || me?.permissions?.read_dead_letters);
 }
@@ -175,6 +177,8 @@ function route() {
   if (name === "compliance") return { name: "compliance", school: a };
   if (name === "patrol" && a === "run" && b) return { name: "patrol-run", id: b };
   if (name === "patrol") return { name: "patrol" };
+  if (name === "gateways") return { name: "gateways" };
+  if (name === "users") return { name: "users" };
   if (name === "alarm" && a) return { name: "alarm", id: a };
   if (name === "device" && a && b) return { name: "device", school: a, id: b };
   return { name: "board" };
@@ -183,15 +187,17 @@ function route() {
 function render(what = "all") {
   if (!store.ready) return;
   const r = route();
-  markNav({ alarm: "board", device: "devices", "patrol-run": "patrol" }[r.name] ?? r.name);
+  markNav({ alarm: "board", device: "devices", gateways: "devices", "patrol-run": "patrol" }[r.name] ?? r.name);
   updateSound();
   if (r.name === "board") renderBoard(view);
-  else if (r.name === "devices" && what !== "alarms") renderDevices(view);
+  else if (r.name === "devices") renderDevices(view); // alarms too: each device shows its open alarms
   else if (r.name === "uptime" && what === "all") renderUptime(view);
   else if (r.name === "dead-letters" && what === "all") renderDeadLetters(view);
   else if (r.name === "reports" && what === "all") renderReports(view);
   else if (r.name === "compliance" && what === "all") renderCompliance(view, r.school);
   else if (r.name === "patrol" && what === "all") renderPatrol(view);
+  else if (r.name === "gateways" && what === "all") renderGateways(view);
+  else if (r.name === "users" && what === "all") renderUsers(view);
   else if (r.name === "patrol-run" && what === "all") renderPatrolRun(view, r.id);
   else if (r.name === "alarm" && what === "all") renderAlarm(view, r.id);
   else if (r.name === "device" && what === "all") renderDevice(view, r.school, r.id);

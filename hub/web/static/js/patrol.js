@@ -3,11 +3,22 @@
 import { api } from "./api.js";
 import { h, replace, toast } from "./dom.js";
 import { dateTime, shortTime } from "./format.js";
-import { t } from "./i18n.js";
+import { locale, t } from "./i18n.js";
 import { liveView } from "./pictures.js";
 import { deviceKey, schoolName, store } from "./state.js";
 
 const EDITORS = new Set(["school_admin", "district_admin"]);
+
+/** A time as the plan's school reads it (its hours are in its own time zone, not the browser's). */
+function zoned(iso, timeZone) {
+  if (!iso) return "–";
+  const options = { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false };
+  try {
+    return new Intl.DateTimeFormat(locale(), { ...options, timeZone }).format(new Date(iso));
+  } catch {
+    return shortTime(iso); // a zone this browser does not know
+  }
+}
 
 function mayEdit() {
   return store.auth === "off" || EDITORS.has(store.me?.role);
@@ -31,7 +42,7 @@ function scopeLabel(scope) {
 function roundBadge(plan) {
   if (!plan.enabled) return h("span", { class: "badge muted" }, t("patrol.off"));
   const state = plan.current?.state ?? "idle";
-  const text = state === "idle" ? t("patrol.idle", { t: plan.next_at ? shortTime(plan.next_at) : "–" }) : t(`patrol.state.${state}`);
+  const text = state === "idle" ? t("patrol.idle", { t: zoned(plan.next_at, plan.timezone) }) : t(`patrol.state.${state}`);
   return h("span", { class: `badge round-${state}`, dataset: { state } }, text);
 }
 
@@ -61,7 +72,7 @@ function planRow(plan, mayPatrol) {
     h("td", {}, t("patrol.hours", { start: plan.start, end: plan.end, every: plan.every_min }), h("div", { class: "muted" }, t("patrol.cameras", { n: plan.cameras.length }))),
     h("td", {}, roundBadge(plan)),
     h("td", { class: "num" }, t("patrol.today", { done: today.done, owed: today.owed, missed: today.missed })),
-    h("td", {}, plan.last_run ? `${plan.last_run.officer} · ${shortTime(plan.last_run.started_at)}` : "–"),
+    h("td", {}, plan.last_run ? `${plan.last_run.officer} · ${zoned(plan.last_run.started_at, plan.timezone)}` : "–"),
     h(
       "td",
       { class: "actions" },
@@ -196,16 +207,19 @@ export async function renderPatrolRun(view, runId) {
   }
   const n = run.cameras.indexOf(next) + 1;
   const note = h("textarea", { name: "note", rows: 2, maxlength: 500, placeholder: t("patrol.note") });
-  const mark = async (result) => {
+  const mark = async (result, event) => {
     if (result === "problem" && !note.value.trim()) {
       note.focus();
       toast(t("patrol.say_what"), "error");
       return;
     }
+    const buttons = event.target.closest(".actions").querySelectorAll("button");
+    for (const b of buttons) b.disabled = true; // one click, one check
     try {
       await api(`/patrols/runs/${encodeURIComponent(run.id)}/checks`, { method: "POST", body: { ...next, result, note: note.value.trim() } });
       renderPatrolRun(view, run.id);
     } catch (error) {
+      for (const b of buttons) b.disabled = false;
       failed(error);
     }
   };
@@ -219,8 +233,8 @@ export async function renderPatrolRun(view, runId) {
       liveView(next.school_id, next.device_id, { open: true }),
       note,
       h("div", { class: "actions" },
-        h("button", { type: "button", class: "primary", onclick: () => mark("normal") }, t("patrol.normal")),
-        h("button", { type: "button", class: "danger", onclick: () => mark("problem") }, t("patrol.problem")),
+        h("button", { type: "button", class: "primary", onclick: (e) => mark("normal", e) }, t("patrol.normal")),
+        h("button", { type: "button", class: "danger", onclick: (e) => mark("problem", e) }, t("patrol.problem")),
       ),
       steps,
       back,
