@@ -3,6 +3,7 @@
     .venv/bin/python scripts/console_screenshots.py [--out docs/img]
 
 Writes console-board.png, panic-card.png (the panic card with its camera's picture),
+incident-card.png (a fence cut: one card, its signals listed), patrol-page.png (a video patrol round),
 camera-uptime.png, compliance-table.png and compliance-card.png at
 1366x768 (a control-room screen), alarm-detail.png, and console-phone.png at 390x844. The demo runs
 minutes, not weeks, so before it starts the script writes 30 days of made-up availability history
@@ -143,6 +144,8 @@ def main() -> int:
             panic.locator(".pictures img").wait_for(timeout=20_000)
             page.wait_for_function("() => [...document.querySelectorAll('.pictures img')].every(i => i.complete)")
             panic.screenshot(path=args.out / "panic-card.png")
+            fence = page.locator('.alarm-card:not([data-signals="1"])').first  # a fence cut: one incident, its signals
+            fence.screenshot(path=args.out / "incident-card.png")
 
             page.locator('.alarm-card[data-kind="video_blind"] .act-detail').click()
             page.wait_for_selector(".alarm-detail img.snapshot", timeout=20_000)
@@ -164,6 +167,13 @@ def main() -> int:
             page.wait_for_timeout(500)
             page.screenshot(path=args.out / "compliance-card.png", full_page=True)
 
+            page.goto(f"{url}/#/patrol")  # 网上巡查: start the gate round, the first camera live
+            page.locator("tr[data-plan] button.primary").first.click()
+            frame = "document.querySelector('.patrol-run .live-frame')"
+            page.wait_for_function(f"() => {frame}?.complete && {frame}.naturalWidth > 0", timeout=20_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=args.out / "patrol-page.png")
+
             phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN", device_scale_factor=2)
             sign_in(phone, url, password)
             phone.wait_for_selector(".alarm-card")
@@ -180,6 +190,8 @@ def main() -> int:
     shots = (
         "console-board.png",
         "panic-card.png",
+        "incident-card.png",
+        "patrol-page.png",
         "alarm-detail.png",
         "camera-uptime.png",
         "compliance-table.png",

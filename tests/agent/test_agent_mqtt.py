@@ -50,11 +50,14 @@ async def test_silent_device_goes_offline_fast_and_its_bus_neighbours_keep_their
     ):
         await seen.wait_for(lambda e: e.device_id == "n3" and e.availability == "online", 5)
         await asyncio.sleep(1)
-        silent_at = time.monotonic()
+        asked = sim.devices["dead"].requests
         await sim.devices["dead"].act("go_silent", {})
-        arrived, offline = await seen.wait_for(lambda e: e.device_id == "dead" and e.availability == "offline", 5)
+        _, offline = await seen.wait_for(lambda e: e.device_id == "dead" and e.availability == "offline", 5)
         assert offline.reason == "timeout"
-        assert arrived - silent_at <= 3 * interval, f"offline after {arrived - silent_at:.2f} s"
+        # Fast means at the first unanswered polls, not after a long backoff: counted in polls, since
+        # a loaded machine stretches every interval (the time it takes is bench material).
+        unanswered = sim.devices["dead"].requests - asked
+        assert 1 <= unanswered <= 4, f"offline after {unanswered} unanswered requests"
 
         neighbours = ["n1", "n2", "n3"]
         before = {n: agent.devices[n].loop.polls for n in neighbours}  # type: ignore[union-attr]

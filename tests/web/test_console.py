@@ -190,8 +190,13 @@ def test_board_and_it_views_fit_the_screen_in_both_languages(page: Page, stack: 
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     no_sideways_scroll()
+    # The header takes at most two rows (the tabs scroll sideways on a phone), in either language.
+    row = page.locator(".tabs a").first.bounding_box()
+    assert row and page.locator(".top").bounding_box()["height"] <= 2.6 * row["height"] + 24  # type: ignore[index]
     page.click("#lang")
     expect(page.locator("html")).to_have_attribute("lang", "en-GB")
+    header = page.locator(".top").bounding_box()
+    assert header and header["height"] <= 2.6 * row["height"] + 24
     expect(page.locator(".tabs")).to_contain_text("Alarms")
     expect(page.locator("#conn")).to_have_text("Live")
     no_sideways_scroll()

@@ -3,11 +3,11 @@
 import { awaitsReset, openAction } from "./actions.js";
 import { h, replace } from "./dom.js";
 import { ago, shortTime } from "./format.js";
-import { kindName, t } from "./i18n.js";
+import { currentLang, kindName, t } from "./i18n.js";
 import { compactList } from "./boardlist.js";
 import { forwardingLine } from "./forwarding.js";
 import { pictureStrip } from "./pictures.js";
-import { alarmOrder, deviceOf, may, priority, schoolName, store } from "./state.js";
+import { alarmOrder, deviceOf, may, priority, schoolName, store, timeOf } from "./state.js";
 
 export const filters = { school: "", kind: "", state: "open" };
 const MODE_KEY = "campusguard.board";
@@ -41,10 +41,10 @@ const WINDOW_MS = 10 * 60e3; // signals of one device this close together are on
 export function incidents(alarms) {
   const open = new Map();
   const out = [];
-  for (const alarm of [...alarms].sort((a, b) => new Date(a.raised_at) - new Date(b.raised_at))) {
+  for (const alarm of [...alarms].sort((a, b) => timeOf(a.raised_at) - timeOf(b.raised_at))) {
     const key = alarm.state !== "resolved" && alarm.device_id ? `${alarm.school_id}\u0000${alarm.device_id}` : null;
     const group = key ? open.get(key) : null;
-    if (group && new Date(alarm.raised_at) - new Date(group.at(-1).raised_at) <= WINDOW_MS) {
+    if (group && timeOf(alarm.raised_at) - timeOf(group.at(-1).raised_at) <= WINDOW_MS) {
       group.push(alarm);
     } else {
       const fresh = [alarm];
@@ -256,18 +256,56 @@ function card([alarm, ...others], index = 0) {
   );
 }
 
+const PAGE = 200; // incidents drawn at once, most urgent first; the counts above are of all of them
+let shown = PAGE;
+// Cards and rows by incident lead: rebuilt only when what they show changed (a live change redraws
+// one card, not 2,000). Alarms are replaced, never mutated, in the store, so identity is enough.
+const drawn = new Map();
+
+function sameKey(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The incident's card or row, reused when nothing it shows has changed. */
+export function cached(group, mode, extra, build) {
+  const [alarm] = group;
+  const key = [mode, currentLang(), store.me, store.schools, deviceOf(alarm)?.location, store.pictures.get(alarm.id)?.length, ...extra, ...group];
+  const hit = drawn.get(alarm.id);
+  if (hit && sameKey(hit.key, key)) return hit.node;
+  const node = build();
+  drawn.set(alarm.id, { key, node });
+  return node;
+}
+
+function more(total, rerender) {
+  if (total <= shown) return null;
+  const next = () => {
+    shown += PAGE * 5;
+    rerender();
+  };
+  return h("button", { type: "button", class: "ghost show-more", onclick: next }, t("board.more", { shown, total }));
+}
+
 /** Draw the board into the view. */
 export function renderBoard(view) {
   const rerender = () => renderBoard(view);
   const alarms = visibleAlarms();
   const hadFocus = document.activeElement?.closest?.(".alarm-card")?.dataset.id;
   const empty = h("p", { class: "empty" }, filters.state === "open" && !filters.school && !filters.kind ? t("alarm.none") : t("alarm.none_filtered"));
-  const list = !alarms.length
+  const groups = alarms.length ? incidents(alarms) : [];
+  const page = groups.slice(0, shown);
+  const list = !groups.length
     ? h("section", { class: "board" }, empty)
     : boardMode() === "list"
-      ? compactList(incidents(alarms), rerender)
-      : h("section", { class: "board", "aria-live": "polite" }, incidents(alarms).map(card));
-  replace(view, toolbar(rerender), list);
+      ? compactList(page, rerender)
+      : h(
+          "section",
+          { class: "board", "aria-live": "polite" },
+          page.map((g, i) => cached(g, "card", [g[0].id === selectedId, i < PICTURED_CARDS], () => card(g, i))),
+        );
+  replace(view, toolbar(rerender), list, more(groups.length, rerender));
+  const live = new Set(page.map(([a]) => a.id));
+  for (const id of drawn.keys()) if (!live.has(id)) drawn.delete(id);
   if (hadFocus) view.querySelector(`.alarm-card[data-id="${CSS.escape(hadFocus)}"]`)?.focus();
 }
 

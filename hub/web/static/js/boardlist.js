@@ -2,6 +2,7 @@
 // newest and most urgent first as on the cards, and technical alarms acknowledged in bulk.
 import { openAction } from "./actions.js";
 import { api } from "./api.js";
+import { cached } from "./board.js";
 import { h, toast } from "./dom.js";
 import { ago, dateTime, shortTime } from "./format.js";
 import { kindName, t } from "./i18n.js";
@@ -96,7 +97,7 @@ export function compactList(groups, rerender) {
       "table",
       { class: "alarm-list" },
       h("thead", {}, h("tr", {}, ...heads.map((k) => h("th", {}, k ? t(`list.col.${k}`) : "")))),
-      h("tbody", {}, ...groups.map((g) => row(g, rerender))),
+      h("tbody", {}, ...groups.map((g) => cached(g, "row", [chosen.has(g[0].id)], () => row(g, rerender)))),
     ),
   );
 }
