@@ -3,21 +3,23 @@ import { locale } from "./i18n.js";
 
 // Intl formatters are costly to make and cheap to use: a board of 2,000 alarms formats thousands of
 // times per redraw (and its "ago" labels every second), so each is made once per language.
-const formatters = new Map();
+const formatters = new Map(); // options object -> {lang, made}: the options are this module's constants
 
 function formatter(kind, options) {
-  const key = `${locale()}|${kind}|${JSON.stringify(options)}`;
-  let found = formatters.get(key);
-  if (!found) {
-    found = kind === "relative" ? new Intl.RelativeTimeFormat(locale(), options) : new Intl.DateTimeFormat(locale(), options);
-    formatters.set(key, found);
+  const lang = locale();
+  let found = formatters.get(options);
+  if (!found || found.lang !== lang) {
+    const made = kind === "relative" ? new Intl.RelativeTimeFormat(lang, options) : new Intl.DateTimeFormat(lang, options);
+    found = { lang, made };
+    formatters.set(options, found);
   }
-  return found;
+  return found.made;
 }
 
 const FULL = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
 const TIME = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
 const DAY_TIME = { ...TIME, month: "2-digit", day: "2-digit" };
+const RELATIVE = { numeric: "always", style: "long" };
 
 /** A local date and time, e.g. 2024-05-01 14:03:07. */
 export function dateTime(iso) {
@@ -37,7 +39,7 @@ export function shortTime(iso) {
 export function ago(iso, now = Date.now()) {
   if (!iso) return "";
   const seconds = Math.max(0, Math.round((now - new Date(iso).getTime()) / 1000));
-  const rtf = formatter("relative", { numeric: "always", style: "long" });
+  const rtf = formatter("relative", RELATIVE);
   if (seconds < 60) return rtf.format(-seconds, "second");
   if (seconds < 3600) return rtf.format(-Math.floor(seconds / 60), "minute");
   if (seconds < 86400) return rtf.format(-Math.floor(seconds / 3600), "hour");

@@ -74,7 +74,7 @@ async function reload() {
     const [schools, , open, resolved] = await Promise.all([
       api("/schools"),
       loadDevices(),
-      listAll("/alarms", { state: "open" }), // every open alarm, however many: none may be missing
+      listAll("/alarms", { state: "open" }, 5000), // every open alarm, however many (in one request up to 5,000)
       api("/alarms", { params: { state: "resolved", limit: 200 } }),
     ]);
     store.schools = new Map(schools.items.map((s) => [s.id, s]));
