@@ -95,12 +95,19 @@ def _write(svc: Services, act: _Action) -> live.LiveEvent:
             detail = f"a {act.who.role} may not {act.verb} a {found.kind} alarm"
             raise _Refused(403, detail, "forbidden", found.school_id)
         try:
+            # The person's display name as it is now, kept with the alarm (not for a body's "by" with auth off).
+            name = (act.who.display_name or None) if act.actor == act.who.name else None
+            unacknowledged = found.acknowledged_at is None
             if act.verb == "acknowledge":
                 alarm = ledger.acknowledge(session, act.alarm_id, act.actor, act.note, now)
+                alarm.acknowledged_by_name = name
             else:
                 alarm = ledger.resolve(
                     session, act.alarm_id, act.actor, act.note or "", now, disposition=act.disposition
                 )
+                alarm.resolved_by_name = name
+                if unacknowledged:  # resolving acknowledges too
+                    alarm.acknowledged_by_name = name
         except AlarmNotFound as exc:  # gone between the look-up and the lock
             raise _Refused(404, str(exc), "not_found", found.school_id) from None
         except LedgerError as exc:

@@ -101,9 +101,11 @@ class AlarmOut(_Out):
     reset_at: datetime | None
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    acknowledged_by_name: str | None = None  # the person's display name when they acknowledged
     acknowledge_note: str | None
     resolved_at: datetime | None
     resolved_by: str | None
+    resolved_by_name: str | None = None
     resolve_note: str | None
     disposition: str | None = Field(default=None, description="what it turned out to be (真警, 误报 ...)")
     escalated_at: datetime | None

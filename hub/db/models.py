@@ -134,9 +134,11 @@ class Alarm(Base):
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledge_note: Mapped[str | None] = mapped_column(Text)
+    acknowledged_by_name: Mapped[str | None] = mapped_column(String(200))  # their display name then
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     resolve_note: Mapped[str | None] = mapped_column(Text)
+    resolved_by_name: Mapped[str | None] = mapped_column(String(200))
     disposition: Mapped[str | None] = mapped_column(
         String(16)
     )  # real | false_alarm | device_fault | drill | test | other

@@ -75,7 +75,7 @@ def test_guard_sees_a_press_within_2_s_acknowledges_and_resolves_after_the_reset
     page.fill("#action-note", "保安已赶往门卫室")
     page.click("#action-submit")
     acknowledged = card(page, "a-panic-1", "acknowledged")
-    expect(acknowledged).to_contain_text("guard-a")
+    expect(acknowledged).to_contain_text("GUARD-A 已确认")  # the person's name, not the login
     expect(acknowledged).to_contain_text("保安已赶往门卫室")
     expect(page.locator("body")).to_have_attribute("data-sound", "quiet")
 
@@ -101,6 +101,7 @@ def test_guard_sees_a_press_within_2_s_acknowledges_and_resolves_after_the_reset
     resolved = stack.api("GET", "/alarms", params={"device_id": "a-panic-1", "state": "resolved"}).json()["items"][0]
     assert (resolved["resolve_note"], resolved["disposition"]) == ("学生误按，已现场复位", "false_alarm")
     assert resolved["acknowledged_by"] == "guard-a" and resolved["resolved_by"] == "guard-a"
+    assert resolved["acknowledged_by_name"] == resolved["resolved_by_name"] == "GUARD-A"  # as they were named then
     assert page.evaluate("window.notReloaded") is True
 
 

@@ -140,7 +140,7 @@ function toolbar(rerender) {
 
 function conditionLine(alarm) {
   if (alarm.state === "resolved") {
-    return h("p", { class: "cond" }, `${t("state.resolved")} · ${alarm.resolved_by ?? ""} · ${shortTime(alarm.resolved_at)}`);
+    return h("p", { class: "cond" }, `${t("state.resolved")} · ${alarm.resolved_by_name || alarm.resolved_by || ""} · ${shortTime(alarm.resolved_at)}`);
   }
   let text;
   let cls = "cond";
@@ -229,7 +229,7 @@ function card([alarm, ...others], index = 0) {
       ? h(
           "p",
           { class: "ack" },
-          t("alarm.ack_by", { who: alarm.acknowledged_by }),
+          t("alarm.ack_by", { who: alarm.acknowledged_by_name || alarm.acknowledged_by }),
           alarm.acknowledge_note ? `：${alarm.acknowledge_note}` : "",
         )
       : null,

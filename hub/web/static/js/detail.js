@@ -11,6 +11,11 @@ function field(label, ...value) {
   return [h("dt", {}, label), h("dd", {}, ...value)];
 }
 
+/** Who did it: their name, with the login in brackets (the audit log and the API speak logins). */
+function person(name, login) {
+  return name && login && name !== login ? `${name}（${login}）` : login || name || "";
+}
+
 /** The alarm's own timeline, oldest first. */
 function timeline(alarm) {
   const steps = [
@@ -18,8 +23,8 @@ function timeline(alarm) {
     ["cleared", alarm.cleared_at, null],
     ["reset", alarm.reset_at, null],
     ["escalated", alarm.escalated_at, alarm.escalation_level ? t("alarm.escalated", { n: alarm.escalation_level }) : null],
-    ["acknowledged", alarm.acknowledged_at, [alarm.acknowledged_by, alarm.acknowledge_note].filter(Boolean).join("：")],
-    ["resolved", alarm.resolved_at, [alarm.resolved_by, alarm.resolve_note].filter(Boolean).join("：")],
+    ["acknowledged", alarm.acknowledged_at, [person(alarm.acknowledged_by_name, alarm.acknowledged_by), alarm.acknowledge_note].filter(Boolean).join("：")],
+    ["resolved", alarm.resolved_at, [person(alarm.resolved_by_name, alarm.resolved_by), alarm.resolve_note].filter(Boolean).join("：")],
   ].filter(([, at]) => at);
   steps.sort((a, b) => new Date(a[1]) - new Date(b[1]));
   return h(
