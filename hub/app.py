@@ -54,6 +54,7 @@ from hub.forwarding.worker import Forwarder
 from hub.ingest import Ingest
 from hub.leader import Leadership
 from hub.live import Broadcaster
+from hub.live_tail import LiveTail
 from hub.live_view import LiveView
 from hub.metrics import Metrics
 from hub.mqtt import ClientFactory, MqttLink
@@ -173,6 +174,7 @@ class HubTasks:
     daily_rates: "asyncio.Task[None] | None"  # the leader's daily_rate points, with the time series
     notifications: "asyncio.Task[None] | None"
     compliance: "asyncio.Task[None] | None"  # the leader's findings ledger
+    live_tail: "asyncio.Task[None] | None"  # other hubs' changes for this hub's consoles
 
 
 async def _computed_points(svc: Services, sink: TimeSeriesSink, stop: asyncio.Event) -> None:
@@ -208,11 +210,18 @@ class Stops:
     forward: asyncio.Event
 
 
+def live_tail_of(svc: Services) -> LiveTail | None:
+    """Several hubs on one PostgreSQL share the live changes; one hub (or SQLite) needs no tail."""
+    several = bool(svc.settings.mqtt.share_group)
+    return LiveTail(svc.sessions, svc.live) if several and svc.settings.database.url.startswith("postgresql") else None
+
+
 Starter = Callable[[str, Callable[[], Awaitable[None]], asyncio.Event], "asyncio.Task[None]"]
 
 
 def _start_tasks(svc: Services, start: Starter, stops: Stops) -> HubTasks:
     sink, notifier, compliance = svc.timeseries, svc.notifier, svc.compliance
+    tail = live_tail_of(svc)
     return HubTasks(
         leader=start("leader", lambda: svc.leader.run(stops.stop), stops.stop),
         # the forwarder starts before ingest and stops after it: rows committed last are sent
@@ -225,6 +234,7 @@ def _start_tasks(svc: Services, start: Starter, stops: Stops) -> HubTasks:
         else None,
         notifications=start("notifications", lambda: notifier.run(stops.forward), stops.forward) if notifier else None,
         compliance=start("compliance", lambda: compliance.run(stops.stop), stops.stop) if compliance else None,
+        live_tail=start("live_tail", lambda: tail.run(stops.stop), stops.stop) if tail else None,
     )
 
 
@@ -269,7 +279,7 @@ def create_app(
                     await asyncio.gather(
                         tasks.mqtt,
                         tasks.leader,
-                        *[t for t in [tasks.daily_rates, tasks.compliance] if t],
+                        *[t for t in [tasks.daily_rates, tasks.compliance, tasks.live_tail] if t],
                         return_exceptions=True,
                     )
                     ingest_stop.set()

@@ -9,6 +9,7 @@ out to the streams open in this process.
 """
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from hub.domain.state import Change
 if TYPE_CHECKING:
     from hub.sinks import Committed
 
+REMEMBERED = 100_000  # ids of changes this process sent, so another hub's tail does not send them twice
 LIVE_ORDER_LOCK = 0x43475F4C495645  # "CG_LIVE": serialises live-event inserts until commit (PostgreSQL)
 
 
@@ -81,6 +83,11 @@ class Broadcaster:
     def __init__(self, subscriber_queue: int = 10_000) -> None:
         self._subscribers: set[asyncio.Queue[LiveEvent | None]] = set()
         self._queue_size = subscriber_queue
+        self._published: OrderedDict[int, None] = OrderedDict()  # recent ids sent (``hub.live_tail``)
+
+    def published(self, event_id: int) -> bool:
+        """Whether this process already sent the change with this id."""
+        return event_id in self._published
 
     @property
     def subscribers(self) -> int:
@@ -89,6 +96,9 @@ class Broadcaster:
 
     def publish(self, event: LiveEvent) -> None:
         """Send a committed change to every subscriber; a subscriber that cannot keep up is dropped."""
+        self._published[event.id] = None
+        if len(self._published) > REMEMBERED:
+            self._published.popitem(last=False)
         for queue in list(self._subscribers):
             try:
                 queue.put_nowait(event)
