@@ -8,6 +8,7 @@ reverse: the source first, the forwarder last.
 """
 
 import asyncio
+import importlib.resources
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from typing import Any
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -326,8 +327,21 @@ def _routes(app: FastAPI) -> None:
 
 
 def _api_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs from the package's own files: a control room often has no Internet."""
+    """Swagger UI at /docs and ReDoc at /redoc from the packages' own files: a control room often has
+    no Internet."""
     app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
+    redoc = importlib.resources.files("fastapi_standalone_docs") / "static" / "redoc"
+    app.mount("/redoc-static", StaticFiles(directory=str(redoc)), name="redoc-static")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc_page() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="CampusGuard hub API",
+            redoc_js_url="/redoc-static/redoc.standalone.js",
+            redoc_favicon_url="/docs-static/favicon-32x32.png",
+            with_google_fonts=False,
+        )
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

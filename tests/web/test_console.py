@@ -296,10 +296,14 @@ def test_after_a_reload_starting_duty_enables_sound_and_a_mute_is_timed_and_audi
 def test_the_api_docs_work_without_the_internet(page: Page, stack: Stack) -> None:
     # Chromium here has no route out: the page must load Swagger UI from the hub itself.
     external: list[str] = []
-    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(stack.url) else None)
+    local = (stack.url, f"blob:{stack.url}")  # ReDoc starts a worker from a blob of its own page
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(local) else None)
     page.goto(f"{stack.url}/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("CampusGuard hub")
     expect(page.locator(".opblock-summary-path", has_text="/api/v1/alarms").first).to_be_visible()
+    page.goto(f"{stack.url}/redoc")  # ReDoc too, from the hub's own files
+    expect(page.locator("h1", has_text="CampusGuard hub")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("/api/v1/patrols/plans").first).to_be_attached()
     assert external == []
 
 
