@@ -6,9 +6,8 @@ commits the batch in a worker thread, and only after the commit acks the events 
 changes. An alarm therefore never waits for a telemetry batch to be applied, only (on SQLite) for
 the one telemetry transaction being written, which ``ingest.batch_budget_s`` and ``CHANGES_MAX``
 keep short. The two lanes' transactions touch different things but may meet on a device row; they
-are ordered by the gateway's ``seq`` (``hub.ledger``), never by arrival. The heartbeat watchdog and
-the escalation sweep run in the telemetry loop, between batches, in the one hub that holds the sweep
-leadership (``hub.leader``).
+are ordered by the gateway's ``seq`` (``hub.ledger``), never by arrival. The watchdog and the
+escalation sweep run in the telemetry loop, between batches (``_sweep`` says in which hub).
 
 No message can hold up another. One that breaks the contract, or that the state cannot take, becomes
 a dead letter at once (``hub.deadletters``). A batch the database refuses for its content is split
@@ -238,23 +237,23 @@ class Ingest:
 
     async def _sweep(self, now: datetime) -> None:
         """The watchdog, escalation and pruning, in a transaction of their own after the messages'.
-
-        Only the hub holding the sweep leadership runs it (``hub.leader``); escalation reads only
-        the alarms whose next level is due (an index on ``next_escalation_at``).
-        """
-        if time.monotonic() < self._next_sweep or not self.is_leader():
+        Escalation and pruning are the sweep leader's (``hub.leader``), and so is the watchdog of a lone
+        hub; with several (``share_group``) each watches the gateways whose heartbeats it receives."""
+        leader, several = self.is_leader(), bool(self.settings.mqtt.share_group)
+        if time.monotonic() < self._next_sweep or not (leader or several):
             return
         self._next_sweep = time.monotonic() + self.settings.liveness.check_every_s
-        self.metrics.sweeps += 1
         sweep = Batch(offline_alarms=self.settings.alarms.device_offline_alarm)
         if self._behind():
             self.metrics.watchdog_deferred += 1
         else:
-            sweep.changes += self.state.check(now)
-        sweep.escalate_after_s = self.settings.alarms.escalate_after_s
-        if time.monotonic() >= self._next_prune:
-            self._next_prune = time.monotonic() + PRUNE_EVERY_S
-            sweep.prune_live_before = now - timedelta(seconds=self.settings.api.sse_keep_s)
+            sweep.changes += self.state.check(now, heard_only=several)
+        if leader:
+            self.metrics.sweeps += 1
+            sweep.escalate_after_s = self.settings.alarms.escalate_after_s
+            if time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + PRUNE_EVERY_S
+                sweep.prune_live_before = now - timedelta(seconds=self.settings.api.sse_keep_s)
         await self._after_commit(sweep, await self._commit(sweep, now, self.telemetry), now)
 
     async def _commit(self, batch: Batch, now: datetime, lane: Lane) -> Outcome:

@@ -214,10 +214,13 @@ class HubState:
 
     # --- liveness -----------------------------------------------------------------------------
 
-    def check(self, now: datetime) -> list[Change]:
-        """The heartbeat watchdog: gateways silent for too long go offline."""
+    def check(self, now: datetime, *, heard_only: bool = False) -> list[Change]:
+        """The heartbeat watchdog: gateways silent for too long go offline. ``heard_only``: only those
+        whose heartbeats this hub has received (with several hubs, the others are another's to watch)."""
         changes: list[Change] = []
         for gw in self.gateways.values():
+            if heard_only and gw.last_snapshot_at is None:
+                continue
             if (
                 not gw.silent
                 and gw.availability != "offline"
