@@ -114,7 +114,9 @@ async def test_influxdb_away_under_load_costs_no_alarm_and_every_line_is_written
             alarm_s = time.monotonic() - pressed
             await asyncio.sleep(max(0.0, OUTAGE_S / 2 - alarm_s))
             assert hub.services.metrics.device_updates - updates_before >= 0.7 * DEVICES * GATEWAYS * OUTAGE_S
-            assert sink.failures >= 1 and sink.held > 0.9 * BUFFER and sink.dropped > 0  # full, oldest dropped
+            assert sink.failures >= 1 and sink.dropped > 0  # oldest dropped
+            # Full: sampled between attempts, since a batch being tried is out of the buffer until it fails.
+            await eventually(holds(lambda: sink.held > 0.9 * BUFFER), 10)
 
             await asyncio.to_thread(influxdb.start)
             await eventually(holds(lambda: sink.held < LINES_PER_S * 3), 120)  # drained but for the last seconds
