@@ -3,7 +3,9 @@ panic box and MJPEG camera, the agent and the hub (SQLite and PostgreSQL). The p
 the alarm's, announced on the live stream, and served only within the caller's scope."""
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -60,62 +62,76 @@ async def pictures(hub: RunningHub, alarm_id: str, token: str | None = None) -> 
     return rsp.json() if rsp.status_code == 200 else []
 
 
-async def test_a_panic_press_shows_the_linked_camera_s_picture_within_3_s(
-    mosquitto: Mosquitto, db_url: str, tmp_path: Path
-) -> None:
+@contextlib.asynccontextmanager
+async def camera_system(
+    mosquitto: Mosquitto, db_url: str, tmp_path: Path, **sections: Any
+) -> AsyncIterator[tuple[RunningHub, SimulatorThread, int]]:
+    """The hub (``sections`` of its settings), a simulated panic box and MJPEG camera, and the agent
+    polling both: yielded with both devices online, and the camera's port."""
     prefix, camera_port = unique_prefix(), free_port()
-    settings = hub_settings(mosquitto.url, db_url, prefix, alarms={"escalate_after_s": 0.5})
     sim = SimulatorThread(sim_with_camera(camera_port))
     await sim.start()
     agent = Agent(agent_with_camera(sim, mosquitto.url, tmp_path, prefix, camera_port))
     stop = asyncio.Event()
     try:
-        async with running_hub(settings) as hub, asyncio.TaskGroup() as tg:
+        async with (
+            running_hub(hub_settings(mosquitto.url, db_url, prefix, **sections)) as hub,
+            asyncio.TaskGroup() as tg,
+        ):
             tg.create_task(agent.run(stop))
 
             async def both_online() -> bool:
                 return (await hub.get("/api/v1/devices", availability="online"))["total"] == 2
 
-            await eventually(both_online, 20)
-            pressed = time.monotonic()
-            await act(sim, "panic-1", "press")
-
-            async def raised() -> str | None:
-                items = (await hub.get("/api/v1/alarms", kind="panic"))["items"]
-                return str(items[0]["id"]) if items else None
-
-            alarm_id = await eventually(raised, 3)
-            found = await eventually(lambda: pictures(hub, alarm_id), 3)
-            assert time.monotonic() - pressed < 3.0, "the picture must be beside the alarm within 3 s"
-            assert [(p["device_id"], p["image_id"]) for p in found] == [("cam-gate", found[0]["image_id"])]
-            jpeg = await hub.http.get(found[0]["url"])
-            assert jpeg.status_code == 200 and jpeg.content[:2] == b"\xff\xd8"
-            assert jpeg.headers["content-type"] == "image/jpeg"
-
-            # Escalations re-send the raised alarm: still one picture per camera, not one per level.
-            await asyncio.sleep(1.5)
-            assert len(await pictures(hub, alarm_id)) == 1
-            # Another school's guard sees neither the alarm nor its pictures.
-            _, other = create_account(hub.services, "guard-b", "guard", schools=["school-b"])
-            forbidden = await hub.http.get(found[0]["url"], headers={"Authorization": f"Bearer {other}"})
-            assert forbidden.status_code == 404
-            # A picture of the alarm is its own; another image id under this alarm is not found.
-            assert (await hub.http.get(f"/api/v1/alarms/{alarm_id}/pictures/nope")).status_code == 404
-
-            # The live view: the camera's frame now, relayed by the hub; viewers share a frame a second.
-            live = "/api/v1/schools/school-a/devices/cam-gate/live.jpg"
-            first, second = await asyncio.gather(hub.http.get(live), hub.http.get(live))
-            assert first.status_code == second.status_code == 200 and first.content[:2] == b"\xff\xd8"
-            assert first.content == second.content  # one capture for both viewers
-            await asyncio.sleep(1.1)
-            third = await hub.http.get(live)
-            assert third.status_code == 200 and third.headers["cache-control"] == "no-store"
-            assert (await hub.http.get("/api/v1/schools/school-a/devices/panic-1/live.jpg")).status_code == 404
-            blocked = await hub.http.get(live, headers={"Authorization": f"Bearer {other}"})
-            assert blocked.status_code == 404  # another school's guard
-            stop.set()
+            try:
+                await eventually(both_online, 20)
+                yield hub, sim, camera_port
+            finally:
+                stop.set()
     finally:
         await sim.stop()
+
+
+async def test_a_panic_press_shows_the_linked_camera_s_picture_within_3_s(
+    mosquitto: Mosquitto, db_url: str, tmp_path: Path
+) -> None:
+    async with camera_system(mosquitto, db_url, tmp_path, alarms={"escalate_after_s": 0.5}) as (hub, sim, _):
+        pressed = time.monotonic()
+        await act(sim, "panic-1", "press")
+
+        async def raised() -> str | None:
+            items = (await hub.get("/api/v1/alarms", kind="panic"))["items"]
+            return str(items[0]["id"]) if items else None
+
+        alarm_id = await eventually(raised, 3)
+        found = await eventually(lambda: pictures(hub, alarm_id), 3)
+        assert time.monotonic() - pressed < 3.0, "the picture must be beside the alarm within 3 s"
+        assert [(p["device_id"], p["image_id"]) for p in found] == [("cam-gate", found[0]["image_id"])]
+        jpeg = await hub.http.get(found[0]["url"])
+        assert jpeg.status_code == 200 and jpeg.content[:2] == b"\xff\xd8"
+        assert jpeg.headers["content-type"] == "image/jpeg"
+
+        # Escalations re-send the raised alarm: still one picture per camera, not one per level.
+        await asyncio.sleep(1.5)
+        assert len(await pictures(hub, alarm_id)) == 1
+        # Another school's guard sees neither the alarm nor its pictures.
+        _, other = create_account(hub.services, "guard-b", "guard", schools=["school-b"])
+        forbidden = await hub.http.get(found[0]["url"], headers={"Authorization": f"Bearer {other}"})
+        assert forbidden.status_code == 404
+        # A picture of the alarm is its own; another image id under this alarm is not found.
+        assert (await hub.http.get(f"/api/v1/alarms/{alarm_id}/pictures/nope")).status_code == 404
+
+        # The live view: the camera's frame now, relayed by the hub; viewers share a frame a second.
+        live = "/api/v1/schools/school-a/devices/cam-gate/live.jpg"
+        first, second = await asyncio.gather(hub.http.get(live), hub.http.get(live))
+        assert first.status_code == second.status_code == 200 and first.content[:2] == b"\xff\xd8"
+        assert first.content == second.content  # one capture for both viewers
+        await asyncio.sleep(1.1)
+        third = await hub.http.get(live)
+        assert third.status_code == 200 and third.headers["cache-control"] == "no-store"
+        assert (await hub.http.get("/api/v1/schools/school-a/devices/panic-1/live.jpg")).status_code == 404
+        blocked = await hub.http.get(live, headers={"Authorization": f"Bearer {other}"})
+        assert blocked.status_code == 404  # another school's guard
 
 
 class FakeCamera:

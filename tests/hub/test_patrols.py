@@ -3,18 +3,15 @@ and the hub (SQLite and PostgreSQL). A school admin keeps a plan, a guard walks 
 problem, which opens an IT alarm with the camera's picture; the records, the day's counts and the
 audit log show it; nobody sees another school's patrols or cameras."""
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agent.runtime import Agent
 from hub.domain.state import DeviceState
-from simulator.thread import SimulatorThread
-from tests.hub.support import RunningHub, create_account, eventually, hub_settings, running_hub, unique_prefix
-from tests.hub.test_alarm_pictures import agent_with_camera, pictures, sim_with_camera
-from tests.support.servers import Mosquitto, free_port
+from tests.hub.support import RunningHub, create_account, eventually
+from tests.hub.test_alarm_pictures import camera_system, pictures
+from tests.support.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
 
@@ -98,51 +95,34 @@ async def a_round_with_a_problem(hub: RunningHub, who: dict[str, Caller], plan_i
 async def test_a_guard_walks_a_round_reports_a_problem_and_the_records_show_it(
     mosquitto: Mosquitto, db_url: str, tmp_path: Path
 ) -> None:
-    prefix, camera_port = unique_prefix(), free_port()
     schools = [{"id": "school-a", "district": "east"}, {"id": "school-b", "district": "east"}]
-    settings = hub_settings(mosquitto.url, db_url, prefix, districts=[{"id": "east"}], schools=schools)
-    sim = SimulatorThread(sim_with_camera(camera_port))
-    await sim.start()
-    agent = Agent(agent_with_camera(sim, mosquitto.url, tmp_path, prefix, camera_port))
-    stop = asyncio.Event()
-    try:
-        async with running_hub(settings) as hub, asyncio.TaskGroup() as tg:
-            tg.create_task(agent.run(stop))
+    east = camera_system(mosquitto, db_url, tmp_path, districts=[{"id": "east"}], schools=schools)
+    async with east as (hub, _, camera_port):
+        await devices_and_gateways_as_it_staff_see_them(hub, camera_port)
+        # School B's camera, as its own gateway would have announced it.
+        hub.services.ingest.state.devices[("school-b", "cam-b")] = DeviceState("school-b", "gw-b", "cam-b", "camera")
+        who = callers(hub)
+        plan_id = await plans_are_kept_by_admins_and_seen_in_scope(hub, who)
+        done = await a_round_with_a_problem(hub, who, plan_id)
+        alarm_id = done["alarm_id"]
 
-            async def both_online() -> bool:
-                return (await hub.get("/api/v1/devices", availability="online"))["total"] == 2
+        alarm = await hub.get(f"/api/v1/alarms/{alarm_id}")
+        assert (alarm["kind"], alarm["device_id"], alarm["state"]) == ("patrol_problem", "cam-gate", "raised")
+        shot = await eventually(lambda: pictures(hub, alarm_id), 5)
+        assert [p["device_id"] for p in shot] == ["cam-gate"]  # what the officer saw, beside the alarm
+        cam = next(d for d in (await hub.get("/api/v1/devices"))["items"] if d["id"] == "cam-gate")
+        assert (cam["availability"], cam["active_alarms"]) == ("online", 1)  # answers, and is in alarm
 
-            await eventually(both_online, 20)
-            await devices_and_gateways_as_it_staff_see_them(hub, camera_port)
-            # School B's camera, as its own gateway would have announced it.
-            hub.services.ingest.state.devices[("school-b", "cam-b")] = DeviceState(
-                "school-b", "gw-b", "cam-b", "camera"
-            )
-            who = callers(hub)
-            plan_id = await plans_are_kept_by_admins_and_seen_in_scope(hub, who)
-            done = await a_round_with_a_problem(hub, who, plan_id)
-            alarm_id = done["alarm_id"]
+        # A second round finds it still wrong: the open alarm is the same one, not a second.
+        _, again = await who["guard-a"].send("POST", f"/patrols/plans/{plan_id}/runs")
+        _, check = await who["guard-a"].send(
+            "POST", f"/patrols/runs/{again['id']}/checks",
+            {"school_id": "school-a", "device_id": "cam-gate", "result": "problem", "note": "仍被遮挡"},
+        )  # fmt: skip
+        assert check["alarm_id"] == alarm_id
+        assert len((await hub.get("/api/v1/alarms", kind="patrol_problem"))["items"]) == 1
 
-            alarm = await hub.get(f"/api/v1/alarms/{alarm_id}")
-            assert (alarm["kind"], alarm["device_id"], alarm["state"]) == ("patrol_problem", "cam-gate", "raised")
-            shot = await eventually(lambda: pictures(hub, alarm_id), 5)
-            assert [p["device_id"] for p in shot] == ["cam-gate"]  # what the officer saw, beside the alarm
-            cam = next(d for d in (await hub.get("/api/v1/devices"))["items"] if d["id"] == "cam-gate")
-            assert (cam["availability"], cam["active_alarms"]) == ("online", 1)  # answers, and is in alarm
-
-            # A second round finds it still wrong: the open alarm is the same one, not a second.
-            _, again = await who["guard-a"].send("POST", f"/patrols/plans/{plan_id}/runs")
-            _, check = await who["guard-a"].send(
-                "POST", f"/patrols/runs/{again['id']}/checks",
-                {"school_id": "school-a", "device_id": "cam-gate", "result": "problem", "note": "仍被遮挡"},
-            )  # fmt: skip
-            assert check["alarm_id"] == alarm_id
-            assert len((await hub.get("/api/v1/alarms", kind="patrol_problem"))["items"]) == 1
-
-            await records_and_counts(hub, who, plan_id, done["run"])
-            stop.set()
-    finally:
-        await sim.stop()
+        await records_and_counts(hub, who, plan_id, done["run"])
 
 
 async def records_and_counts(hub: RunningHub, who: dict[str, Caller], plan_id: str, run: dict[str, Any]) -> None:
