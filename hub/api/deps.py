@@ -74,6 +74,12 @@ def in_scope(who: Principal, school_id: str, what: str) -> None:
         raise HTTPException(404, f"no {what}")
 
 
+def scope_school(scope: str) -> str | None:
+    """The school of a ``school:ID`` scope (plans, patrols), for the audit log; None for a district's
+    or the hub's."""
+    return scope.removeprefix("school:") if scope.startswith("school:") else None
+
+
 def visible_alarm(session: Session, who: Principal, alarm_id: str) -> Alarm:
     """The alarm, or 404 when it does not exist or belongs to a school outside the caller's scope."""
     alarm = session.get(Alarm, alarm_id)

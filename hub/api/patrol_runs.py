@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from contract.messages import new_event_id
 from hub import ledger, live
-from hub.api.deps import PrincipalDep, Services, ServicesDep, SessionDep
+from hub.api.deps import PrincipalDep, Services, ServicesDep, SessionDep, scope_school
 from hub.api.patrols import day_counts, visible_plan
 from hub.auth import audit
 from hub.auth.principal import Principal
@@ -84,7 +84,7 @@ def _own_open_run(session: Session, who: Principal, run_id: str) -> PatrolRunRow
 
 
 def _audit(db: Session, who: Principal, at: datetime, action: str, run: PatrolRunRow, **detail: Any) -> None:
-    school = run.scope.removeprefix("school:") if run.scope.startswith("school:") else None
+    school = scope_school(run.scope)
     audit.record(db, at=at, actor=who.name, action=action, target=f"patrol-run/{run.id}", school_id=school,
                  client_ip=who.client_ip, plan=run.plan_name, **detail)  # fmt: skip
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contract.messages import new_event_id
-from hub.api.deps import PrincipalDep, Services, ServicesDep, SessionDep
+from hub.api.deps import PrincipalDep, Services, ServicesDep, SessionDep, scope_school
 from hub.auth import audit
 from hub.auth.principal import Principal
 from hub.domain.patrol import DAY, Round, begun, current, tally, upcoming
@@ -110,7 +110,7 @@ def _save(row: PatrolPlanRow, body: PlanIn, who: Principal, now: datetime) -> No
 
 
 def _audit(db: Session, svc: Services, who: Principal, action: str, row: PatrolPlanRow) -> None:
-    school = row.scope.removeprefix("school:") if row.scope.startswith("school:") else None
+    school = scope_school(row.scope)
     audit.record(db, at=svc.now(), actor=who.name, action=action, target=f"patrol-plan/{row.id}", school_id=school,
                  client_ip=who.client_ip, name=row.name, cameras=len(row.cameras))  # fmt: skip
 

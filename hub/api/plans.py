@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Path, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from hub.api.deps import PrincipalDep, ServicesDep, SessionDep, visible_alarm
+from hub.api.deps import PrincipalDep, ServicesDep, SessionDep, scope_school, visible_alarm
 from hub.auth import audit
 from hub.auth.principal import Principal
 from hub.plans.store import SCOPE, Plan, PlanRow, plan_for
@@ -65,7 +65,7 @@ def put_plan(scope: ScopePath, kind: KindPath, body: Plan, svc: ServicesDep, who
             row = PlanRow(scope=scope, kind=kind)
             db.add(row)
         row.body, row.updated_at, row.updated_by = body.model_dump(), svc.now(), who.name
-        school = scope.removeprefix("school:") if scope.startswith("school:") else None
+        school = scope_school(scope)
         audit.record(db, at=svc.now(), actor=who.name, action=action, target=f"{scope}/{kind}", school_id=school,
                      client_ip=who.client_ip, steps=len(body.steps))  # fmt: skip
     return _out(kind, body, scope)
@@ -80,7 +80,7 @@ def delete_plan(scope: ScopePath, kind: KindPath, svc: ServicesDep, who: Princip
         if row is None:
             raise HTTPException(404, f"no plan saved for {kind!r} at {scope}")
         db.delete(row)
-        school = scope.removeprefix("school:") if scope.startswith("school:") else None
+        school = scope_school(scope)
         audit.record(db, at=svc.now(), actor=who.name, action="plan.delete", target=f"{scope}/{kind}",
                      school_id=school, client_ip=who.client_ip)  # fmt: skip
     return Response(status_code=204)

@@ -120,12 +120,6 @@ def plans_visible(session: Session, who: Principal) -> list[PatrolPlanRow]:
     return [row for row in rows if visible(who, row)]
 
 
-def plans_of_school(session: Session, school_id: str) -> list[PatrolPlanRow]:
-    """The enabled plans that look at one of the school's cameras."""
-    rows = session.scalars(select(PatrolPlanRow).where(PatrolPlanRow.enabled.is_(True)))
-    return [row for row in rows if school_id in schools_of(row)]
-
-
 def done_runs(
     session: Session, plan_ids: Iterable[str], since: datetime, until: datetime | None = None
 ) -> dict[str, list[Done]]:
