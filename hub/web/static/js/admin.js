@@ -1,21 +1,12 @@
 // For IT staff and admins: the gateways (agent version, heartbeat lag, spool), and the accounts with
 // their API tokens (school and district admins, within their own scope; the hub decides and audits).
 import { api } from "./api.js";
-import { h, replace, toast } from "./dom.js";
+import { gridTable, h, replace, toast, toastFailure } from "./dom.js";
 import { ago, dateTime } from "./format.js";
 import { t } from "./i18n.js";
 import { schoolName, store } from "./state.js";
 
 const ROLES = ["guard", "it_staff", "school_admin", "district_admin", "viewer"];
-
-function failed(error) {
-  toast(error.status === 0 ? t("error.network") : t("error.generic", { m: error.message }), "error");
-}
-
-function table(cls, heads, rows, empty) {
-  if (!rows.length) return h("p", { class: "muted" }, t(empty));
-  return h("table", { class: `grid ${cls}` }, h("thead", {}, h("tr", {}, heads.map((k) => h("th", {}, k ? t(k) : "")))), h("tbody", {}, rows));
-}
 
 function when(iso) {
   return iso ? h("span", { title: dateTime(iso), dataset: { ago: iso } }, ago(iso)) : "–";
@@ -38,7 +29,7 @@ export async function renderGateways(view) {
   try {
     page = await api("/gateways");
   } catch (error) {
-    failed(error);
+    toastFailure(error);
     return;
   }
   const order = { offline: 0, degraded: 1, unknown: 2, online: 3 };
@@ -61,7 +52,7 @@ export async function renderGateways(view) {
   const heads = ["gateways.col.gateway", "gateways.col.state", "gateways.col.version", "gateways.col.seen", "gateways.col.heartbeat", "gateways.col.lag", "gateways.col.spool", "gateways.col.devices"];
   replace(
     view,
-    h("section", { class: "card gateways" }, h("h2", {}, t("gateways.title")), h("p", { class: "muted" }, t("gateways.intro")), table("gateway-table", heads, rows, "gateways.none")),
+    h("section", { class: "card gateways" }, h("h2", {}, t("gateways.title")), h("p", { class: "muted" }, t("gateways.intro")), gridTable("gateway-table", heads, rows, "gateways.none")),
   );
 }
 
@@ -76,7 +67,7 @@ async function showTokens(user, box) {
   try {
     page = await api(`/users/${encodeURIComponent(user.username)}/tokens`);
   } catch (error) {
-    failed(error);
+    toastFailure(error);
     return;
   }
   const revoke = async (token) => {
@@ -85,7 +76,7 @@ async function showTokens(user, box) {
       await api(`/tokens/${token.id}`, { method: "DELETE" });
       showTokens(user, box);
     } catch (error) {
-      failed(error);
+      toastFailure(error);
     }
   };
   const create = async (event) => {
@@ -95,7 +86,7 @@ async function showTokens(user, box) {
       await showTokens(user, box);
       box.prepend(h("p", { class: "secret", role: "status" }, t("tokens.once"), h("code", {}, made.token)));
     } catch (error) {
-      failed(error);
+      toastFailure(error);
     }
   };
   const rows = page.items.map((tk) =>
@@ -111,7 +102,7 @@ async function showTokens(user, box) {
   );
   replace(
     box,
-    table("token-table", ["tokens.col.name", "tokens.col.prefix", "tokens.col.created", "tokens.col.used", ""], rows, "tokens.none"),
+    gridTable("token-table", ["tokens.col.name", "tokens.col.prefix", "tokens.col.created", "tokens.col.used", ""], rows, "tokens.none"),
     h("form", { class: "inline", onsubmit: create }, h("input", { name: "name", required: true, maxlength: 200, placeholder: t("tokens.name") }), h("button", { type: "submit" }, t("tokens.create"))),
   );
 }
@@ -123,7 +114,7 @@ function userRow(user) {
       await api(`/users/${encodeURIComponent(user.username)}`, { method: "PATCH", body: { disabled: !user.disabled } });
       renderUsers(document.getElementById("view"));
     } catch (error) {
-      failed(error);
+      toastFailure(error);
     }
   };
   const self = store.me?.username === user.username;
@@ -160,7 +151,7 @@ function newUserForm() {
       await renderUsers(document.getElementById("view"));
       if (made.password) toast(t("users.password_once", { user: made.user.username, p: made.password }));
     } catch (error) {
-      failed(error);
+      toastFailure(error);
     }
   };
   const field = (label, input) => h("label", {}, h("span", {}, t(label)), input);
@@ -186,7 +177,7 @@ export async function renderUsers(view) {
   try {
     page = await api("/users");
   } catch (error) {
-    failed(error);
+    toastFailure(error);
     replace(view, h("p", { class: "muted" }, t("users.not_allowed")));
     return;
   }
@@ -198,7 +189,7 @@ export async function renderUsers(view) {
       { class: "card users" },
       h("h2", {}, t("users.title")),
       h("p", { class: "muted" }, t("users.intro")),
-      table("user-table", ["users.col.name", "users.col.role", "users.col.scope", "users.col.state", ""], rows, "users.none"),
+      gridTable("user-table", ["users.col.name", "users.col.role", "users.col.scope", "users.col.state", ""], rows, "users.none"),
       newUserForm(),
     ),
   );

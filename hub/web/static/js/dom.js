@@ -1,4 +1,5 @@
 // Building DOM safely: data always goes in as text (textContent), never as HTML.
+import { t } from "./i18n.js";
 
 /**
  * Create an element: h("div", {class: "x", onclick: fn, dataset: {id: 1}}, "text", child, [more]).
@@ -59,4 +60,15 @@ export function toast(message, kind = "info") {
   toastTimer = setTimeout(() => {
     el.hidden = true;
   }, 5000);
+}
+
+/** An API call that failed, said in a toast: the network, or the hub's own words. */
+export function toastFailure(error) {
+  toast(error.status === 0 ? t("error.network") : t("error.generic", { m: error.message }), "error");
+}
+
+/** A table with translated column heads (an empty key: no head), or a line saying it is empty (a key). */
+export function gridTable(cls, heads, rows, empty) {
+  if (!rows.length) return h("p", { class: "muted" }, t(empty));
+  return h("table", { class: `grid ${cls}` }, h("thead", {}, h("tr", {}, heads.map((k) => h("th", {}, k ? t(k) : "")))), h("tbody", {}, rows));
 }

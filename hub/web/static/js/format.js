@@ -51,3 +51,22 @@ export function percent(ratio) {
   if (ratio === null || ratio === undefined || Number.isNaN(ratio)) return "–";
   return `${(ratio * 100).toFixed(1)}%`;
 }
+
+const ZONED = { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false };
+const zoned = new Map(); // "lang|zone" -> formatter
+
+/** A time as a place reads it (a school's own time zone, not the browser's), e.g. 11-28 08:00. */
+export function zonedTime(iso, timeZone) {
+  if (!iso) return "–";
+  const key = `${locale()}|${timeZone}`;
+  let found = zoned.get(key);
+  if (!found) {
+    try {
+      found = new Intl.DateTimeFormat(locale(), { ...ZONED, timeZone });
+    } catch {
+      return shortTime(iso); // a zone this browser does not know
+    }
+    zoned.set(key, found);
+  }
+  return found.format(new Date(iso));
+}

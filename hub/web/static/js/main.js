@@ -5,7 +5,7 @@ import { api, listAll, login, logout, setUnauthorizedHandler, whoAmI } from "./a
 import { moveSelection, renderBoard, selectedAlarm, tick } from "./board.js";
 import { renderAlarm } from "./detail.js";
 import { renderDevice, renderDevices } from "./devices.js";
-import { h, replace, toast } from "./dom.js";
+import { h, replace, toast, toastFailure } from "./dom.js";
 import { applyStatic, currentLang, setLang, t } from "./i18n.js";
 import * as sound from "./sound.js";
 import { changed, deviceKey, may, store, subscribe } from "./state.js";
@@ -80,7 +80,7 @@ async function reload() {
     store.schools = new Map(schools.items.map((s) => [s.id, s]));
     store.alarms = new Map([...resolved.items, ...open].map((a) => [a.id, a]));
   } catch (error) {
-    if (error.status !== 401) toast(error.status === 0 ? t("error.network") : t("error.generic", { m: error.message }), "error");
+    if (error.status !== 401) toastFailure(error);
   } finally {
     loading = false;
     for (const [type, data] of pending) applyEvent(type, data);

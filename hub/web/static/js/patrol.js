@@ -1,31 +1,16 @@
 // Online video patrol (网上巡查): the plans with their round now (due, overdue, done), a patrol that
 // steps through a plan's cameras with their live image, and the records of who patrolled what and when.
 import { api } from "./api.js";
-import { h, replace, toast } from "./dom.js";
-import { dateTime, shortTime } from "./format.js";
-import { locale, t } from "./i18n.js";
+import { gridTable, h, replace, toast, toastFailure } from "./dom.js";
+import { dateTime, shortTime, zonedTime } from "./format.js";
+import { t } from "./i18n.js";
 import { liveView } from "./pictures.js";
 import { deviceKey, schoolName, store } from "./state.js";
 
 const EDITORS = new Set(["school_admin", "district_admin"]);
 
-/** A time as the plan's school reads it (its hours are in its own time zone, not the browser's). */
-function zoned(iso, timeZone) {
-  if (!iso) return "–";
-  const options = { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false };
-  try {
-    return new Intl.DateTimeFormat(locale(), { ...options, timeZone }).format(new Date(iso));
-  } catch {
-    return shortTime(iso); // a zone this browser does not know
-  }
-}
-
 function mayEdit() {
   return store.auth === "off" || EDITORS.has(store.me?.role);
-}
-
-function failed(error) {
-  toast(error.status === 0 ? t("error.network") : t("error.generic", { m: error.message }), "error");
 }
 
 function cameraLabel(c) {
@@ -42,7 +27,7 @@ function scopeLabel(scope) {
 function roundBadge(plan) {
   if (!plan.enabled) return h("span", { class: "badge muted" }, t("patrol.off"));
   const state = plan.current?.state ?? "idle";
-  const text = state === "idle" ? t("patrol.idle", { t: zoned(plan.next_at, plan.timezone) }) : t(`patrol.state.${state}`);
+  const text = state === "idle" ? t("patrol.idle", { t: zonedTime(plan.next_at, plan.timezone) }) : t(`patrol.state.${state}`);
   return h("span", { class: `badge round-${state}`, dataset: { state } }, text);
 }
 
@@ -52,7 +37,7 @@ function planRow(plan, mayPatrol) {
       const run = await api(`/patrols/plans/${encodeURIComponent(plan.id)}/runs`, { method: "POST" });
       location.hash = `#/patrol/run/${encodeURIComponent(run.id)}`;
     } catch (error) {
-      failed(error);
+      toastFailure(error);
     }
   };
   const remove = async () => {
@@ -61,7 +46,7 @@ function planRow(plan, mayPatrol) {
       await api(`/patrols/plans/${encodeURIComponent(plan.id)}`, { method: "DELETE" });
       renderPatrol(document.getElementById("view"));
     } catch (error) {
-      failed(error);
+      toastFailure(error);
     }
   };
   const today = plan.today;
@@ -72,7 +57,7 @@ function planRow(plan, mayPatrol) {
     h("td", {}, t("patrol.hours", { start: plan.start, end: plan.end, every: plan.every_min }), h("div", { class: "muted" }, t("patrol.cameras", { n: plan.cameras.length }))),
     h("td", {}, roundBadge(plan)),
     h("td", { class: "num" }, t("patrol.today", { done: today.done, owed: today.owed, missed: today.missed })),
-    h("td", {}, plan.last_run ? `${plan.last_run.officer} · ${zoned(plan.last_run.started_at, plan.timezone)}` : "–"),
+    h("td", {}, plan.last_run ? `${plan.last_run.officer} · ${zonedTime(plan.last_run.started_at, plan.timezone)}` : "–"),
     h(
       "td",
       { class: "actions" },
@@ -103,11 +88,6 @@ function recordRow(run) {
   );
 }
 
-function table(head, rows, empty) {
-  if (!rows.length) return h("p", { class: "muted" }, empty);
-  return h("table", { class: "grid" }, h("thead", {}, h("tr", {}, head.map((k) => h("th", {}, t(k))))), h("tbody", {}, rows));
-}
-
 /** The patrol page: plans (with the round now), a new plan for admins, and the records. */
 export async function renderPatrol(view) {
   replace(view, h("p", { class: "muted" }, "…"));
@@ -116,7 +96,7 @@ export async function renderPatrol(view) {
   try {
     [plans, runs] = await Promise.all([api("/patrols/plans"), api("/patrols/runs", { params: { limit: 50 } })]);
   } catch (error) {
-    failed(error);
+    toastFailure(error);
     return;
   }
   const overdue = plans.items.filter((p) => p.current?.state === "overdue").length;
@@ -128,14 +108,14 @@ export async function renderPatrol(view) {
       h("h2", {}, t("patrol.title")),
       h("p", { class: "muted" }, t("patrol.intro")),
       overdue ? h("p", { class: "alert", role: "status" }, t("patrol.overdue", { n: overdue })) : null,
-      table(["patrol.col.plan", "patrol.col.hours", "patrol.col.now", "patrol.col.today", "patrol.col.last", ""], plans.items.map((p) => planRow(p, plans.may_patrol)), t("patrol.none")),
+      gridTable("plans", ["patrol.col.plan", "patrol.col.hours", "patrol.col.now", "patrol.col.today", "patrol.col.last", ""], plans.items.map((p) => planRow(p, plans.may_patrol)), "patrol.none"),
       mayEdit() ? planForm() : null,
     ),
     h(
       "section",
       { class: "card patrol-records" },
       h("h2", {}, t("patrol.records")),
-      table(["patrol.col.when", "patrol.col.plan", "patrol.col.officer", "patrol.col.state", "patrol.col.checked", "patrol.col.found"], runs.items.map(recordRow), t("patrol.no_records")),
+      gridTable("records", ["patrol.col.when", "patrol.col.plan", "patrol.col.officer", "patrol.col.state", "patrol.col.checked", "patrol.col.found"], runs.items.map(recordRow), "patrol.no_records"),
     ),
   );
 }
@@ -159,7 +139,7 @@ function planForm() {
       toast(t("patrol.saved"));
       renderPatrol(document.getElementById("view"));
     } catch (error) {
-      failed(error);
+      toastFailure(error);
     }
   };
   return h(
@@ -189,7 +169,7 @@ export async function renderPatrolRun(view, runId) {
   try {
     run = await api(`/patrols/runs/${encodeURIComponent(runId)}`);
   } catch (error) {
-    failed(error);
+    toastFailure(error);
     replace(view, h("p", { class: "muted" }, t("patrol.no_run")));
     return;
   }
@@ -220,7 +200,7 @@ export async function renderPatrolRun(view, runId) {
       renderPatrolRun(view, run.id);
     } catch (error) {
       for (const b of buttons) b.disabled = false;
-      failed(error);
+      toastFailure(error);
     }
   };
   replace(
@@ -249,7 +229,7 @@ function finishButton(view, run) {
       toast(t("patrol.completed"));
       location.hash = "#/patrol";
     } catch (error) {
-      failed(error);
+      toastFailure(error);
     }
   };
   return h("button", { type: "button", class: "primary", onclick: finish }, t("patrol.finish"));
