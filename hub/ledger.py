@@ -67,7 +67,7 @@ def _write(session: Session, decision: domain.Decision, now: datetime, *rows: Al
     return written
 
 
-def _open_alarm(session: Session, school_id: str, device_id: str | None, kind: str, zone: int | None) -> Alarm | None:
+def open_alarm(session: Session, school_id: str, device_id: str | None, kind: str, zone: int | None) -> Alarm | None:
     """The device's open alarm of this kind and zone whose condition is still active, the newest if several."""
     query = select(Alarm).where(
         Alarm.school_id == school_id,
@@ -90,7 +90,7 @@ def _decide(session: Session, row: Alarm | None, message: domain.Message, now: d
 def apply_event(session: Session, school_id: str, gateway_id: str, event: Event, now: datetime) -> list[Alarm]:
     """Apply a newly stored alarm event; return the alarms it created or changed."""
     alarm_type = event.alarm_type or "unknown"
-    current = _open_alarm(session, school_id, event.device_id, alarm_type, event.zone)
+    current = open_alarm(session, school_id, event.device_id, alarm_type, event.zone)
     if event.type != "alarm.raised":
         return _decide(session, current, domain.Ended(event.seq, event.ts), now)
     new = AlarmRecord(
@@ -124,7 +124,7 @@ def reconcile(
     now: datetime,
 ) -> Alarm | None:
     """End an alarm the agent's snapshot (its seq and time) no longer lists, unless taken before the raise."""
-    current = _open_alarm(session, school_id, device_id, kind, zone)
+    current = open_alarm(session, school_id, device_id, kind, zone)
     changed = _decide(session, current, domain.Unlisted(*snapshot), now)
     return changed[0] if changed else None
 
@@ -141,7 +141,7 @@ def apply_condition(
     severity: str = "major",
 ) -> Alarm | None:
     """Raise or clear a hub-made alarm (offline, spool failure, receiver trouble); return what changed."""
-    current = _open_alarm(session, school_id, device_id, kind, None)
+    current = open_alarm(session, school_id, device_id, kind, None)
     new = None
     if active:
         new = AlarmRecord(

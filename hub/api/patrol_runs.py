@@ -129,12 +129,7 @@ def _problem_alarm(
     if alarm is not None:
         alarm.value = f"{run.officer_name or run.officer}: {safe_note(body.note)}"  # what the officer saw
         return alarm, True
-    return db.scalars(
-        select(Alarm).where(
-            Alarm.school_id == body.school_id, Alarm.device_id == body.device_id,
-            Alarm.kind == str(HubKind.PATROL_PROBLEM), Alarm.state.in_(ledger.OPEN_STATES),
-        )
-    ).first(), False  # fmt: skip
+    return ledger.open_alarm(db, body.school_id, body.device_id, str(HubKind.PATROL_PROBLEM), None), False
 
 
 def _write_check(svc: Services, who: Principal, run_id: str, body: CheckIn) -> tuple[dict[str, Any], Committed | None]:
