@@ -187,13 +187,13 @@ async def wait_healthy(port: int, timeout_s: float = 20) -> None:
     raise AssertionError("hub not healthy")
 
 
-def add_patrol_plan(session: Any, school_id: str, camera_id: str, at: Any) -> None:
+def add_patrol_plan(session: Any, school_id: str, camera_id: str, at: Any, name: str | None = None) -> None:
     """A video patrol plan of the school's camera, all day, one round a day: kept until a round is missed."""
     from hub.patrols.models import PatrolPlanRow
 
     session.add(
         PatrolPlanRow(
-            id=f"plan-{school_id}", scope=f"school:{school_id}", name=f"{school_id} 巡查",
+            id=f"plan-{school_id}", scope=f"school:{school_id}", name=name or f"{school_id} 巡查",
             cameras=[[school_id, camera_id]], start="00:00", end="00:00", every_min=1440, grace_min=60,
             enabled=True, owed_from=at, created_at=at, created_by="tests", updated_at=at, updated_by="tests",
         )

@@ -22,12 +22,11 @@ from agent.runtime import Agent
 from hub.api.deps import Services
 from hub.app import create_app
 from hub.auth import tokens, users
-from hub.patrols.models import PatrolPlanRow
 from hub.serve import EmbeddedServer
 from hub.settings import HubSettings
 from simulator.config import SimConfig
 from simulator.run import Simulator
-from tests.hub.support import PROFILES
+from tests.hub.support import PROFILES, add_patrol_plan
 from tests.support.servers import Mosquitto, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -213,18 +212,8 @@ class Stack:
                 if name == "admin":
                     self.admin_token = tokens.create(db, user, "web tests", self.services.now())[1]
             # Each school keeps a video patrol of one camera (ZJ2018-VIDEO-PATROL passes): a plan of its own.
-            for school, camera, name in (
-                ("school-a", CAMERA, "校门巡查"),
-                ("school-b", "b-cam-door", "幼儿园门口巡查"),
-            ):
-                now = self.services.now()
-                plan = PatrolPlanRow(
-                    id=f"plan-{school}", scope=f"school:{school}", name=name, cameras=[[school, camera]]
-                )
-                plan.start, plan.end, plan.every_min, plan.grace_min, plan.enabled = "00:00", "00:00", 1440, 60, True
-                plan.created_at = plan.updated_at = plan.owed_from = now
-                plan.created_by = plan.updated_by = "tests"
-                db.add(plan)
+            for school, camera, name in PATROLS:
+                add_patrol_plan(db, school, camera, self.services.now(), name=name)
         for school in DEVICES:
             agent = Agent(self._agent_config(school))
             self.agent_tasks.append(asyncio.create_task(agent.run(self.agent_stop), name=f"agent:{school}"))
