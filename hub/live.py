@@ -83,7 +83,8 @@ class Broadcaster:
     def __init__(self, subscriber_queue: int = 10_000) -> None:
         self._subscribers: set[asyncio.Queue[LiveEvent | None]] = set()
         self._queue_size = subscriber_queue
-        self._published: OrderedDict[int, None] = OrderedDict()  # recent ids sent (``hub.live_tail``)
+        self._published: OrderedDict[int, None] = OrderedDict()  # recent ids sent, for ``hub.live_tail``
+        self.remember = False  # set by a tail: a lone hub keeps no ids
 
     def published(self, event_id: int) -> bool:
         """Whether this process already sent the change with this id."""
@@ -96,9 +97,10 @@ class Broadcaster:
 
     def publish(self, event: LiveEvent) -> None:
         """Send a committed change to every subscriber; a subscriber that cannot keep up is dropped."""
-        self._published[event.id] = None
-        if len(self._published) > REMEMBERED:
-            self._published.popitem(last=False)
+        if self.remember:
+            self._published[event.id] = None
+            if len(self._published) > REMEMBERED:
+                self._published.popitem(last=False)
         for queue in list(self._subscribers):
             try:
                 queue.put_nowait(event)

@@ -29,6 +29,7 @@ class LiveTail:
 
     def __init__(self, sessions: sessionmaker[Session], broadcaster: live.Broadcaster, every_s: float = 0.2) -> None:
         self.sessions, self.broadcaster, self.every_s = sessions, broadcaster, every_s
+        broadcaster.remember = True  # so the tail can skip what this hub sent itself
         self.last_id: int | None = None
         self.relayed = 0
 
