@@ -9,7 +9,7 @@ CJK_FONT := fonts-wqy-microhei
 REPORT_LIBS := libpango-1.0-0 libpangoft2-1.0-0
 # Debian packages the tests start as real servers (installed when missing and we are root). Defined
 # after the two above: `:=` expands them here, and before their definitions they would be empty.
-DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients postgresql influxdb openssl iproute2 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-x chromium $(CJK_FONT) $(REPORT_LIBS)
+DEBIAN_TEST_PACKAGES := mosquitto mosquitto-clients nats-server postgresql influxdb openssl iproute2 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-x chromium $(CJK_FONT) $(REPORT_LIBS)
 
 .PHONY: setup system-deps check test faults demo bench clean
 

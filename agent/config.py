@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent.drivers.registry import spec_for_address, specs
 from agent.errors import ConfigError, FileError
@@ -19,20 +19,10 @@ class _Strict(BaseModel):
 
 
 class MqttSettings(BrokerSettings):
-    """How the agent reaches the broker (``campusguard.mqtt.BrokerSettings``) and its client id.
-
-    ``fallback_urls``: other nodes of the same broker cluster, tried in turn when the current one
-    cannot be reached or drops the connection; credentials, TLS files and topics are the same.
-    """
+    """How the agent reaches the broker and its other nodes (``campusguard.mqtt.BrokerSettings``) and
+    its client id."""
 
     client_id: str | None = None
-    fallback_urls: list[Annotated[str, AfterValidator(BrokerSettings._url)]] = Field(
-        default_factory=list, max_length=16
-    )
-
-    def nodes(self) -> list["MqttSettings"]:
-        """These settings once per broker URL: the main one first."""
-        return [self, *(self.model_copy(update={"url": url, "fallback_urls": []}) for url in self.fallback_urls)]
 
 
 class SpoolSettings(_Strict):

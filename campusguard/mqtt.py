@@ -4,10 +4,11 @@ which each side extends with its own session fields) and the TLS parameters of `
 import os
 import ssl
 from pathlib import Path
+from typing import Annotated, Self
 from urllib.parse import urlsplit
 
 import aiomqtt
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from contract.topics import DEFAULT_PREFIX
 
@@ -32,8 +33,20 @@ def read_secret(field: str, env: str | None, file: Path | None) -> str | None:
     return None
 
 
+def broker_url(url: str) -> str:
+    """``url`` if it is ``mqtt://host[:port]`` or ``mqtts://host[:port]``; ValueError otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
+    return url
+
+
 class BrokerSettings(BaseModel):
-    """The broker's address, the credentials and TLS files, the topic prefix and the keep-alive."""
+    """The broker's address, the credentials and TLS files, the topic prefix and the keep-alive.
+
+    ``fallback_urls``: other nodes of the same broker cluster, tried in turn when the current one
+    cannot be reached or drops the connection; credentials, TLS files and topics are the same.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -47,14 +60,16 @@ class BrokerSettings(BaseModel):
     key_file: Path | None = None
     topic_prefix: str = DEFAULT_PREFIX
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    fallback_urls: list[Annotated[str, AfterValidator(broker_url)]] = Field(default_factory=list, max_length=16)
 
     @field_validator("url")
     @classmethod
     def _url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
-        return url
+        return broker_url(url)
+
+    def nodes(self) -> list[Self]:
+        """These settings once per broker URL (``url``, then ``fallback_urls``): the main one first."""
+        return [self, *(self.model_copy(update={"url": url, "fallback_urls": []}) for url in self.fallback_urls)]
 
     @property
     def tls(self) -> bool:

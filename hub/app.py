@@ -60,11 +60,13 @@ from hub.live_view import LiveView
 from hub.metrics import Metrics
 from hub.mqtt import ClientFactory, MqttLink
 from hub.notify.notifier import Notifier
+from hub.partitions import Partitions
 from hub.reconcile import ActiveAlarms
 from hub.settings import HubSettings
 from hub.sinks import Sink
 from hub.snapshots import Snapshots
 from hub.store import Store
+from hub.takeover import Takeover
 from hub.timeseries.daily import DailyRates, write_hub_lines
 from hub.timeseries.embedded import EmbeddedStore, embedded_path
 from hub.timeseries.sink import TimeSeriesSink
@@ -124,7 +126,21 @@ def build_services(
         ingest.registered = store.registered_gateways()
     services = Services(settings, sessions, ingest, link, live, metrics, now, leader, forwarder, snapshots, timeseries)
     services.notifier, services.compliance, services.pictures = notifier, compliance, pictures
+    if settings.cluster.partitions:
+        services.takeover = _partitioned(settings, engine, ingest, store, metrics)
     return services
+
+
+def _partitioned(settings: HubSettings, engine: Engine, ingest: Ingest, store: Store, metrics: Metrics) -> Takeover:
+    """Several hubs share out the gateways by partition (``hub.partitions``): this hub applies its own."""
+    partitions = Partitions(engine, settings.cluster.partitions, settings.cluster.check_s)
+    ingest.holds = partitions.owns
+    takeover = Takeover(partitions, ingest, store)
+    metrics.gauges["partitions_held"] = lambda: float(len(partitions.owned))
+    metrics.gauges["partition_moves"] = lambda: float(partitions.moves)
+    metrics.gauges["messages_not_held"] = lambda: float(ingest.not_held)
+    metrics.gauges["hubs"] = lambda: float(partitions.members)
+    return takeover
 
 
 def _notifier(
@@ -176,6 +192,7 @@ class HubTasks:
     notifications: "asyncio.Task[None] | None"
     compliance: "asyncio.Task[None] | None"  # the leader's findings ledger
     live_tail: "asyncio.Task[None] | None"  # other hubs' changes for this hub's consoles
+    partitions: "asyncio.Task[None] | None"  # the gateways this hub holds (cluster.partitions)
 
 
 async def _computed_points(svc: Services, sink: TimeSeriesSink, stop: asyncio.Event) -> None:
@@ -213,7 +230,7 @@ class Stops:
 
 def live_tail_of(svc: Services) -> LiveTail | None:
     """Several hubs on one PostgreSQL share the live changes; one hub (or SQLite) needs no tail."""
-    several = bool(svc.settings.mqtt.share_group)
+    several = svc.settings.several_hubs
     return LiveTail(svc.sessions, svc.live) if several and svc.settings.database.url.startswith("postgresql") else None
 
 
@@ -222,7 +239,7 @@ Starter = Callable[[str, Callable[[], Awaitable[None]], asyncio.Event], "asyncio
 
 def _start_tasks(svc: Services, start: Starter, stops: Stops) -> HubTasks:
     sink, notifier, compliance = svc.timeseries, svc.notifier, svc.compliance
-    tail = live_tail_of(svc)
+    tail, takeover = live_tail_of(svc), svc.takeover
     return HubTasks(
         leader=start("leader", lambda: svc.leader.run(stops.stop), stops.stop),
         # the forwarder starts before ingest and stops after it: rows committed last are sent
@@ -236,6 +253,9 @@ def _start_tasks(svc: Services, start: Starter, stops: Stops) -> HubTasks:
         notifications=start("notifications", lambda: notifier.run(stops.forward), stops.forward) if notifier else None,
         compliance=start("compliance", lambda: compliance.run(stops.stop), stops.stop) if compliance else None,
         live_tail=start("live_tail", lambda: tail.run(stops.stop), stops.stop) if tail else None,
+        partitions=start("partitions", lambda: takeover.partitions.run(stops.stop, takeover.apply), stops.stop)
+        if takeover
+        else None,
     )
 
 
@@ -280,7 +300,7 @@ def create_app(
                     await asyncio.gather(
                         tasks.mqtt,
                         tasks.leader,
-                        *[t for t in [tasks.daily_rates, tasks.compliance, tasks.live_tail] if t],
+                        *[t for t in [tasks.daily_rates, tasks.compliance, tasks.live_tail, tasks.partitions] if t],
                         return_exceptions=True,
                     )
                     ingest_stop.set()

@@ -31,6 +31,7 @@ class Batch:
     # the snapshots taken, for the sinks after the commit (not written; a batch of only these needs no transaction)
     snapshots: list[ReceivedSnapshot] = field(default_factory=list)
     rebirths: set[Key] = field(default_factory=set)  # gateways to ask for a birth after the batch (not written)
+    last_seen: list[dict[str, Any]] = field(default_factory=list)  # the shared last-seen (``Store.last_seen``)
 
     def __bool__(self) -> bool:
         return bool(
@@ -43,6 +44,7 @@ class Batch:
             or self.prune_live_before
             or self.dead_letters
             or self.gateway_alarms
+            or self.last_seen
         )
 
     def atoms(self) -> int:
@@ -69,6 +71,7 @@ class Batch:
             offline_alarms=self.offline_alarms,
             prune_live_before=self.prune_live_before,
             snapshots=self.snapshots,
+            last_seen=self.last_seen,
         )
         second = Batch(offline_alarms=self.offline_alarms)
         for batch, chunk in ((first, parts[:half]), (second, parts[half:])):

@@ -30,7 +30,7 @@ from contract.messages import MAX_ACK_IDS, Image, new_event_id, utc_now
 from hub.batch import Batch
 from hub.deadletters import DeadLetter, DeadLetters
 from hub.decoding import decode_payload
-from hub.domain.state import HubState, spool_condition
+from hub.domain.state import HubState, UnknownDevice, spool_condition
 from hub.lanes import AlarmsFirst, Inbound, Lane
 from hub.ledger import SPOOL_FAILURE
 from hub.metrics import Metrics
@@ -48,10 +48,7 @@ CHANGES_MAX = 2_000  # changes + inventory rows per transaction: about 0.1 s of 
 Publish = Callable[[str, bytes], Awaitable[bool]]
 MAX_POISON_IDS = 10_000
 INBOUND = frozenset({MessageType.PRESENCE, MessageType.BIRTH, MessageType.STATUS, MessageType.EVENT, MessageType.IMAGE})
-
-
-class UnknownDevice(ValueError):
-    """An event for a device its gateway never announced (registered enrolment)."""
+HELD_ONLY = INBOUND - {MessageType.BIRTH, MessageType.IMAGE}  # births are noted by every hub, images go to the asker
 
 
 class Ingest:
@@ -91,6 +88,8 @@ class Ingest:
         # (school, gateway) allowed to speak; None: open enrolment (any gateway). Read again every
         # gateways.refresh_s, so `campusguard gateway add` takes effect without a restart.
         self.registered: frozenset[tuple[str, str]] | None = None
+        self.holds: Callable[[str, str], bool] | None = None  # cluster.partitions: whether this hub holds a gateway
+        self.not_held, self._next_last_seen = 0, 0.0  # not_held: other hubs' gateways' messages, dropped unread
         self._next_registry = 0.0
         # Alarm events have a lane of their own: a wave of snapshots never delays a press.
         self.alarms = Lane("alarms", asyncio.Queue(settings.ingest.queue_max))
@@ -117,6 +116,13 @@ class Ingest:
         except Exception as exc:  # a decoder bug must not stop the reader: the message is kept, not lost
             log.exception("decoding a message on %s failed", topic[:300])
             self._reject(topic, payload, "internal", f"{type(exc).__name__}: {exc}")
+            return None
+        if (
+            self.holds is not None
+            and where.message_type in HELD_ONLY
+            and not self.holds(where.school_id, where.gateway_id)
+        ):
+            self.not_held += 1  # another hub's gateway (hub.partitions): not even decoded
             return None
         if self.registered is not None and (where.school_id, where.gateway_id) not in self.registered:
             self._reject(topic, payload, "unregistered", f"{where.school_id}/{where.gateway_id} is not registered")
@@ -231,7 +237,7 @@ class Ingest:
         elif batch.snapshots:  # heartbeats that change nothing: no transaction, but the sinks take their metrics
             self.announce(Committed(now, snapshots=tuple(batch.snapshots)))
         for school_id, gateway_id in sorted(batch.rebirths):
-            await self._rebirth(school_id, gateway_id, now)
+            await self.rebirth(school_id, gateway_id, now)
         if lane is self.telemetry:
             await self._sweep(now)
 
@@ -239,7 +245,7 @@ class Ingest:
         """The watchdog, escalation and pruning, in a transaction of their own after the messages'.
         Escalation and pruning are the sweep leader's (``hub.leader``), and so is the watchdog of a lone
         hub; with several (``share_group``) each watches the gateways whose heartbeats it receives."""
-        leader, several = self.is_leader(), bool(self.settings.mqtt.share_group)
+        leader, several, shared = self.is_leader(), self.settings.several_hubs, bool(self.settings.mqtt.share_group)
         if time.monotonic() < self._next_sweep or not (leader or several):
             return
         self._next_sweep = time.monotonic() + self.settings.liveness.check_every_s
@@ -247,7 +253,10 @@ class Ingest:
         if self._behind():
             self.metrics.watchdog_deferred += 1
         else:
-            sweep.changes += self.state.check(now, heard_only=several)
+            sweep.changes += self.state.check(now, heard_only=shared, held=self.holds)
+        if self.holds is not None and time.monotonic() >= self._next_last_seen:
+            self._next_last_seen = time.monotonic() + self.settings.cluster.last_seen_every_s
+            sweep.last_seen = self.state.shared_last_seen(self.holds)
         if leader:
             self.metrics.sweeps += 1
             sweep.escalate_after_s = self.settings.alarms.escalate_after_s
@@ -289,6 +298,10 @@ class Ingest:
         if isinstance(item.message, Event) and item.message.event_id in self._poison:
             self.metrics.poison_skipped += 1  # a resend of a dead letter: not again through the store
             return
+        if self.holds is not None and not self.holds(item.school_id, item.gateway_id):  # moved while queued
+            if isinstance(item.message, Birth):
+                self.state.note_members(item.school_id, item.gateway_id, item.message)
+            return
         source = f"{item.school_id}/{item.gateway_id}"
         try:
             self._apply(item, now, batch)
@@ -309,19 +322,6 @@ class Ingest:
         topic, raw = message
         detail = f"{type(exc).__name__}: {exc}"
         self.dead_letters.add(DeadLetter(now, source, topic, stage, type(exc).__name__, detail, raw))
-
-    def _member(self, school_id: str, gateway_id: str, device_id: str) -> bool:
-        """Whether an event's device may be stored: it is in its gateway's birth, or no birth is known yet.
-
-        An alarm is never held back for inventory: before the birth (asked for at once) arrives,
-        the broker's ACL vouches for the gateway. Once the birth is known, a device it does not
-        list is refused as a dead letter.
-        """
-        if not self.state.knows(school_id, gateway_id):
-            return True
-        if device_id not in self.state.members.get((school_id, gateway_id), set()):
-            raise UnknownDevice(f"device {device_id!r} is not in the birth of {school_id}/{gateway_id}")
-        return True
 
     def _remember_poison(self, event_id: str) -> None:
         if len(self._poison) >= MAX_POISON_IDS:
@@ -349,7 +349,7 @@ class Ingest:
                 batch.rebirths.add((s, g))
         elif isinstance(message, Event):
             if self.registered is not None:
-                self._member(s, g, message.device_id)
+                self.state.check_member(s, g, message.device_id)
             batch.changes += self.state.on_event(s, g, message, now)
             batch.events[message.event_id] = (s, g, message)
             batch.raw[message.event_id] = (item.topic, item.raw)
@@ -386,7 +386,8 @@ class Ingest:
                 if self.publish is not None and await self.publish(topic, encode_message(ack)):
                     self.metrics.acks_published += 1
 
-    async def _rebirth(self, school_id: str, gateway_id: str, now: datetime) -> None:
+    async def rebirth(self, school_id: str, gateway_id: str, now: datetime) -> None:
+        """Ask a gateway for its birth (at most every ``rebirth_min_interval_s``)."""
         gw = self.state.gateway(school_id, gateway_id, now)
         wait = self.settings.liveness.rebirth_min_interval_s
         if gw.last_rebirth is not None and (now - gw.last_rebirth).total_seconds() < wait:

@@ -153,8 +153,8 @@ class MqttLink:
             return False
         return True
 
-    def _client_for(self, session: Session) -> aiomqtt.Client:
-        s = self.settings
+    def _client_for(self, session: Session, node: MqttSettings | None = None) -> aiomqtt.Client:
+        s = node or self.settings
         tls = s.tls_parameters()
         version: dict[str, Any]
         if s.protocol == "5":
@@ -197,30 +197,34 @@ class MqttLink:
             self.connected.clear()
 
     async def _keep(self, session: Session, stop: asyncio.Event, on_message: OnMessage) -> None:
-        s = self.settings
-        attempt, outage_logged = 0, False
+        """Keep one session up; with ``fallback_urls`` a node that fails is followed at once by the next
+        (the persistent session lives in the broker cluster, not in one node)."""
+        nodes = self.settings.nodes()
+        attempt, outage_logged, at = 0, False, 0
         while not stop.is_set():
+            node = nodes[at]
             try:
-                async with self._client_for(session) as client:
+                async with self._client_for(session, node) as client:
                     await client.subscribe(list(session.topics))
                     self._mark(session, True, client)
                     if outage_logged:
-                        log.info("broker %s:%s reachable again (%s session)", s.host, s.port, session.name)
+                        log.info("broker %s:%s reachable again (%s session)", node.host, node.port, session.name)
                     attempt, outage_logged = 0, False
                     await self._receive(client, stop, on_message)
                     return
             except aiomqtt.MqttError as exc:
                 if not outage_logged:
-                    log.warning("broker %s:%s unavailable (%s session): %s", s.host, s.port, session.name, exc)
+                    log.warning("broker %s:%s unavailable (%s session): %s", node.host, node.port, session.name, exc)
                     outage_logged = True
             finally:
                 self._mark(session, False)
+            at = (at + 1) % len(nodes)
             try:
-                async with asyncio.timeout(backoff_s(attempt, 0.25, 5.0)):
+                async with asyncio.timeout(backoff_s(attempt, 0.25, 5.0) if at == 0 else 0.1):
                     await stop.wait()
             except TimeoutError:
                 pass
-            attempt += 1
+            attempt += 1 if at == 0 else 0
 
     async def _receive(self, client: aiomqtt.Client, stop: asyncio.Event, on_message: OnMessage) -> None:
         paho = getattr(client, "_client", None)

@@ -115,6 +115,22 @@ class LivenessSettings(_Strict):
     leader_check_s: float = Field(default=1.0, gt=0, le=60, description="sweep leader election (PostgreSQL)")
 
 
+class ClusterSettings(_Strict):
+    """Several hubs on one PostgreSQL behind a broker with no sticky sharing (docs/scaling.md)."""
+
+    partitions: int = Field(
+        default=0,
+        ge=0,
+        le=4096,
+        description="0: off (one hub, or mqtt.share_group on a sticky broker); else every hub subscribes "
+        "to every gateway and applies those whose partition it holds through a PostgreSQL advisory lock",
+    )
+    check_s: float = Field(default=1.0, gt=0, le=60, description="how often a hub checks and rebalances its partitions")
+    last_seen_every_s: float = Field(
+        default=5.0, gt=0, le=600, description="how often a hub writes its gateways' shared last-seen"
+    )
+
+
 class AlarmSettings(_Strict):
     """The alarm ledger's timers."""
 
@@ -216,6 +232,7 @@ class HubSettings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     ingest: IngestSettings = IngestSettings()
     liveness: LivenessSettings = LivenessSettings()
+    cluster: ClusterSettings = ClusterSettings()  # see docs/scaling.md
     alarms: AlarmSettings = AlarmSettings()
     api: ApiSettings = ApiSettings()
     forwarding: ForwardingSettings = ForwardingSettings()  # see docs/forwarding.md
@@ -234,6 +251,19 @@ class HubSettings(_Strict):
     def school_zones(self) -> dict[str, ZoneInfo]:
         """The schools with a time zone of their own (looked up once: a city has thousands)."""
         return {s.id: ZoneInfo(s.timezone) for s in self.schools if s.timezone}
+
+    @property
+    def several_hubs(self) -> bool:
+        """Whether this hub shares its database and its gateways with other hubs."""
+        return bool(self.mqtt.share_group) or self.cluster.partitions > 0
+
+    @model_validator(mode="after")
+    def _cluster(self) -> "HubSettings":
+        if self.cluster.partitions and self.mqtt.share_group:
+            raise ValueError("cluster.partitions: not with mqtt.share_group (each hub must receive every gateway)")
+        if self.cluster.partitions and not self.database.url.startswith("postgresql"):
+            raise ValueError("cluster.partitions: needs a PostgreSQL database (the hubs hold partitions by its locks)")
+        return self
 
     @model_validator(mode="after")
     def _directory(self) -> "HubSettings":

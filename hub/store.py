@@ -1,6 +1,7 @@
 """One transaction per ingest batch: inventory, transitions, events by id, and the alarms they cause."""
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,11 +13,12 @@ from hub import ledger, live
 from hub.batch import Batch, Key
 from hub.db.models import Alarm, DeadLetterRow, Device, Gateway, School, StoredEvent, Transition
 from hub.domain import offline
-from hub.domain.state import DeviceState
+from hub.domain.state import DeviceState, StoredGateway
 from hub.forwarding.outbox import Outbox
 from hub.gateways import registry
 from hub.live import LiveEvent
 
+SHARED_LAST_SEEN = ("last_seen_at", "last_heartbeat_at", "publish_lag_s", "spool_pending", "spool_failing")
 CHUNK = 500  # keys per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
 
 
@@ -51,6 +53,20 @@ def _existing(session: Session, columns: tuple[Any, ...], keys: list[Any]) -> se
     return found
 
 
+def _device_state(d: Device) -> DeviceState:
+    return DeviceState(
+        d.school_id, d.gateway_id, d.id, d.kind, availability=d.availability, reason=d.reason, since=d.since,
+        location=d.location,
+    )  # fmt: skip
+
+
+LAST_SEEN = (
+    update(Gateway)
+    .where(Gateway.school_id == bindparam("k_school"), Gateway.id == bindparam("k_id"))
+    .values({c: bindparam(f"v_{c}") for c in SHARED_LAST_SEEN})
+)
+
+
 class Store:
     """Writes batches and reads start-up state; synchronous, run in a worker thread."""
 
@@ -61,19 +77,27 @@ class Store:
     def load_devices(self) -> list[DeviceState]:
         """Every known device with its last shown availability."""
         with self.sessions() as session:
-            return [
-                DeviceState(
-                    d.school_id,
-                    d.gateway_id,
-                    d.id,
-                    d.kind,
-                    availability=d.availability,
-                    reason=d.reason,
-                    since=d.since,
-                    location=d.location,
+            return [_device_state(d) for d in session.scalars(select(Device)).all()]
+
+    def load_held(self, holds: Callable[[str, str], bool]) -> tuple[list[StoredGateway], list[DeviceState]]:
+        """The gateways ``holds`` selects, with their devices: a hub taking them over (``hub.partitions``)."""
+        with self.sessions() as session:
+            gateways = [
+                StoredGateway(
+                    g.school_id, g.id, g.availability, g.reason, g.since, g.last_seen_at, g.spool_pending,
+                    g.spool_failing,
                 )
-                for d in session.scalars(select(Device)).all()
-            ]
+                for g in session.scalars(select(Gateway)).all()
+                if holds(g.school_id, g.id)
+            ]  # fmt: skip
+            keys = [(g.school_id, g.id) for g in gateways]
+            devices: list[DeviceState] = []
+            for start in range(0, len(keys), CHUNK):
+                query = select(Device).where(
+                    tuple_(Device.school_id, Device.gateway_id).in_(keys[start : start + CHUNK])
+                )
+                devices += [_device_state(d) for d in session.scalars(query)]
+            return gateways, devices
 
     def write(self, batch: Batch, now: datetime) -> Outcome:
         """Store the batch in one transaction; raise on failure (nothing is acked then)."""
@@ -92,6 +116,8 @@ class Store:
                 live.prune(session, batch.prune_live_before)
             if batch.dead_letters:
                 session.execute(insert(DeadLetterRow), [letter.row() for letter in batch.dead_letters])
+            if batch.last_seen:
+                session.connection().execute(LAST_SEEN, batch.last_seen)
             items = [("gateway" if c.device_id is None else "device", live.change_dict(c)) for c in batch.changes]
             outcome.changes = live.record(session, items + [("alarm", a) for a in outcome.alarms], now)
         return outcome

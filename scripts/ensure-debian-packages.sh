@@ -17,7 +17,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts some services on install; the tests start their own on free ports.
-for svc in mosquitto postgresql influxdb; do
+for svc in mosquitto nats-server postgresql influxdb; do
   if printf '%s\n' "${missing[@]}" | grep -qx "$svc"; then
     ($SUDO service "$svc" stop || true) >/dev/null 2>&1
   fi

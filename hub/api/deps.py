@@ -22,6 +22,7 @@ from hub.mqtt import MqttLink
 from hub.notify.notifier import Notifier
 from hub.settings import HubSettings
 from hub.snapshots import Snapshots
+from hub.takeover import Takeover
 from hub.timeseries.embedded import EmbeddedStore
 from hub.timeseries.sink import TimeSeriesSink
 
@@ -45,6 +46,7 @@ class Services:
     notifier: Notifier | None = None  # None: no notification rules  # the lifespan's supervised tasks
     compliance: "ComplianceWatch | None" = None  # the findings ledger's keeper
     pictures: "AlarmPictures | None" = None  # pictures captured beside security alarms
+    takeover: Takeover | None = None  # the gateway partitions this hub holds (cluster.partitions)
 
 
 def services(request: Request) -> Services:

@@ -67,9 +67,19 @@ def list_gateways(
     rows = session.scalars(query).all()
     state = svc.ingest.state
     items = []
+    shared = svc.takeover is not None  # several hubs: the shared last-seen, the same through every hub
     for row in rows:
         item, gw = GatewayOut.model_validate(row), state.gateways.get((row.school_id, row.id))
-        if gw is not None:
+        if shared:
+            item = item.model_copy(
+                update={
+                    "last_seen": row.last_seen_at, "last_heartbeat": row.last_heartbeat_at,
+                    "publish_lag_s": row.publish_lag_s, "spool_pending": row.spool_pending,
+                    "spool_failing": row.spool_failing,
+                    "devices": len(state.members.get((row.school_id, row.id), ())),
+                }
+            )  # fmt: skip
+        elif gw is not None:
             item = item.model_copy(
                 update={
                     "last_seen": gw.last_seen, "last_heartbeat": gw.last_snapshot_at, "publish_lag_s": gw.lag_s,

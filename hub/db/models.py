@@ -56,6 +56,12 @@ class Gateway(Base):
     since: Mapped[datetime]
     agent_version: Mapped[str | None] = mapped_column(String(200))
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The shared last-seen, written every few seconds by the hub holding the gateway (several hubs)
+    last_seen_at: Mapped[datetime | None]
+    last_heartbeat_at: Mapped[datetime | None]
+    publish_lag_s: Mapped[float | None]
+    spool_pending: Mapped[int | None]
+    spool_failing: Mapped[bool | None]
 
 
 class Device(Base):

@@ -5,7 +5,7 @@ offline: then it is ``offline`` with reason ``gateway_offline`` (never silently 
 A gateway is online when its presence is not offline/stopped and it has not missed heartbeats.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,6 +14,10 @@ from contract.messages import MetricValue
 from hub.domain.liveness import SeqTracker, is_silent
 
 GATEWAY_OFFLINE = "gateway_offline"
+
+
+class UnknownDevice(ValueError):
+    """An event for a device its gateway never announced (registered enrolment)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class GatewayState:
     last_snapshot_at: datetime | None = None  # the agent's time of its last heartbeat
     spool_pending: int | None = None  # events and alarms its spool holds unsent (last heartbeat)
     lag_s: float | None = None  # the hub's receipt minus the agent's time of its last heartbeat
+    shared_at: datetime | None = None  # last_seen when it was last written as the shared last-seen
 
 
 def spool_condition(gw: GatewayState, failing: bool) -> bool:
@@ -92,6 +97,20 @@ def spool_condition(gw: GatewayState, failing: bool) -> bool:
 
 
 Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class StoredGateway:
+    """A gateway as the database has it, for a hub taking it over."""
+
+    school_id: str
+    id: str
+    availability: str
+    reason: str | None
+    since: datetime
+    last_seen_at: datetime | None
+    spool_pending: int | None
+    spool_failing: bool | None
 
 
 class HubState:
@@ -120,6 +139,57 @@ class HubState:
             device.reported, device.reported_reason = device.availability, device.reason
         self.devices[(device.school_id, device.id)] = device
         self.members.setdefault((device.school_id, device.gateway_id), set()).add(device.id)
+
+    # --- several hubs (hub.partitions) -----------------------------------------------------------
+
+    def note_members(self, school_id: str, gateway_id: str, birth: Birth) -> None:
+        """Another hub's gateway was born: its devices are known here (looked up by the API), nothing else."""
+        for info in birth.devices:
+            self._upsert(school_id, gateway_id, info)
+
+    def forget(self, held: Callable[[str, str], bool]) -> None:
+        """Gateways another hub now holds: their liveness and metrics here would go stale; drop them."""
+        for key in [k for k in self.gateways if not held(*k)]:
+            del self.gateways[key]
+            for device_id in self.members.get(key, ()):
+                device = self.devices.get((key[0], device_id))
+                if device is not None:
+                    device.metrics = None
+
+    def adopt(self, gateways: Sequence[StoredGateway], devices: Sequence[DeviceState], now: datetime) -> None:
+        """Gateways this hub takes over, as the database has them: none is born (each is asked for a
+        rebirth), and the watchdog counts from the shared last-seen, so one that fell silent with its
+        old hub is not given a fresh window."""
+        for device in devices:
+            old = self.devices.get((device.school_id, device.id))
+            if old is not None:
+                self.members.get((device.school_id, old.gateway_id), set()).discard(device.id)
+            self.restore_device(device)
+        for row in gateways:
+            gw = GatewayState(row.school_id, row.id, row.last_seen_at or now, interval_s=self.default_interval_s)
+            gw.availability, gw.reason, gw.since = row.availability, row.reason, row.since
+            if row.reason in ("presence_offline", "presence_stopped"):
+                gw.presence = row.reason.removeprefix("presence_")
+            gw.silent = row.reason == "heartbeat_timeout"
+            gw.spool_failing, gw.spool_pending = row.spool_failing, row.spool_pending
+            gw.shared_at = row.last_seen_at
+            self.gateways[(row.school_id, row.id)] = gw
+
+    def shared_last_seen(self, held: Callable[[str, str], bool]) -> list[dict[str, object]]:
+        """The held gateways heard of since they were last written, as rows for ``Store.LAST_SEEN``."""
+        rows: list[dict[str, object]] = []
+        for (school_id, gateway_id), gw in self.gateways.items():
+            if gw.last_seen == gw.shared_at or not held(school_id, gateway_id):
+                continue
+            gw.shared_at = gw.last_seen
+            rows.append(
+                {
+                    "k_school": school_id, "k_id": gateway_id, "v_last_seen_at": gw.last_seen,
+                    "v_last_heartbeat_at": gw.last_snapshot_at, "v_publish_lag_s": gw.lag_s,
+                    "v_spool_pending": gw.spool_pending, "v_spool_failing": gw.spool_failing,
+                }
+            )  # fmt: skip
+        return rows
 
     # --- messages -----------------------------------------------------------------------------
 
@@ -207,6 +277,17 @@ class HubState:
             return self._settle(gw, now, at=event.ts, only=[event.device_id])
         return self._settle(gw, now, only=[])
 
+    def check_member(self, school_id: str, gateway_id: str, device_id: str) -> None:
+        """Whether an event's device may be stored (registered enrolment): it is in its gateway's
+        birth, or no birth is known yet; UnknownDevice if not.
+
+        An alarm is never held back for inventory: before the birth (asked for at once) arrives,
+        the broker's ACL vouches for the gateway. Once the birth is known, a device it does not
+        list is refused as a dead letter.
+        """
+        if self.knows(school_id, gateway_id) and device_id not in self.members.get((school_id, gateway_id), set()):
+            raise UnknownDevice(f"device {device_id!r} is not in the birth of {school_id}/{gateway_id}")
+
     def knows(self, school_id: str, gateway_id: str) -> bool:
         """Whether the gateway's inventory has been seen (else a rebirth is due)."""
         gw = self.gateways.get((school_id, gateway_id))
@@ -214,12 +295,17 @@ class HubState:
 
     # --- liveness -----------------------------------------------------------------------------
 
-    def check(self, now: datetime, *, heard_only: bool = False) -> list[Change]:
+    def check(
+        self, now: datetime, *, heard_only: bool = False, held: Callable[[str, str], bool] | None = None
+    ) -> list[Change]:
         """The heartbeat watchdog: gateways silent for too long go offline. ``heard_only``: only those
-        whose heartbeats this hub has received (with several hubs, the others are another's to watch)."""
+        whose heartbeats this hub has received (a sticky broker's share); ``held``: only those this hub
+        holds (``hub.partitions``). The others are another hub's to watch."""
         changes: list[Change] = []
         for gw in self.gateways.values():
             if heard_only and gw.last_snapshot_at is None:
+                continue
+            if held is not None and not held(gw.school_id, gw.id):
                 continue
             if (
                 not gw.silent

@@ -40,10 +40,29 @@ class Postgres:
         initdb = find_binary("initdb", PG_BIN)
         pg_ctl = find_binary("pg_ctl", PG_BIN)
         self._run(initdb, "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync")
-        opts = f"-p {self.port} -h 127.0.0.1 -k {self.workdir} -c fsync=off -c max_connections=100"
-        self._run(pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.workdir / "pg.log"), "-w", "start")
+        self._run(pg_ctl, "-D", str(self.data), "-o", self._opts(), "-l", str(self.workdir / "pg.log"), "-w", "start")
         wait_for_port(self.port)
         return self
+
+    def restart(self) -> None:
+        """pg_ctl restart (fast): every connection is cut, the data stays."""
+        log = str(self.workdir / "pg.log")
+        self._run(
+            find_binary("pg_ctl", PG_BIN),
+            "-D",
+            str(self.data),
+            "-o",
+            self._opts(),
+            "-l",
+            log,
+            "-m",
+            "fast",
+            "-w",
+            "restart",
+        )
+
+    def _opts(self) -> str:
+        return f"-p {self.port} -h 127.0.0.1 -k {self.workdir} -c fsync=off -c max_connections=100"
 
     def stop(self) -> None:
         """pg_ctl stop (fast)."""

@@ -211,7 +211,7 @@ async def test_behind_an_open_broker_the_hub_still_refuses_strangers_and_unknown
     async with running_hub(settings) as hub, aiomqtt.Client("127.0.0.1", mosquitto.port) as client:
         await client.publish(tree.topic("school-a", "gw-01", MessageType.BIRTH), _birth(), qos=1)
         # Events travel on a session of their own (hub.mqtt), so only a birth the hub has taken in
-        # can refuse them; before it, the broker's ACL vouches for the gateway (hub.ingest._member).
+        # can refuse them; before it, the broker's ACL vouches for the gateway (hub.domain.state.HubState.check_member).
         state = hub.services.ingest.state
         await eventually(lambda: asyncio.sleep(0, state.knows("school-a", "gw-01")), 10)
         await client.publish(tree.topic("school-x", "gw-01", MessageType.EVENT), encode(_panic(1)), qos=1)  # stranger

@@ -1,0 +1,110 @@
+"""Gateway partitions held through PostgreSQL advisory locks (hub.partitions), on a real PostgreSQL.
+
+The clock the hand-over waits on is the test's, so each step is exact: no partition is ever applied
+by two hubs at once, every partition is held once the hubs settle, and a hub that dies, joins, or
+loses its lock connection moves partitions without a gap longer than two checks.
+"""
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from hub.partitions import Moves, Partitions, partition_of
+from hub.settings import HubSettings
+from tests.hub.conftest import Postgres
+
+pytestmark = pytest.mark.integration
+COUNT = 16
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def step(hubs: list[Partitions], clock: Clock) -> list[Moves]:
+    """One check of every hub, then the clock moves on by a check; gained partitions are adopted at once."""
+    moves = []
+    for hub in hubs:
+        move = hub.refresh(clock)
+        hub.adopt(move.gained)
+        moves.append(move)
+        owners = [p for h in hubs for p in h.owned]
+        assert len(owners) == len(set(owners)), "a partition applied by two hubs"
+    clock.t += 1.0
+    return moves
+
+
+def settle(hubs: list[Partitions], clock: Clock, steps: int = 4) -> None:
+    for _ in range(steps):
+        step(hubs, clock)
+
+
+def engine(url: str):  # type: ignore[no-untyped-def]
+    return create_engine(url, poolclass=NullPool)
+
+
+def test_the_partition_of_a_gateway_is_stable_and_spread() -> None:
+    assert partition_of("school-a", "gw-01", 64) == partition_of("school-a", "gw-01", 64)
+    spread = {partition_of(f"sch-{i:04d}", "gw-01", 16) for i in range(200)}
+    assert spread == set(range(16))
+
+
+def test_three_hubs_share_every_partition_once_and_take_a_dead_one_s(postgres: Postgres) -> None:
+    url, clock = postgres.create_database(), Clock()
+    hubs = [Partitions(engine(url), COUNT, 1.0) for _ in range(3)]
+    settle(hubs, clock)
+    assert sorted(p for h in hubs for p in h.owned) == list(range(COUNT))
+    assert all(h.members == 3 for h in hubs)
+    assert max(len(h.owned) for h in hubs) <= 6  # ceil(16 / 3)
+
+    dead = hubs.pop(0)
+    dead.release()  # a SIGKILL closes the socket the same way: PostgreSQL frees its locks
+    step(hubs, clock)  # the survivors see two members and take the freed partitions ...
+    assert sorted(p for h in hubs for p in h.owned) != list(range(COUNT))  # ... not applied before a check
+    step(hubs, clock)
+    assert sorted(p for h in hubs for p in h.owned) == list(range(COUNT))
+    assert all(h.members == 2 for h in hubs)
+
+
+def test_a_joining_hub_gets_its_share_without_two_hubs_applying_one_partition(postgres: Postgres) -> None:
+    url, clock = postgres.create_database(), Clock()
+    hubs = [Partitions(engine(url), COUNT, 1.0)]
+    settle(hubs, clock)
+    assert len(hubs[0].owned) == COUNT
+    hubs.append(Partitions(engine(url), COUNT, 1.0))
+    settle(hubs, clock, 6)  # step() asserts at every check that no partition has two owners
+    assert sorted(len(h.owned) for h in hubs) == [8, 8]
+    assert sorted(p for h in hubs for p in h.owned) == list(range(COUNT))
+
+
+def test_a_hub_whose_lock_connection_is_cut_stops_applying_and_the_others_wait_a_check(postgres: Postgres) -> None:
+    url, clock = postgres.create_database(), Clock()
+    hubs = [Partitions(engine(url), COUNT, 1.0) for _ in range(2)]
+    settle(hubs, clock)
+    victim = hubs[0]
+    assert victim.owned
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as admin:  # as a proxy or an idle timeout would
+        pid = victim._conn.execute(text("SELECT pg_backend_pid()")).scalar()  # type: ignore[union-attr]
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    other = hubs[1].refresh(clock)  # the other takes the freed locks, but does not apply them yet
+    assert not other.gained and len(hubs[1].owned) == 8
+    lost = victim.refresh(clock)  # the victim's next check finds its connection gone
+    assert len(lost.lost) == 8 and not victim.owned
+    clock.t += 1.0
+    settle(hubs, clock)
+    assert sorted(p for h in hubs for p in h.owned) == list(range(COUNT))
+
+
+def test_partitions_need_postgresql_and_no_share_group() -> None:
+    with pytest.raises(ValueError, match=r"cluster\.partitions: needs a PostgreSQL database"):
+        HubSettings.model_validate({"cluster": {"partitions": 8}})
+    pg = {"url": "postgresql+psycopg://u@127.0.0.1/db"}
+    with pytest.raises(ValueError, match=r"cluster\.partitions: not with mqtt\.share_group"):
+        HubSettings.model_validate({"cluster": {"partitions": 8}, "database": pg, "mqtt": {"share_group": "hubs"}})
+    assert HubSettings.model_validate({"cluster": {"partitions": 8}, "database": pg}).several_hubs
