@@ -31,7 +31,8 @@ class Batch:
     # the snapshots taken, for the sinks after the commit (not written; a batch of only these needs no transaction)
     snapshots: list[ReceivedSnapshot] = field(default_factory=list)
     rebirths: set[Key] = field(default_factory=set)  # gateways to ask for a birth after the batch (not written)
-    last_seen: list[dict[str, Any]] = field(default_factory=list)  # the shared last-seen (``Store.last_seen``)
+    last_seen: list[dict[str, Any]] = field(default_factory=list)  # the shared last-seen (``Store.LAST_SEEN``)
+    device_summaries: list[dict[str, Any]] = field(default_factory=list)  # ``Store.DEVICE_SUMMARY``
 
     def __bool__(self) -> bool:
         return bool(
@@ -45,6 +46,7 @@ class Batch:
             or self.dead_letters
             or self.gateway_alarms
             or self.last_seen
+            or self.device_summaries
         )
 
     def atoms(self) -> int:
@@ -72,6 +74,7 @@ class Batch:
             prune_live_before=self.prune_live_before,
             snapshots=self.snapshots,
             last_seen=self.last_seen,
+            device_summaries=self.device_summaries,
         )
         second = Batch(offline_alarms=self.offline_alarms)
         for batch, chunk in ((first, parts[:half]), (second, parts[half:])):

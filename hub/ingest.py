@@ -256,7 +256,7 @@ class Ingest:
             sweep.changes += self.state.check(now, heard_only=shared, held=self.holds)
         if self.holds is not None and time.monotonic() >= self._next_last_seen:
             self._next_last_seen = time.monotonic() + self.settings.cluster.last_seen_every_s
-            sweep.last_seen = self.state.shared_last_seen(self.holds)
+            sweep.last_seen, sweep.device_summaries = self.state.shared_last_seen(self.holds)
         if leader:
             self.metrics.sweeps += 1
             sweep.escalate_after_s = self.settings.alarms.escalate_after_s

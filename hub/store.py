@@ -66,6 +66,12 @@ LAST_SEEN = (
     .values({c: bindparam(f"v_{c}") for c in SHARED_LAST_SEEN})
 )
 
+DEVICE_SUMMARY = (
+    update(Device)
+    .where(Device.school_id == bindparam("k_school"), Device.id == bindparam("k_id"))
+    .values(firmware=bindparam("v_firmware"), fault=bindparam("v_fault"))
+)
+
 
 class Store:
     """Writes batches and reads start-up state; synchronous, run in a worker thread."""
@@ -118,6 +124,8 @@ class Store:
                 session.execute(insert(DeadLetterRow), [letter.row() for letter in batch.dead_letters])
             if batch.last_seen:
                 session.connection().execute(LAST_SEEN, batch.last_seen)
+            if batch.device_summaries:
+                session.connection().execute(DEVICE_SUMMARY, batch.device_summaries)
             items = [("gateway" if c.device_id is None else "device", live.change_dict(c)) for c in batch.changes]
             outcome.changes = live.record(session, items + [("alarm", a) for a in outcome.alarms], now)
         return outcome

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DEVICES = (("panic-1", "panic_button"), ("cam-1", "camera"), ("fence-1", "fence"), ("gate-1", "access_control"))
 TICK_S = 0.05
+CAMERA_FIRMWARE = "V5.7.3 build 240117"  # what each simulated camera reports (an ONVIF metric)
 
 
 def school_of(index: int) -> str:
@@ -205,6 +206,7 @@ class Fleet:
                 DeviceStatus(
                     device_id=d, availability=s, reason=None if s == "online" else "no_answer",
                     since=gw.since[d], active_alarms=["panic"] if d == "panic-1" and gw.pressed else [],
+                    metrics={"firmware": CAMERA_FIRMWARE} if d == "cam-1" else {},
                 )
                 for d, s in gw.states.items()
             ]  # fmt: skip

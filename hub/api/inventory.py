@@ -1,11 +1,11 @@
 """Schools, gateways, devices, device history and uptime: only of the schools in the caller's scope."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.api.deps import PrincipalDep, ServicesDep, SessionDep
@@ -13,7 +13,7 @@ from hub.api.schemas import MAX_OFFSET, DayUptimeOut, DeviceOut, GatewayOut, Pag
 from hub.auth.principal import Principal
 from hub.db.models import Alarm, Device, Gateway, School, Transition
 from hub.domain import rates
-from hub.domain.state import HubState
+from hub.domain.state import HubState, device_summary
 from hub.ledger import OPEN_STATES
 
 router = APIRouter(tags=["inventory"])
@@ -116,20 +116,17 @@ def list_devices(
             query = query.where(column == value)
     total = _count(session, query)  # type: ignore[arg-type]
     rows = session.scalars(query.order_by(Device.school_id, Device.id).limit(limit).offset(offset)).all()
-    return Page(items=described(session, svc.ingest.state, rows), total=total)
+    return Page(items=described(session, svc.ingest.state, rows, svc.takeover is not None), total=total)
 
 
-def _fault(metrics: Mapping[str, object]) -> str | None:
-    for name in ("blind", "image_fault"):  # no usable picture first, then a poor one
-        value = metrics.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
+def described(session: Session, state: HubState, rows: Sequence[Device], shared: bool = False) -> list[DeviceOut]:
+    """Devices as IT staff read them: last heard of, firmware, a camera's fault class, open alarms.
 
-
-def described(session: Session, state: HubState, rows: Sequence[Device]) -> list[DeviceOut]:
-    """Devices as IT staff read them: last heard of, firmware, a camera's fault class, open alarms."""
+    ``shared`` (several hubs): from what the holding hub wrote to the database, so every hub answers
+    alike; otherwise from this hub's memory of the last heartbeat.
+    """
     open_alarms: dict[tuple[str, str | None], int] = {}
+    heartbeats: dict[tuple[str, str], datetime | None] = {}
     for start in range(0, len(rows), 500):
         chunk = rows[start : start + 500]
         counted = session.execute(
@@ -142,15 +139,22 @@ def described(session: Session, state: HubState, rows: Sequence[Device]) -> list
             .group_by(Alarm.school_id, Alarm.device_id)
         )
         open_alarms.update({(school, device): int(n) for school, device, n in counted})
+        if shared:
+            keys = sorted({(r.school_id, r.gateway_id) for r in chunk})
+            found = select(Gateway.school_id, Gateway.id, Gateway.last_heartbeat_at)
+            heartbeats |= {
+                (s, g): t for s, g, t in session.execute(found.where(tuple_(Gateway.school_id, Gateway.id).in_(keys)))
+            }
     out = []
     for row in rows:
         item = DeviceOut.model_validate(row)
-        last = state.metrics(row.school_id, row.id)
         extra: dict[str, object] = {"active_alarms": open_alarms.get((row.school_id, row.id), 0)}
-        if last is not None:
-            firmware = last[0].get("firmware")
-            extra |= {"last_seen": last[1], "fault": _fault(last[0])}
-            extra["firmware"] = firmware if isinstance(firmware, str) and firmware else None
+        if shared:
+            last_seen = heartbeats.get((row.school_id, row.gateway_id))
+            extra |= {"last_seen": last_seen, "firmware": row.firmware, "fault": row.fault}
+        elif (last := state.metrics(row.school_id, row.id)) is not None:
+            firmware, fault = device_summary(last[0])
+            extra |= {"last_seen": last[1], "fault": fault, "firmware": firmware}
         out.append(item.model_copy(update=extra))
     return out
 
@@ -165,7 +169,9 @@ def _device(session: SessionDep, who: Principal, school_id: str, device_id: str)
 @router.get("/schools/{school_id}/devices/{device_id}")
 def get_device(school_id: str, device_id: str, session: SessionDep, svc: ServicesDep, who: PrincipalDep) -> DeviceOut:
     """One device, with the metrics of its last snapshot."""
-    [out] = described(session, svc.ingest.state, [_device(session, who, school_id, device_id)])
+    [out] = described(
+        session, svc.ingest.state, [_device(session, who, school_id, device_id)], svc.takeover is not None
+    )
     last = svc.ingest.state.metrics(school_id, device_id)
     if last is not None:
         out = out.model_copy(update={"metrics": dict(last[0]), "metrics_at": last[1]})

@@ -79,6 +79,9 @@ class Device(Base):
     availability: Mapped[str] = mapped_column(String(16), default="unknown")
     reason: Mapped[str | None] = mapped_column(String(200))
     since: Mapped[datetime]
+    # The shared summary of its last heartbeat's metrics (several hubs; ``HubState.shared_last_seen``)
+    firmware: Mapped[str | None] = mapped_column(String(200))
+    fault: Mapped[str | None] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(200), default="")  # as its agent polls it, without credentials
 
 

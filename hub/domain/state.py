@@ -49,6 +49,15 @@ class DeviceState:
     location: str = ""
     cameras: tuple[str, ...] = ()  # the cameras that see it (its birth's ``cameras`` attribute)
     metrics: Mapping[str, MetricValue] | None = None  # of the last heartbeat, as the agent measured them
+    shared: tuple[str | None, str | None] | None = None  # (firmware, fault) as last written (several hubs)
+
+
+def device_summary(metrics: Mapping[str, MetricValue]) -> tuple[str | None, str | None]:
+    """What IT staff read of a device's metrics: its firmware, and a camera's fault class (no usable
+    picture first, then a poor one)."""
+    firmware = metrics.get("firmware")
+    fault = next((v for v in (metrics.get("blind"), metrics.get("image_fault")) if isinstance(v, str) and v), None)
+    return (firmware[:200] if isinstance(firmware, str) and firmware else None), (fault[:64] if fault else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,21 +184,33 @@ class HubState:
             gw.shared_at = row.last_seen_at
             self.gateways[(row.school_id, row.id)] = gw
 
-    def shared_last_seen(self, held: Callable[[str, str], bool]) -> list[dict[str, object]]:
-        """The held gateways heard of since they were last written, as rows for ``Store.LAST_SEEN``."""
-        rows: list[dict[str, object]] = []
+    def shared_last_seen(
+        self, held: Callable[[str, str], bool]
+    ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        """The held gateways heard of since they were last written, and their devices whose firmware or
+        fault class changed since: rows for ``Store.LAST_SEEN`` and ``Store.DEVICE_SUMMARY``."""
+        gateways: list[dict[str, object]] = []
+        devices: list[dict[str, object]] = []
         for (school_id, gateway_id), gw in self.gateways.items():
             if gw.last_seen == gw.shared_at or not held(school_id, gateway_id):
                 continue
             gw.shared_at = gw.last_seen
-            rows.append(
+            gateways.append(
                 {
                     "k_school": school_id, "k_id": gateway_id, "v_last_seen_at": gw.last_seen,
                     "v_last_heartbeat_at": gw.last_snapshot_at, "v_publish_lag_s": gw.lag_s,
                     "v_spool_pending": gw.spool_pending, "v_spool_failing": gw.spool_failing,
                 }
             )  # fmt: skip
-        return rows
+            for device_id in self.members.get((school_id, gateway_id), ()):
+                device = self.devices[(school_id, device_id)]
+                summary = device_summary(device.metrics) if device.metrics is not None else None
+                if summary is not None and summary != device.shared:
+                    device.shared = summary
+                    devices.append(
+                        {"k_school": school_id, "k_id": device_id, "v_firmware": summary[0], "v_fault": summary[1]}
+                    )
+        return gateways, devices
 
     # --- messages -----------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ import psycopg
 import pytest
 import yaml
 
-from simulator.fleet import DEVICES, Fleet, school_of
+from simulator.fleet import CAMERA_FIRMWARE, DEVICES, Fleet, school_of
 from tests.forwarding.receiver import Arc, account, sia_receiver
 from tests.forwarding.support import dc09
 from tests.hub.conftest import Postgres
@@ -245,6 +245,7 @@ async def run_phases(
     report["first_agreement_s"] = await cluster.agree(90)  # 2,000 devices online through each hub
     assert await cluster.held() == PARTITIONS
     assert sorted(await device_states(http, hubs[0].port) or {}) == sorted(fleet.expected())
+    report["shared_details_s"] = await same_details(cluster)
 
     # Every part up: each console (each hub's live stream) receives every change, whichever hub made it.
     readers, ready = [], [asyncio.Event() for _ in hubs]
@@ -302,6 +303,32 @@ async def run_phases(
     assert got == Counter(sia_account(i) for i in cluster.pressed), "a press lost or doubled at the receiver"
     assert fleet.unacked() == 0
     assert await cluster.held() == PARTITIONS
+
+
+async def same_details(cluster: Cluster) -> float:
+    """Until every hub gives every gateway and camera the same details: the shared last-seen and summary."""
+    began = time.monotonic()
+    while time.monotonic() - began < AGREE_S:
+        answers = []
+        for hub in cluster.hubs:
+            gateways = (await cluster.http.get(f"http://127.0.0.1:{hub.port}/api/v1/gateways")).json()["items"]
+            cameras = (await cluster.http.get(f"http://127.0.0.1:{hub.port}/api/v1/devices?kind=camera")).json()[
+                "items"
+            ]
+            answers.append(
+                (
+                    sorted((g["school_id"], g["availability"], g["last_heartbeat"] is not None) for g in gateways),
+                    sorted((c["school_id"], c["firmware"], c["last_seen"] is not None) for c in cameras),
+                )
+            )
+        want = (
+            sorted((school_of(i), "online", True) for i in range(GATEWAYS)),
+            sorted((school_of(i), CAMERA_FIRMWARE, True) for i in range(GATEWAYS)),
+        )
+        if all(answer == want for answer in answers):
+            return time.monotonic() - began
+        await asyncio.sleep(0.5)
+    raise AssertionError("the hubs do not give the same gateway and camera details")
 
 
 def query(db: str, sql: str) -> list[tuple[Any, ...]]:
