@@ -30,7 +30,7 @@ check: setup
 	$(BIN)/mypy
 
 test: setup system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 # The fault matrix at length (bounded in `make test`): 40 agent kills per backend, a 10-minute receiver
 # outage, InfluxDB away for 2 minutes under load.
