@@ -4,7 +4,9 @@ Several hubs may share one PostgreSQL database; the sweeps must run in exactly o
 leader holds a session-level advisory lock (``pg_try_advisory_lock``) on a connection of its own.
 PostgreSQL releases the lock when that connection ends: at once when the leader process dies
 (the kernel closes its socket), or after the TCP keep-alives set below when its host vanishes.
-The others try to take the lock every ``check_s``, so failover takes about ``check_s``. The leader
+The others try to take the lock every ``check_s``, so failover takes about ``check_s``. A leader
+that stops checking (a frozen process keeps its socket open) loses the lock when PostgreSQL ends its
+idle session (``idle_session_timeout``: five checks, at least 10 s). The leader
 checks its connection just as often and steps down when it is gone. Advisory locks are scoped to
 the database, so hubs of different databases on one server do not interfere.
 
@@ -44,6 +46,9 @@ class Leadership:
                 self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
                 for name, value in KEEPALIVES.items():
                     self._conn.execute(text(f"SET {name} = {int(value)}"))
+                # A leader that stops checking (frozen, stuck) must not keep the sweeps from the others.
+                idle_ms = int(max(10.0, 5 * self.check_s) * 1000)
+                self._conn.execute(text(f"SET idle_session_timeout = {idle_ms}"))
             if self.is_leader:
                 self._conn.execute(text("SELECT 1"))  # the lock lives exactly as long as this connection
             else:

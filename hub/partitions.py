@@ -17,7 +17,10 @@ Every running hub also holds one member lock ``(MEMBERS, slot)``, so each can co
   check later (``leaving``), so a batch under way commits before the taker loads the state.
 
 A hub whose lock connection fails holds nothing from that moment on, and takes its share again
-once the database answers.
+once the database answers. A hub that stops checking (frozen, stuck) loses its locks when
+PostgreSQL ends its idle session (``idle_session_timeout``, five checks), so the others take over.
+Every hub also holds a shared lock naming its partition count: a hub that finds another count in
+use holds nothing and says why, since two partitionings would both apply some gateways.
 """
 
 import asyncio
@@ -38,12 +41,19 @@ log = logging.getLogger(__name__)
 
 MEMBERS = 0x43474D42  # "CGMB": one lock per running hub (key 2: its slot)
 PARTS = 0x43475054  # "CGPT": one lock per partition (key 2: the partition)
+COUNTS = 0x43474350  # "CGCP": shared by every running hub (key 2: its partition count), so a mismatch shows
 MAX_HUBS = 256
+OTHER_COUNTS = text(
+    "SELECT DISTINCT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+    "AND classid = :c AND objid::bigint <> :k "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 COUNT_MEMBERS = text(
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
     "AND classid = :c AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 TRY_LOCK = text("SELECT pg_try_advisory_lock(:c, :k)")
+SHARED_LOCK = text("SELECT pg_advisory_lock_shared(:c, :k)")
 UNLOCK = text("SELECT pg_advisory_unlock(:c, :k)")
 
 
@@ -63,8 +73,12 @@ class Moves:
 class Partitions:
     """Which gateways this hub applies. ``count`` 0: all of them (one hub, or a sticky broker)."""
 
-    def __init__(self, engine: Engine | None, count: int, check_s: float = 1.0) -> None:
+    def __init__(self, engine: Engine | None, count: int, check_s: float = 1.0, idle_timeout_s: float = 0) -> None:
         self.engine, self.count, self.check_s = engine, count, check_s
+        # A hub that stops checking (frozen, stopped, stuck) must not keep its partitions: PostgreSQL
+        # ends a session idle this long, and with it the locks. 0: 5 checks, at least 10 s.
+        self.idle_timeout_s = idle_timeout_s or max(10.0, 5 * check_s)
+        self.mismatch: int | None = None  # another running hub's partition count, when it differs
         self.enabled = count > 0 and engine is not None
         self.owned: frozenset[int] = frozenset()  # applied now
         self.members = 0
@@ -75,6 +89,7 @@ class Partitions:
         self._slot: int | None = None
         self._conn: Connection | None = None
         self._cache: dict[tuple[str, str], int] = {}
+        self._next_warning = 0.0
 
     def partition(self, school_id: str, gateway_id: str) -> int:
         """A gateway's partition (cached: this is on every message's path)."""
@@ -102,8 +117,12 @@ class Partitions:
             conn = self._connect()
             if self._slot is None:
                 self._slot = self._take_slot(conn)
+                conn.execute(SHARED_LOCK, {"c": COUNTS, "k": self.count})
             self.members = max(1, int(conn.execute(COUNT_MEMBERS, {"c": MEMBERS}).scalar() or 1))
-            self._balance(conn, now())
+            if self._mismatched(conn):
+                self._release_all(conn)
+            else:
+                self._balance(conn, now())
         except SQLAlchemyError as exc:
             if self._held:
                 log.warning("lost the gateway partitions (%d): %s", len(self._held), exc)
@@ -144,6 +163,27 @@ class Partitions:
                 self._arriving[p] = at + self.check_s
                 wanted -= 1
 
+    def _mismatched(self, conn: Connection) -> bool:
+        """Whether a running hub has another partition count: two partitionings would both apply
+        some gateways, so this hub holds nothing until every hub agrees (it says so every minute)."""
+        other = conn.execute(OTHER_COUNTS, {"c": COUNTS, "k": self.count}).scalar()
+        if other is not None and (self.mismatch is None or time.monotonic() >= self._next_warning):
+            log.error(
+                "cluster.partitions is %d here but %d in another running hub: this hub holds no gateway "
+                "until every hub has the same value", self.count, other,
+            )  # fmt: skip
+            self._next_warning = time.monotonic() + 60
+        self.mismatch = None if other is None else int(other)
+        return self.mismatch is not None
+
+    def _release_all(self, conn: Connection) -> None:
+        for p in sorted(self._held):
+            conn.execute(UNLOCK, {"c": PARTS, "k": p})
+        self._held.clear()
+        self._arriving.clear()
+        self._leaving.clear()
+        self.owned = frozenset()
+
     def _preference(self, p: int) -> int:
         """Hubs start their search at different partitions, so they rarely race for the same one."""
         start = (self._slot or 0) * self.count // max(self.members, 1)
@@ -155,6 +195,7 @@ class Partitions:
             self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             for name, value in KEEPALIVES.items():
                 self._conn.execute(text(f"SET {name} = {int(value)}"))
+            self._conn.execute(text(f"SET idle_session_timeout = {int(self.idle_timeout_s * 1000)}"))
         return self._conn
 
     @staticmethod

@@ -132,7 +132,9 @@ def one_tier(hubs: int, args: argparse.Namespace, pg: Postgres, work: Path) -> d
             "partitions held",
         )
         broker = nats.mqtt_ports[0]
+        began = time.monotonic()
         births_missed = first_round(args, prefix, broker, ports, db)
+        first_round_s = time.monotonic() - began
         publisher = subprocess.Popen(
             load_cmd(broker, args, prefix, "snapshots", args.warmup + args.seconds + 5), stdout=subprocess.PIPE
         )
@@ -150,6 +152,7 @@ def one_tier(hubs: int, args: argparse.Namespace, pg: Postgres, work: Path) -> d
         publisher.wait(timeout=args.seconds + 300)
         rate = (updates1 - updates0) / (t1 - t0)
         result: dict[str, Any] = {"hubs": hubs, "device_updates_per_s": round(rate), "births_missed": births_missed}
+        result["first_round_s"] = round(first_round_s, 1)  # births and every device's first state, committed
         for tier, before in cpu0.items():
             used = sum(cpu1[tier].get(pid, t) - t for pid, t in before.items()) / (t1 - t0)
             result[f"{tier}_cores"] = round(used, 3)
@@ -214,14 +217,14 @@ def main() -> None:
     out |= {"gateways": args.gateways, "devices": args.devices, "rate": args.rate, "seconds": args.seconds}
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print("| hubs | device updates/s | hub cores | broker cores (3 nodes) | PostgreSQL cores ", end="")
-    print("| per 10k/s: hub | broker | PostgreSQL | births missed |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| per 10k/s: hub | broker | PostgreSQL | births missed | first round (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['hubs']} | {r['device_updates_per_s']:,} | {r['hub_cores']} | {r['broker_cores']} "
             f"| {r['postgresql_cores']} "
             f"| {r['hub_cores_per_10k']} | {r['broker_cores_per_10k']} | {r['postgresql_cores_per_10k']} "
-            f"| {r['births_missed']} |"
+            f"| {r['births_missed']} | {r['first_round_s']} |"
         )
 
 

@@ -26,7 +26,8 @@ async def healthz(svc: ServicesDep, response: Response) -> dict[str, object]:
     Ingest fails when queued messages have waited longer than ``ingest.stuck_after_s`` for a commit:
     that is what a guard would notice (alarms not arriving), whatever the cause. Each long-lived
     task (ingest, MQTT link, forwarding, leader, snapshots) is supervised; one waiting to start
-    again after a crash fails the check, and its restarts and last error are listed.
+    again after a crash fails the check, and its restarts and last error are listed. With
+    ``cluster.partitions``, a hub that holds nothing because another runs with another count fails it.
     """
     database = await run_in_threadpool(_database_ok, svc)
     broker = svc.link.connected.is_set()
@@ -36,9 +37,17 @@ async def healthz(svc: ServicesDep, response: Response) -> dict[str, object]:
         for name, h in svc.tasks.items()
     }
     stopped = [name for name, h in svc.tasks.items() if not h.running]
-    ok = database and broker and bool(ingest["ok"]) and not stopped
+    partitions = svc.takeover.partitions if svc.takeover else None
+    mismatch = partitions.mismatch if partitions else None  # another hub's partition count: this one holds none
+    ok = database and broker and bool(ingest["ok"]) and not stopped and mismatch is None
     response.status_code = 200 if ok else 503
+    held = (
+        None
+        if partitions is None
+        else {"held": len(partitions.owned), "hubs": partitions.members, "mismatch": mismatch}
+    )
     return {
+        "partitions": held,
         "status": "ok" if ok else "degraded",
         "database": database,
         "broker": broker,

@@ -5,6 +5,8 @@ by two hubs at once, every partition is held once the hubs settle, and a hub tha
 loses its lock connection moves partitions without a gap longer than two checks.
 """
 
+import time
+
 import psycopg
 import pytest
 from sqlalchemy import create_engine, text
@@ -13,6 +15,8 @@ from sqlalchemy.pool import NullPool
 from hub.partitions import Moves, Partitions, partition_of
 from hub.settings import HubSettings
 from tests.hub.conftest import Postgres
+from tests.hub.support import eventually, hub_settings, running_hub, unique_prefix
+from tests.support.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
 COUNT = 16
@@ -108,3 +112,54 @@ def test_partitions_need_postgresql_and_no_share_group() -> None:
     with pytest.raises(ValueError, match=r"cluster\.partitions: not with mqtt\.share_group"):
         HubSettings.model_validate({"cluster": {"partitions": 8}, "database": pg, "mqtt": {"share_group": "hubs"}})
     assert HubSettings.model_validate({"cluster": {"partitions": 8}, "database": pg}).several_hubs
+
+
+def test_a_hub_with_another_partition_count_holds_nothing_until_every_hub_agrees(postgres: Postgres) -> None:
+    url, clock = postgres.create_database(), Clock()
+    first, other = Partitions(engine(url), COUNT, 1.0), Partitions(engine(url), COUNT // 2, 1.0)
+    settle([first], clock)
+    for _ in range(3):  # its 8 partitions would hash gateways differently: both would apply some
+        other.refresh(clock)
+        clock.t += 1.0
+    assert other.mismatch == COUNT and not other.owned
+    assert len(first.owned) == COUNT and first.mismatch is None
+    first.release()
+    settle([other], clock)
+    assert other.mismatch is None and len(other.owned) == COUNT // 2
+
+
+def test_a_frozen_hub_loses_its_partitions_when_its_idle_session_ends(postgres: Postgres) -> None:
+    url, clock = postgres.create_database(), Clock()
+    frozen, alive = Partitions(engine(url), COUNT, 1.0, idle_timeout_s=1.0), Partitions(engine(url), COUNT, 1.0)
+    settle([frozen, alive], clock)
+    assert len(frozen.owned) == len(alive.owned) == COUNT // 2
+    time.sleep(2.0)  # frozen makes no check: PostgreSQL ends its session, and its locks go with it
+    settle([alive], clock)
+    assert len(alive.owned) == COUNT and alive.members == 1
+    assert not frozen.refresh(clock).gained and not frozen.owned  # thawed, it finds its session gone
+
+
+async def test_a_hub_whose_partition_count_differs_from_a_running_hub_s_says_so_in_healthz(
+    postgres: Postgres, mosquitto: Mosquitto
+) -> None:
+    url = postgres.create_database()
+    running = Partitions(engine(url), COUNT, 1.0)  # a hub already running with 16
+    running.refresh()
+    settings = hub_settings(mosquitto.url, url, unique_prefix(), cluster={"partitions": COUNT // 2, "check_s": 0.2})
+    async with running_hub(settings) as hub:
+
+        async def degraded() -> dict[str, object] | None:
+            answer = await hub.http.get("/healthz")
+            return answer.json() if answer.status_code == 503 else None
+
+        health = await eventually(degraded, 10)
+        assert health["partitions"] == {"held": 0, "hubs": 2, "mismatch": COUNT}
+        running.release()
+
+        async def healthy() -> dict[str, object] | None:  # and holding its partitions (a check after taking them)
+            answer = await hub.http.get("/healthz")
+            held = answer.json()["partitions"]["held"] if answer.status_code == 200 else 0
+            return answer.json() if held else None
+
+        health = await eventually(healthy, 10)
+        assert health["partitions"] == {"held": COUNT // 2, "hubs": 1, "mismatch": None}
