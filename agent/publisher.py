@@ -16,7 +16,7 @@ from agent.config import MqttSettings, SpoolSettings
 from agent.errors import ConfigError
 from agent.spool import Spool
 from campusguard.backoff import backoff_s
-from campusguard.mqtt import SecretMissing
+from campusguard.mqtt import SecretMissing, subscribe_all
 from contract import (
     Ack,
     Birth,
@@ -180,7 +180,7 @@ class Publisher:
             log.error("could not say offline before exiting: %s", exc)
 
     async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        await client.subscribe([(self.topics[MessageType.ACK], 1), (self.topics[MessageType.COMMAND], 1)])
+        await subscribe_all(client, [(self.topics[MessageType.ACK], 1), (self.topics[MessageType.COMMAND], 1)])
         await client.publish(self.topics[MessageType.PRESENCE], self._presence("online"), qos=1, retain=True)
         await self._publish_state(client)
         self.spool.mark_all_unsent()  # the spool never raises here: a failing file is replaced by memory

@@ -103,3 +103,15 @@ class BrokerSettings(BaseModel):
             keyfile=str(self.key_file) if self.key_file else None,
             cert_reqs=ssl.CERT_REQUIRED,
         )
+
+
+async def subscribe_all(client: aiomqtt.Client, topics: list[tuple[str, int]]) -> None:
+    """Subscribe, and raise ``aiomqtt.MqttError`` when the broker refuses any filter (a SUBACK code
+    of 0x80 or more): a client that went on would never receive what it subscribed to, and its
+    caller reconnects instead. NATS refuses one while its cluster elects new leaders after a node's
+    death (docs/scaling.md)."""
+    granted = await client.subscribe(topics)
+    codes = [code if isinstance(code, int) else code.value for code in granted]  # 3.1.1 ints, 5 reason codes
+    refused = [topic for (topic, _), code in zip(topics, codes, strict=False) if code >= 0x80]
+    if refused:
+        raise aiomqtt.MqttError(f"the broker refused the subscription to {refused[0]}")

@@ -135,6 +135,7 @@ def _partitioned(settings: HubSettings, engine: Engine, ingest: Ingest, store: S
     """Several hubs share out the gateways by partition (``hub.partitions``): this hub applies its own."""
     partitions = Partitions(engine, settings.cluster.partitions, settings.cluster.check_s)
     ingest.holds = partitions.owns
+    store.fence = partitions.fence
     takeover = Takeover(partitions, ingest, store)
     metrics.gauges["partitions_held"] = lambda: float(len(partitions.owned))
     metrics.gauges["partition_moves"] = lambda: float(partitions.moves)

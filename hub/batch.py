@@ -97,6 +97,25 @@ class Batch:
                     batch.dead_letters.append(value)
         return first, second
 
+    def gateways(self) -> set[Key]:
+        """The gateways whose messages the batch writes (``Store.write`` fences them)."""
+        keys = {(s, g) for s, g, _ in self.inventory} | set(self.agent_versions)
+        keys |= {(c.school_id, c.gateway_id) for c in self.changes} | {(s, g) for s, g, _ in self.events.values()}
+        keys |= {(s, g) for s, g, *_ in self.gateway_alarms} | {(r["k_school"], r["k_id"]) for r in self.last_seen}
+        return keys
+
+    def drop(self, lost: set[Key], lost_devices: set[Key]) -> None:
+        """Leave out what concerns gateways this hub no longer holds (and their devices): another hub
+        applies them now, and their events, not acked, come again to it."""
+        self.inventory = [row for row in self.inventory if (row[0], row[1]) not in lost]
+        self.agent_versions = {k: v for k, v in self.agent_versions.items() if k not in lost}
+        self.changes = [c for c in self.changes if (c.school_id, c.gateway_id) not in lost]
+        self.events = {i: e for i, e in self.events.items() if (e[0], e[1]) not in lost}
+        self.reconcile = [r for r in self.reconcile if (r[0], r[1]) not in lost_devices]
+        self.gateway_alarms = [a for a in self.gateway_alarms if (a[0], a[1]) not in lost]
+        self.last_seen = [r for r in self.last_seen if (r["k_school"], r["k_id"]) not in lost]
+        self.device_summaries = [r for r in self.device_summaries if (r["k_school"], r["k_id"]) not in lost_devices]
+
     def describe(self) -> tuple[str, str, bytes, str | None]:
         """A one-part batch as (source, topic, payload, event id) for its dead letter."""
         for event_id, (school_id, gateway_id, event) in self.events.items():

@@ -15,6 +15,7 @@ SQLite is one process's embedded store: that hub is always the leader.
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -78,14 +79,17 @@ class Leadership:
         self._drop()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Refresh every ``check_s`` until ``stop``; then release."""
+        """Refresh every ``check_s`` until ``stop``; then release. In a thread of its own: behind
+        database work in the shared pool, a check could miss the lock connection's idle timeout."""
+        loop, thread = asyncio.get_running_loop(), ThreadPoolExecutor(1, thread_name_prefix="leader")
         try:
             while not stop.is_set():
-                await asyncio.to_thread(self.refresh)
+                await loop.run_in_executor(thread, self.refresh)
                 try:
                     async with asyncio.timeout(self.check_s):
                         await stop.wait()
                 except TimeoutError:
                     pass
         finally:
-            await asyncio.to_thread(self.release)
+            await loop.run_in_executor(thread, self.release)
+            thread.shutdown(wait=False)

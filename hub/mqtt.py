@@ -33,6 +33,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from campusguard.backoff import backoff_s
+from campusguard.mqtt import subscribe_all
 from campusguard.tasks import cancel_and_wait
 from contract import MessageType, TopicTree
 from hub.settings import MqttSettings
@@ -205,7 +206,7 @@ class MqttLink:
             node = nodes[at]
             try:
                 async with self._client_for(session, node) as client:
-                    await client.subscribe(list(session.topics))
+                    await subscribe_all(client, list(session.topics))
                     self._mark(session, True, client)
                     if outage_logged:
                         log.info("broker %s:%s reachable again (%s session)", node.host, node.port, session.name)

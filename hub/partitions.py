@@ -29,10 +29,12 @@ import math
 import time
 import zlib
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from campusguard.tasks import stopped_within
 from hub.leader import KEEPALIVES
@@ -51,6 +53,10 @@ OTHER_COUNTS = text(
 COUNT_MEMBERS = text(
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
     "AND classid = :c AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+HELD_BY = text(
+    "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+    "AND classid = :c AND pid = :pid"
 )
 TRY_LOCK = text("SELECT pg_try_advisory_lock(:c, :k)")
 SHARED_LOCK = text("SELECT pg_advisory_lock_shared(:c, :k)")
@@ -90,6 +96,7 @@ class Partitions:
         self._conn: Connection | None = None
         self._cache: dict[tuple[str, str], int] = {}
         self._next_warning = 0.0
+        self.pid: int | None = None  # the lock connection's server process (``fence``)
 
     def partition(self, school_id: str, gateway_id: str) -> int:
         """A gateway's partition (cached: this is on every message's path)."""
@@ -100,6 +107,19 @@ class Partitions:
                 self._cache.clear()
             found = self._cache[key] = partition_of(school_id, gateway_id, self.count)
         return found
+
+    def fence(self, session: Session, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Of ``keys``, the gateways whose partition this hub's lock connection does not hold, read
+        from ``pg_locks`` in the caller's transaction: what this hub applied before it lost them is
+        then not written over the taker's. The taker applies only one check after taking a lock,
+        so a commit right after this read lands before the taker loads."""
+        if not self.enabled or not keys:
+            return set()
+        held: set[int] = set()
+        if self.pid is not None:
+            held = {int(p) for p in session.scalars(HELD_BY, {"c": PARTS, "pid": self.pid})}
+        applied = held & self.owned
+        return {k for k in keys if self.partition(*k) not in applied}
 
     def owns(self, school_id: str, gateway_id: str) -> bool:
         """Whether this hub applies the gateway's messages."""
@@ -196,6 +216,7 @@ class Partitions:
             for name, value in KEEPALIVES.items():
                 self._conn.execute(text(f"SET {name} = {int(value)}"))
             self._conn.execute(text(f"SET idle_session_timeout = {int(self.idle_timeout_s * 1000)}"))
+            self.pid = int(self._conn.execute(text("SELECT pg_backend_pid()")).scalar() or 0)
         return self._conn
 
     @staticmethod
@@ -207,7 +228,7 @@ class Partitions:
 
     def _drop(self) -> None:
         """Forget every lock: they died with the connection (or go with it now)."""
-        conn, self._conn = self._conn, None
+        conn, self._conn, self.pid = self._conn, None, None
         self._held.clear()
         self._arriving.clear()
         self._leaving.clear()
@@ -224,13 +245,19 @@ class Partitions:
         self._drop()
 
     async def run(self, stop: asyncio.Event, apply: Callable[[Moves], Awaitable[None]]) -> None:
-        """Check every ``check_s`` until ``stop``, handing each check's moves to ``apply``; then release."""
+        """Check every ``check_s`` until ``stop``, handing each check's moves to ``apply``; then release.
+
+        The checks run in a thread of their own: queued behind database work in the shared pool
+        while the database is slow, they would miss the idle timeout and give the partitions up.
+        """
+        loop, thread = asyncio.get_running_loop(), ThreadPoolExecutor(1, thread_name_prefix="partitions")
         try:
             while True:
-                moves = await asyncio.to_thread(self.refresh)
+                moves = await loop.run_in_executor(thread, self.refresh)
                 if moves.gained or moves.lost:
                     await apply(moves)
                 if await stopped_within(stop, self.check_s):
                     return
         finally:
-            await asyncio.to_thread(self.release)
+            await loop.run_in_executor(thread, self.release)
+            thread.shutdown(wait=False)

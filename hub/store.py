@@ -79,6 +79,9 @@ class Store:
     def __init__(self, sessions: sessionmaker[Session], outbox: Outbox | None = None) -> None:
         self.sessions = sessions
         self.outbox = outbox  # None when forwarding is off
+        # cluster.partitions: of the gateways given, those this hub no longer holds, as the database
+        # says in the writing transaction (``Partitions.fence``); None: one hub, it holds all.
+        self.fence: Callable[[Session, set[Key]], set[Key]] | None = None
 
     def load_devices(self) -> list[DeviceState]:
         """Every known device with its last shown availability."""
@@ -109,6 +112,8 @@ class Store:
         """Store the batch in one transaction; raise on failure (nothing is acked then)."""
         outcome = Outcome()
         with self.sessions.begin() as session:
+            if self.fence is not None:
+                self._fence(session, batch)
             self._inventory(session, batch, now)
             self._changes(session, batch, outcome)
             self._events(session, batch, now, outcome)
@@ -129,6 +134,18 @@ class Store:
             items = [("gateway" if c.device_id is None else "device", live.change_dict(c)) for c in batch.changes]
             outcome.changes = live.record(session, items + [("alarm", a) for a in outcome.alarms], now)
         return outcome
+
+    def _fence(self, session: Session, batch: Batch) -> None:
+        """Leave out of the batch the gateways another hub holds by now: a batch applied before this
+        hub lost them (its lock connection ended while it was stalled) must not overwrite what the
+        taker loaded."""
+        assert self.fence is not None
+        lost = self.fence(session, batch.gateways())
+        if lost:
+            query = select(Device.school_id, Device.id).where(
+                tuple_(Device.school_id, Device.gateway_id).in_(sorted(lost))
+            )
+            batch.drop(lost, {(s, d) for s, d in session.execute(query)})
 
     def _inventory(self, session: Session, batch: Batch, now: datetime) -> None:
         schools = {s for s, _, _ in batch.inventory} | {s for s, _ in batch.agent_versions}

@@ -20,6 +20,7 @@ from datetime import datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from contract import (
     Ack,
@@ -146,6 +147,7 @@ class Fleet:
             client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"fleet-{time.time_ns()}")
             client.max_inflight_messages_set(1_000)
             client.on_message = self._on_message
+            client.on_subscribe = self._on_subscribe
             try:
                 client.connect(host, port, keepalive=10)
             except OSError:
@@ -224,6 +226,14 @@ class Fleet:
         self, client: mqtt.Client, gw: SimGateway, kind: MessageType, payload: bytes, retain: bool = False
     ) -> None:
         client.publish(self.tree.topic(gw.school, gw.gateway, kind), payload, qos=1, retain=retain)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: object, mid: int, codes: list[ReasonCode], properties: object
+    ) -> None:
+        """A refused subscription (NATS while it elects leaders after a node's death): start again."""
+        if any(code.is_failure for code in codes):
+            log.warning("fleet: the broker refused a subscription; reconnecting")
+            client.disconnect()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         try:

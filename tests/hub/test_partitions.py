@@ -6,14 +6,21 @@ loses its lock connection moves partitions without a gap longer than two checks.
 """
 
 import time
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from contract import DeviceInfo, Event
+from contract.messages import new_event_id
+from hub.batch import Batch
+from hub.db.engine import migrate, session_factory
+from hub.domain.state import Change
 from hub.partitions import Moves, Partitions, partition_of
 from hub.settings import HubSettings
+from hub.store import Store
 from tests.hub.conftest import Postgres
 from tests.hub.support import eventually, hub_settings, running_hub, unique_prefix
 from tests.support.servers import Mosquitto
@@ -163,3 +170,37 @@ async def test_a_hub_whose_partition_count_differs_from_a_running_hub_s_says_so_
 
         health = await eventually(healthy, 10)
         assert health["partitions"] == {"held": COUNT // 2, "hubs": 1, "mismatch": None}
+
+
+def test_a_batch_applied_before_the_hub_lost_its_partition_is_not_written_over_the_taker_s(postgres: Postgres) -> None:
+    """The window the waits leave: a hub stalled long enough for its lock connection to end still has
+    a batch to commit. The fence reads the locks in the writing transaction and leaves that gateway
+    out; its alarm, not acked, comes again to the new holder."""
+    url, clock = postgres.create_database(), Clock()
+    db = engine(url)
+    migrate(db)
+    stalled = Partitions(db, COUNT, 1.0)
+    settle([stalled], clock)
+    store = Store(session_factory(db))
+    store.fence = stalled.fence
+    now = datetime.now(UTC)
+    info = DeviceInfo(id="panic-1", kind="panic_button", profile="panic/x", interval_s=1)
+    store.write(Batch(inventory=[("sch-a", "gw-01", info)], agent_versions={("sch-a", "gw-01"): "1"}), now)
+
+    def batch(availability: str) -> Batch:
+        change = Change("sch-a", "gw-01", "panic-1", availability, None, now, "unknown")
+        event = Event(
+            event_id=new_event_id(), seq=1, device_id="panic-1", ts=now, type="alarm.raised", alarm_type="panic",
+            severity="critical", latched=True,
+        )  # fmt: skip
+        return Batch(changes=[change], events={event.event_id: ("sch-a", "gw-01", event)})
+
+    written = store.write(batch("online"), now)
+    assert written.acks[("sch-a", "gw-01")] and written.stored == 1
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (stalled.pid,))  # as its idle timeout would
+        late = store.write(batch("offline"), now)  # the stalled hub's next commit, before its next check
+        assert not late.acks and late.stored == 0 and not late.changes
+        [(availability,)] = admin.execute("SELECT availability FROM devices WHERE id = 'panic-1'").fetchall()
+        assert availability == "online"  # not overwritten
+        assert admin.execute("SELECT count(*) FROM alarms").fetchone() == (1,)

@@ -16,7 +16,8 @@ READY_S = 30.0
 
 
 class NatsCluster:
-    """``size`` nats-server nodes routed to each other, each with JetStream and an MQTT listener."""
+    """``size`` nats-server nodes routed to each other, each with JetStream and an MQTT listener (one
+    node: no cluster at all)."""
 
     def __init__(self, workdir: Path, size: int = 3) -> None:
         self.workdir, self.size = workdir, size
@@ -27,13 +28,14 @@ class NatsCluster:
         workdir.mkdir(parents=True, exist_ok=True)
         routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.route_ports)
         for i in range(size):
+            cluster = f"cluster {{ name: cg; listen: 127.0.0.1:{self.route_ports[i]}; routes: [{routes}] }}\n"
             (workdir / f"n{i}.conf").write_text(
                 f"server_name: n{i}\n"
                 f"listen: 127.0.0.1:{self.client_ports[i]}\n"
                 f"jetstream {{ store_dir: {workdir / f'js{i}'} }}\n"
-                f"cluster {{ name: cg; listen: 127.0.0.1:{self.route_ports[i]}; routes: [{routes}] }}\n"
+                + (cluster if size > 1 else "")
                 # a hub or the fleet acknowledging late must not see its QoS 1 messages resent early
-                f"mqtt {{ listen: 127.0.0.1:{self.mqtt_ports[i]}; ack_wait: 30s; max_ack_pending: 10000 }}\n"
+                + f"mqtt {{ listen: 127.0.0.1:{self.mqtt_ports[i]}; ack_wait: 30s; max_ack_pending: 10000 }}\n"
             )
 
     def start(self, node: int | None = None) -> "NatsCluster":
@@ -44,8 +46,12 @@ class NatsCluster:
                 self.procs[i] = subprocess.Popen(
                     [binary, "-c", str(self.workdir / f"n{i}.conf")], stdout=log, stderr=subprocess.STDOUT
                 )
-        for i in range(self.size) if node is None else [node]:
-            self.wait_mqtt(i)
+        try:
+            for i in range(self.size) if node is None else [node]:
+                self.wait_mqtt(i)
+        except RuntimeError:
+            self.stop()
+            raise
         return self
 
     def wait_mqtt(self, node: int) -> None:

@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from agent.config import MqttSettings as AgentMqtt
-from campusguard.mqtt import BrokerSettings, SecretMissing
+from campusguard.mqtt import BrokerSettings, SecretMissing, subscribe_all
 from hub.settings import MqttSettings as HubMqtt
 from hub.settings import SettingsError, load_settings
+from tests.support.nats import NatsCluster
 
 
 def test_both_sides_extend_the_same_model_with_their_own_session_fields() -> None:
@@ -37,3 +39,18 @@ def test_the_hub_does_not_start_without_the_secret_it_names(tmp_path: Path, monk
     config.write_text("mqtt:\n  username: hub\n  password_env: CG_HUB_SECRET\n")
     with pytest.raises(SettingsError, match=r"hub\.yaml: mqtt\.password_env: variable CG_HUB_SECRET is not set"):
         load_settings(config)
+
+
+@pytest.mark.integration
+async def test_a_refused_subscription_is_an_error_not_silence(tmp_path: Path) -> None:
+    """A client that went on after a refused SUBACK would never get its acks (NATS refuses while it
+    elects leaders after a node's death). Here a real nats-server refuses a filter with a "." (2.9),
+    in the same SUBACK as one it grants."""
+    nats = NatsCluster(tmp_path / "nats", size=1).start()
+    try:
+        async with aiomqtt.Client("127.0.0.1", nats.mqtt_ports[0]) as client:
+            await subscribe_all(client, [("campus/v1/+/+/ack", 1)])
+            with pytest.raises(aiomqtt.MqttError, match=r"refused the subscription to campus/v1/a\.b/\+/ack"):
+                await subscribe_all(client, [("campus/v1/+/+/ack", 1), ("campus/v1/a.b/+/ack", 1)])
+    finally:
+        nats.stop()
