@@ -14,7 +14,11 @@ Every running hub also holds one member lock ``(MEMBERS, slot)``, so each can co
   later (``arriving``), after its state is loaded from the database by the caller: a hub whose lock
   connection alone failed stops writing at its own next check, before the taker begins;
 - a hub with more (another hub joined) stops applying the extra ones at once and unlocks them one
-  check later (``leaving``), so a batch under way commits before the taker loads the state.
+  check later (``leaving``).
+
+Where the two meet, ``fence`` reads in the writing transaction which partitions this hub's lock
+connection holds, and the store leaves the other gateways out of the batch: a hub that stalled until
+its lock connection ended cannot write a batch it applied before over the state the taker loaded.
 
 A hub whose lock connection fails holds nothing from that moment on, and takes its share again
 once the database answers. A hub that stops checking (frozen, stuck) loses its locks when
