@@ -249,19 +249,32 @@ class Partitions:
         self._drop()
 
     async def run(self, stop: asyncio.Event, apply: Callable[[Moves], Awaitable[None]]) -> None:
-        """Check every ``check_s`` until ``stop``, handing each check's moves to ``apply``; then release.
+        """Check every ``check_s`` until ``stop``, handing each check's moves to ``apply``, in order;
+        then release.
 
-        The checks run in a thread of their own: queued behind database work in the shared pool
-        while the database is slow, they would miss the idle timeout and give the partitions up.
+        The checks run in a thread of their own and never wait for ``apply`` (loading a takeover's
+        state, asking for rebirths): held up by a slow database or broker, they would miss the idle
+        timeout and give the partitions up.
         """
         loop, thread = asyncio.get_running_loop(), ThreadPoolExecutor(1, thread_name_prefix="partitions")
+        queue: asyncio.Queue[Moves] = asyncio.Queue()
+
+        async def applying() -> None:
+            while True:
+                await apply(await queue.get())
+
+        applier = asyncio.create_task(applying(), name="partitions-apply")
         try:
             while True:
                 moves = await loop.run_in_executor(thread, self.refresh)
                 if moves.gained or moves.lost:
-                    await apply(moves)
+                    queue.put_nowait(moves)
+                if applier.done():  # apply failed: let the supervisor see it
+                    applier.result()
                 if await stopped_within(stop, self.check_s):
                     return
         finally:
+            applier.cancel()
+            await asyncio.gather(applier, return_exceptions=True)
             await loop.run_in_executor(thread, self.release)
             thread.shutdown(wait=False)

@@ -48,7 +48,7 @@ class Takeover:
         partitions.adopt(gained)
         for gw in gateways:
             if gw.availability != "offline":  # one that is offline sends its birth when it is back
-                await self.ingest.rebirth(gw.school_id, gw.id, now)
+                await self.ingest.rebirth(gw.school_id, gw.id, now)  # a broker that holds it up delays no check
         self.gateways_taken += len(gateways)
         self.last_s = time.monotonic() - began
         log.info(
