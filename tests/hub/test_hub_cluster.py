@@ -4,10 +4,13 @@ The broker is Debian's nats-server: three nodes, MQTT on each, sessions and reta
 replicated JetStream. It has no shared subscriptions, so the hubs share the gateways out by
 partition (``cluster.partitions``, PostgreSQL advisory locks). The gateways are ``simulator.fleet``:
 500 of them on one connection, each with four devices, a heartbeat every 2 s, events resent until
-acked. The police receiver is pysiaalarm, one account per school, so each alarm is recognised.
+acked. One more school has a real agent (its code in this event loop) polling a simulated Modbus
+panic box, on the node that will die. The police receiver is pysiaalarm, one account per school,
+so each alarm is recognised.
 
 In turn, under that load: changes and panic presses with every part up; then one hub SIGKILLed;
-then the broker node the gateways and a hub are on SIGKILLed; then PostgreSQL restarted. After each,
+then the broker node the gateways, the agent and a hub are on SIGKILLed (the agent's reset and a
+new press made meanwhile arrive through another node); then PostgreSQL restarted. After each,
 every device's state is compared through every running hub's API with what its gateway reports,
 and at the end every press has reached the receiver exactly once and is stored once.
 """
@@ -32,16 +35,21 @@ import psycopg
 import pytest
 import yaml
 
+from agent.config import AgentConfig
+from agent.runtime import Agent
 from simulator.fleet import CAMERA_FIRMWARE, DEVICES, Fleet, school_of
+from simulator.run import Simulator
+from tests.agent.harness import agent_config, running, running_agent, sim_config
 from tests.forwarding.receiver import Arc, account, sia_receiver
 from tests.forwarding.support import dc09
 from tests.hub.conftest import Postgres
 from tests.hub.support import start_hub, unique_prefix, wait_healthy
 from tests.support.nats import NatsCluster
-from tests.support.servers import free_port, terminate
+from tests.support.servers import Mosquitto, free_port, terminate
 
 pytestmark = pytest.mark.integration
 GATEWAYS = 500
+AGENT_SCHOOL = school_of(GATEWAYS)  # one more school, with a real agent
 PARTITIONS = 32
 HEARTBEAT_S = 2.0
 AGREE_S = 60.0  # a generous bound on a loaded 2-core machine; the measured times are printed
@@ -94,7 +102,7 @@ def hub_config(index: int, nats: NatsCluster, db: str, prefix: str, port: int, a
         "forwarding": {
             "receivers": {"arc-1": dc09(arc.port, ack_timeout_s=5, connect_timeout_s=2)},
             "routes": [{"name": "police", "primary": "arc-1"}],
-            "schools": {school_of(i): {"account": sia_account(i)} for i in range(GATEWAYS)},
+            "schools": {school_of(i): {"account": sia_account(i)} for i in range(GATEWAYS + 1)},
             "retry": {"initial_s": 0.2, "max_s": 2},
             "worker": {"poll_s": 0.2, "lease_s": 5},
         },
@@ -155,6 +163,7 @@ class Cluster:
         self.hubs, self.fleet, self.arc, self.http = hubs, fleet, arc, http
         self.pressed: list[int] = []
         self.next_change = 0
+        self.agent: RealAgent | None = None
 
     def load(self) -> tuple[set[tuple[str, str]], list[int]]:
         """One phase's changes (devices flipped) and presses (new schools): what the receiver must get."""
@@ -183,7 +192,7 @@ class Cluster:
                 last[hub.index] = -1 if got is None else sum(got.get(k) != v for k, v in want.items())
             if last and all(n == 0 for n in last.values()):
                 return time.monotonic() - began
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.25)
         raise AssertionError(f"hubs do not agree with the gateways within {timeout_s} s: devices differing {last}")
 
     async def received(self, timeout_s: float = AGREE_S) -> Counter[str]:
@@ -206,7 +215,7 @@ async def test_three_hubs_on_a_nats_cluster_agree_and_lose_or_double_nothing_thr
     nats = NatsCluster(tmp_path / "nats").start()
     report: dict[str, float] = {}
     try:
-        async with own_postgres() as pg, sia_receiver([account(sia_account(i)) for i in range(GATEWAYS)]) as arc:
+        async with own_postgres() as pg, sia_receiver([account(sia_account(i)) for i in range(GATEWAYS + 1)]) as arc:
             with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres", autocommit=True) as c:
                 c.execute("CREATE DATABASE cluster")
             db = f"postgresql+psycopg://postgres@127.0.0.1:{pg.port}/cluster"
@@ -223,16 +232,25 @@ async def test_three_hubs_on_a_nats_cluster_agree_and_lose_or_double_nothing_thr
                 await wait_healthy(hub.port, 30)
             fleet = Fleet([("127.0.0.1", p) for p in nats.mqtt_ports], prefix, GATEWAYS, interval_s=HEARTBEAT_S)
             fleet.start()
-            async with httpx.AsyncClient(timeout=10) as http:
+            async with (
+                httpx.AsyncClient(timeout=10) as http,
+                running(sim_config({"bus": [("p1", "panic")]})) as sim,
+                running_agent(real_agent(sim, nats, tmp_path, prefix)) as agent,
+            ):
                 cluster = Cluster(hubs, fleet, arc, http)
+                cluster.agent = RealAgent(agent, sim)
                 try:
                     await run_phases(cluster, hubs, nats, pg, report)
                 finally:
                     fleet.stop()
+                    for hub in hubs:  # all at once: each takes a moment to stop
+                        if hub.proc is not None and hub.proc.poll() is None:
+                            hub.proc.send_signal(signal.SIGTERM)
                     for hub in hubs:
                         terminate(hub.proc)
                 stored = query(db, "SELECT school_id, count(*) FROM alarms WHERE kind = 'panic' GROUP BY school_id")
-            assert sorted(stored) == sorted((school_of(i), 1) for i in cluster.pressed)  # each press stored once
+            pressed = [(school_of(i), 1) for i in cluster.pressed] + [(AGENT_SCHOOL, 2)]
+            assert sorted(stored) == sorted(pressed)  # each press stored once
     finally:
         nats.stop()
     print("hub cluster:", json.dumps(report))
@@ -253,9 +271,11 @@ async def run_phases(
         readers.append(asyncio.create_task(read_stream(http, hub, event)))
     await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), 10)
     flipped, pressed = cluster.load()
+    assert cluster.agent is not None
+    await cluster.agent.sim.devices["p1"].act("press", {})  # the real agent's panic box
     report["steady_agreement_s"] = await cluster.agree()
     await cluster.received()
-    await asyncio.sleep(1.0)  # the live tails' period, several times over
+    await asyncio.sleep(0.6)  # the live tails' period, three times over
     for hub in hubs:
         devices = {(d["school_id"], d["id"]) for e, d in hub.seen if e == "device"}
         alarms = {d["school_id"] for e, d in hub.seen if e == "alarm" and d.get("kind") == "panic"}
@@ -284,25 +304,60 @@ async def run_phases(
     report["rejoin_s"] = time.monotonic() - rejoined
 
     # The broker node the gateways and hub 0 are connected to, SIGKILLed: both move to another node.
+    # The real agent is there too: the reset at its box and a new press while it moves are a second alarm.
     failovers = fleet.failovers
     nats.kill(0)
     cut = time.monotonic()
     cluster.load()
+    await cluster.agent.sim.devices["p1"].act("release", {})
+    await cluster.agent.sim.devices["p1"].act("reset", {})
+    await asyncio.sleep(1.0)  # a few polls: the reset is seen before the next press
+    await cluster.agent.sim.devices["p1"].act("press", {})
     report["broker_kill_agreement_s"] = await cluster.agree()
     assert fleet.failovers > failovers
     report["broker_failover_s"] = time.monotonic() - cut
     await cluster.received()
+    report["agent_after_broker_kill_s"] = await agent_alarms(cluster, hubs[1].port)
 
     # PostgreSQL restarted under load: every hub loses its locks and connections, and takes them again.
     pg.restart()
     cluster.load()
     report["postgres_restart_agreement_s"] = await cluster.agree()
     got = await cluster.received()
-    await asyncio.sleep(3)  # a duplicate would have arrived by now
+    await asyncio.sleep(2)  # a duplicate would have arrived by now
     got = Counter(e.account for e in cluster.arc.data_events() if e.code == "PA")
-    assert got == Counter(sia_account(i) for i in cluster.pressed), "a press lost or doubled at the receiver"
+    want = Counter(sia_account(i) for i in cluster.pressed) + Counter({sia_account(GATEWAYS): 2})
+    assert got == want, "a press lost or doubled at the receiver"
     assert fleet.unacked() == 0
+    assert cluster.agent.agent.spool.stats().pending_events == 0  # the real agent's spool emptied too
     assert await cluster.held() == PARTITIONS
+
+
+@dataclass
+class RealAgent:
+    """A real agent process's code, in this event loop, polling a simulated Modbus panic box."""
+
+    agent: Agent
+    sim: Simulator
+
+
+def real_agent(sim: Simulator, nats: NatsCluster, tmp_path: Path, prefix: str) -> AgentConfig:
+    """The agent of school AGENT_SCHOOL on node 0, with the other nodes to fail over to."""
+    mqtt = {"url": nats.urls[0], "fallback_urls": nats.urls[1:], "topic_prefix": prefix, "keepalive_s": 10}
+    node = Mosquitto(tmp_path / "unused", port=nats.mqtt_ports[0])  # the harness reads a URL from it
+    return agent_config(sim, node, tmp_path, prefix, school_id=AGENT_SCHOOL, gateway_id="gw-01", mqtt=mqtt)
+
+
+async def agent_alarms(cluster: Cluster, port: int) -> float:
+    """Until the real agent's two presses are two alarms, the first reset at the box; the time taken."""
+    began = time.monotonic()
+    while time.monotonic() - began < AGREE_S:
+        answer = await cluster.http.get(f"http://127.0.0.1:{port}/api/v1/alarms", params={"school_id": AGENT_SCHOOL})
+        panics = sorted((a["raised_at"], a["condition"]) for a in answer.json()["items"] if a["kind"] == "panic")
+        if [c for _, c in panics] == ["reset", "active"]:
+            return time.monotonic() - began
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"the real agent's alarms are not two, the first reset: {panics}")
 
 
 async def same_details(cluster: Cluster) -> float:
@@ -317,7 +372,11 @@ async def same_details(cluster: Cluster) -> float:
             ]
             answers.append(
                 (
-                    sorted((g["school_id"], g["availability"], g["last_heartbeat"] is not None) for g in gateways),
+                    sorted(
+                        (g["school_id"], g["availability"], g["last_heartbeat"] is not None)
+                        for g in gateways
+                        if g["school_id"] != AGENT_SCHOOL  # the fleet's gateways
+                    ),
                     sorted((c["school_id"], c["firmware"], c["last_seen"] is not None) for c in cameras),
                 )
             )

@@ -5,6 +5,7 @@ the cluster; with three nodes, one can die and the other two keep the quorum. MQ
 no shared subscriptions: the hubs use ``cluster.partitions`` on it (docs/scaling.md).
 """
 
+import signal
 import socket
 import subprocess
 import time
@@ -72,7 +73,10 @@ class NatsCluster:
         self.procs[node] = None
 
     def stop(self) -> None:
-        """Stop every node."""
+        """Stop every node (signalled together, then waited for)."""
+        for proc in self.procs:
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
         for i, proc in enumerate(self.procs):
             terminate(proc)
             self.procs[i] = None
