@@ -109,6 +109,10 @@ class Ingest:
             where = self.tree.parse(topic)
             if where.message_type not in INBOUND:
                 return None  # our own acks and commands, if a broker echoes them
+            holds = self.holds
+            if holds is not None and where.message_type in HELD_ONLY and not holds(where.school_id, where.gateway_id):
+                self.not_held += 1  # another hub's gateway (hub.partitions): dropped by its topic, not decoded
+                return None
             message = decode_payload(where.message_type, payload)
         except ContractError as exc:
             self._reject(topic, payload, exc.reason, str(exc))
@@ -116,13 +120,6 @@ class Ingest:
         except Exception as exc:  # a decoder bug must not stop the reader: the message is kept, not lost
             log.exception("decoding a message on %s failed", topic[:300])
             self._reject(topic, payload, "internal", f"{type(exc).__name__}: {exc}")
-            return None
-        if (
-            self.holds is not None
-            and where.message_type in HELD_ONLY
-            and not self.holds(where.school_id, where.gateway_id)
-        ):
-            self.not_held += 1  # another hub's gateway (hub.partitions): not even decoded
             return None
         if self.registered is not None and (where.school_id, where.gateway_id) not in self.registered:
             self._reject(topic, payload, "unregistered", f"{where.school_id}/{where.gateway_id} is not registered")

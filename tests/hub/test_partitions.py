@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from contract import DeviceInfo, Event
+from contract import Birth, DeviceInfo, Event, MessageType, TopicTree, encode
 from contract.messages import new_event_id
 from hub.batch import Batch
 from hub.db.engine import migrate, session_factory
@@ -23,6 +23,7 @@ from hub.settings import HubSettings
 from hub.store import Store
 from tests.hub.conftest import Postgres
 from tests.hub.support import eventually, hub_settings, running_hub, unique_prefix
+from tests.hub.test_fuzz import ingest as fuzz_ingest
 from tests.support.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -204,3 +205,21 @@ def test_a_batch_applied_before_the_hub_lost_its_partition_is_not_written_over_t
         [(availability,)] = admin.execute("SELECT availability FROM devices WHERE id = 'panic-1'").fetchall()
         assert availability == "online"  # not overwritten
         assert admin.execute("SELECT count(*) FROM alarms").fetchone() == (1,)
+
+
+def test_another_hub_s_gateway_is_dropped_by_its_topic_before_decoding_and_births_are_noted_by_all() -> None:
+    """Every hub receives every gateway: a message of one it does not hold must cost a topic parse,
+    not a decode. Even a payload that breaks the contract is left to its holder (one dead letter, there)."""
+    hub = fuzz_ingest()
+    hub.holds = lambda school, gateway: school == "sch-mine"
+    tree = TopicTree(hub.settings.mqtt.topic_prefix)
+    for kind in (MessageType.STATUS, MessageType.EVENT, MessageType.PRESENCE):
+        assert hub.parse(tree.topic("sch-other", "gw-01", kind), b"\x00 not json") is None
+    assert hub.not_held == 3 and not hub.rejects.by_reason and not hub.dead_letters.take()
+    assert hub.parse(tree.topic("sch-mine", "gw-01", MessageType.STATUS), b"\x00 not json") is None
+    assert hub.rejects.by_reason  # its own gateway's garbage is a reject and a dead letter here
+    birth = Birth(
+        ts=datetime.now(UTC), seq=0, devices=[DeviceInfo(id="cam-1", kind="camera", profile="c", interval_s=1)]
+    )
+    item = hub.parse(tree.topic("sch-other", "gw-01", MessageType.BIRTH), encode(birth))
+    assert item is not None  # births reach every hub: the API looks a device up wherever it is asked
