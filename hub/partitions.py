@@ -101,6 +101,7 @@ class Partitions:
         self._cache: dict[tuple[str, str], int] = {}
         self._next_warning = 0.0
         self.pid: int | None = None  # the lock connection's server process (``fence``)
+        self._thread: ThreadPoolExecutor | None = None  # where checks run (``run``); adopt runs there too
 
     def partition(self, school_id: str, gateway_id: str) -> int:
         """A gateway's partition (cached: this is on every message's path)."""
@@ -160,8 +161,16 @@ class Partitions:
         return Moves(frozenset(ready), frozenset(lost))
 
     def adopt(self, partitions: frozenset[int]) -> None:
-        """Begin applying partitions whose state the caller loaded."""
+        """Begin applying partitions whose state the caller loaded (blocking, like ``refresh``)."""
         self.owned = self.owned | (partitions & self._applied())
+
+    async def adopted(self, partitions: frozenset[int]) -> None:
+        """``adopt``, in the checks' own thread: a check running meanwhile would otherwise compute
+        ``owned`` from the value before and drop what was adopted."""
+        if self._thread is None:
+            self.adopt(partitions)
+        else:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self.adopt, partitions)
 
     def _applied(self) -> set[int]:
         return self._held - set(self._arriving) - set(self._leaving)
@@ -257,6 +266,7 @@ class Partitions:
         timeout and give the partitions up.
         """
         loop, thread = asyncio.get_running_loop(), ThreadPoolExecutor(1, thread_name_prefix="partitions")
+        self._thread = thread
         queue: asyncio.Queue[Moves] = asyncio.Queue()
 
         async def applying() -> None:
@@ -277,4 +287,5 @@ class Partitions:
             applier.cancel()
             await asyncio.gather(applier, return_exceptions=True)
             await loop.run_in_executor(thread, self.release)
+            self._thread = None
             thread.shutdown(wait=False)

@@ -45,7 +45,7 @@ class Takeover:
                 self.ingest.active_alarms.note(alarm)
         now = self.ingest.now()
         state.adopt(gateways, devices, now)
-        partitions.adopt(gained)
+        await partitions.adopted(gained)
         for gw in gateways:
             if gw.availability != "offline":  # one that is offline sends its birth when it is back
                 await self.ingest.rebirth(gw.school_id, gw.id, now)  # a broker that holds it up delays no check
