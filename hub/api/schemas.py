@@ -41,7 +41,7 @@ class GatewayOut(_Out):
     reason: str | None
     since: datetime
     agent_version: str | None
-    # from this hub's memory (None: nothing since the hub started)
+    # from this hub's memory (None: nothing since it started); with cluster.partitions, the shared last-seen
     last_seen: datetime | None = None  # anything heard from it
     last_heartbeat: datetime | None = None  # the agent's time of its last heartbeat
     publish_lag_s: float | None = None  # that heartbeat's age when the hub took it (clock skew included)
