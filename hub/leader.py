@@ -28,6 +28,17 @@ SWEEP_LOCK = 0x43475F5357454550  # "CG_SWEEP"
 KEEPALIVES = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
 
 
+def lock_connection(engine: Engine, idle_timeout_s: float) -> Connection:
+    """A connection of its own for session advisory locks: autocommit, server-side keep-alives (a
+    vanished host loses its locks), and ended by PostgreSQL once idle for ``idle_timeout_s`` (a holder
+    that stops checking loses them too). Used by the sweep leader and by ``hub.partitions``."""
+    conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    for name, value in KEEPALIVES.items():
+        conn.execute(text(f"SET {name} = {int(value)}"))
+    conn.execute(text(f"SET idle_session_timeout = {int(idle_timeout_s * 1000)}"))
+    return conn
+
+
 class Leadership:
     """Whether this hub runs the sweeps; ``refresh`` (blocking) takes or checks the lock."""
 
@@ -44,12 +55,8 @@ class Leadership:
             return True
         try:
             if self._conn is None:
-                self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-                for name, value in KEEPALIVES.items():
-                    self._conn.execute(text(f"SET {name} = {int(value)}"))
                 # A leader that stops checking (frozen, stuck) must not keep the sweeps from the others.
-                idle_ms = int(max(10.0, 5 * self.check_s) * 1000)
-                self._conn.execute(text(f"SET idle_session_timeout = {idle_ms}"))
+                self._conn = lock_connection(self.engine, max(10.0, 5 * self.check_s))
             if self.is_leader:
                 self._conn.execute(text("SELECT 1"))  # the lock lives exactly as long as this connection
             else:

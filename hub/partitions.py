@@ -41,7 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from campusguard.tasks import stopped_within
-from hub.leader import KEEPALIVES
+from hub.leader import lock_connection
 
 log = logging.getLogger(__name__)
 
@@ -225,10 +225,7 @@ class Partitions:
     def _connect(self) -> Connection:
         if self._conn is None:
             assert self.engine is not None
-            self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            for name, value in KEEPALIVES.items():
-                self._conn.execute(text(f"SET {name} = {int(value)}"))
-            self._conn.execute(text(f"SET idle_session_timeout = {int(self.idle_timeout_s * 1000)}"))
+            self._conn = lock_connection(self.engine, self.idle_timeout_s)
             self.pid = int(self._conn.execute(text("SELECT pg_backend_pid()")).scalar() or 0)
         return self._conn
 
