@@ -35,7 +35,7 @@ test: setup system-deps
 # The fault matrix at length (bounded in `make test`): 40 agent kills per backend, a 10-minute receiver
 # outage, InfluxDB away for 2 minutes under load.
 faults: setup system-deps
-	CAMPUSGUARD_FAULT_ROUNDS=40 CAMPUSGUARD_FORWARD_OUTAGE_S=600 CAMPUSGUARD_INFLUX_OUTAGE_S=120 $(BIN)/pytest --timeout=1800 tests/faults \
+	CAMPUSGUARD_FAULT_ROUNDS=40 CAMPUSGUARD_FORWARD_OUTAGE_S=600 CAMPUSGUARD_INFLUX_OUTAGE_S=120 $(BIN)/pytest --timeout=1800 -o faulthandler_timeout=2100 tests/faults \
 		tests/forwarding/test_hub_killed.py tests/forwarding/test_outbox.py tests/hub/test_hub_crash.py \
 		tests/hub/test_liveness.py tests/agent/test_outage.py tests/hub/test_poison.py tests/hub/test_identity.py
 

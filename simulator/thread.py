@@ -16,6 +16,7 @@ from simulator.devices import SimulatedDevice
 from simulator.run import Simulator
 
 T = TypeVar("T")
+STOP_TIMEOUT_S = 10.0
 
 
 class SimulatorThread:
@@ -49,10 +50,17 @@ class SimulatorThread:
         return await self._call(self.simulator.devices[device].act(action, body or {}))
 
     async def stop(self) -> None:
-        """Stop every server, then the loop and the thread."""
+        """Stop every server, then the loop and the thread. Safe before ``start`` and a second time: a
+        test that failed before starting it must not wait forever on a loop that never ran."""
+        if self._loop.is_closed():
+            return
+        if not self._thread.is_alive():
+            self._loop.close()
+            return
         try:
-            await self._call(self.simulator.stop())
+            await asyncio.wait_for(self._call(self.simulator.stop()), STOP_TIMEOUT_S)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
-            await asyncio.to_thread(self._thread.join, 10)
-            self._loop.close()
+            await asyncio.to_thread(self._thread.join, STOP_TIMEOUT_S)
+            if not self._thread.is_alive():
+                self._loop.close()

@@ -24,6 +24,7 @@ from simulator.run import Simulator
 from simulator.thread import SimulatorThread
 from tests.support.servers import free_port
 
+SHUTDOWN_S = 60.0  # a hub stops in well under a second; a minute means it hangs
 PROFILES = {
     "panic": "one_click_alarm/generic-ykb100",
     "fence": "fence/generic-dwz4",
@@ -86,7 +87,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             yield RunningHub(settings, services, http)
         finally:
             server.should_exit = True
-            await task
+            await asyncio.wait_for(task, SHUTDOWN_S)  # a hub that cannot stop fails the test, not the run
 
 
 TEST_PASSWORD = "correct horse battery"

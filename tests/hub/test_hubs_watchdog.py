@@ -24,7 +24,8 @@ from tests.hub.support import RunningHub, agent_data, eventually, hub_settings, 
 from tests.support.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
-SNAPSHOT_S = 0.5  # the agent's heartbeat; the hubs call it silent after 3 missed
+SNAPSHOT_S = 1.0  # the agent's heartbeat; the hubs call it silent after 3 missed (3 s: a loaded CI box
+# stalls the hubs' shared event loop for a second or so, and that is not the silence this test is about)
 
 
 def bridged_broker(workdir: Path, to: Mosquitto, prefix: str) -> Mosquitto:
@@ -78,7 +79,7 @@ async def test_the_leader_leaves_another_hub_s_gateways_to_it_and_that_hub_catch
             await eventually(online, 20)
             assert a.services.ingest.state.knows("school-a", "gw-01")  # A has its birth, through the bridge
             # Many times the watchdog's time: the leader, which gets none of its heartbeats, leaves it be.
-            await asyncio.sleep(6 * 3 * SNAPSHOT_S)
+            await asyncio.sleep(4 * 3 * SNAPSHOT_S)
             gateway = await gateway_state(b)
             assert (gateway["availability"], gateway["since"]) == ("online", (await gateway_state(a))["since"])
             assert (await a.get("/api/v1/alarms", kind="gateway_offline"))["items"] == []
@@ -90,7 +91,7 @@ async def test_the_leader_leaves_another_hub_s_gateways_to_it_and_that_hub_catch
                 found = await gateway_state(a)
                 return found if found.get("availability") == "offline" else None
 
-            gateway = await eventually(silent, 10)
+            gateway = await eventually(silent, 15)
             assert gateway["reason"] == "heartbeat_timeout"
             os.kill(agent.pid, signal.SIGCONT)
             await eventually(online, 20)  # heartbeats again: B brings it back
@@ -99,5 +100,7 @@ async def test_the_leader_leaves_another_hub_s_gateways_to_it_and_that_hub_catch
             agent.send_signal(signal.SIGCONT)
             agent.kill()
             agent.wait()
-        await sim.stop()
-        broker_b.stop()
+        try:
+            await sim.stop()
+        finally:
+            broker_b.stop()
