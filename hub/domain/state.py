@@ -50,6 +50,7 @@ class DeviceState:
     cameras: tuple[str, ...] = ()  # the cameras that see it (its birth's ``cameras`` attribute)
     metrics: Mapping[str, MetricValue] | None = None  # of the last heartbeat, as the agent measured them
     shared: tuple[str | None, str | None] | None = None  # (firmware, fault) as last written (several hubs)
+    reported_seq: int | None = None  # the gateway's event seq when ``reported`` was reported (ordering)
 
 
 def device_summary(metrics: Mapping[str, MetricValue]) -> tuple[str | None, str | None]:
@@ -131,6 +132,7 @@ class HubState:
         self.gateways: dict[Key, GatewayState] = {}
         self.devices: dict[Key, DeviceState] = {}
         self.members: dict[Key, set[str]] = {}  # (school, gateway) -> device ids
+        self.stale_lines = 0  # device lines of heartbeats older than what the device last reported
 
     # --- loading and lookup -------------------------------------------------------------------
 
@@ -239,6 +241,7 @@ class HubState:
             self.members.get((school_id, device.gateway_id), set()).discard(info.id)
             device.gateway_id, device.kind = gateway_id, info.kind
         device.location = info.location
+        device.reported_seq = None  # a birth may follow a new spool, whose seq starts again
         device.cameras = tuple(c for c in info.attributes.get("cameras", "").split(",") if c)
         self.members.setdefault((school_id, gateway_id), set()).add(info.id)
 
@@ -259,6 +262,12 @@ class HubState:
             if device is None or device.gateway_id != gateway_id:
                 foreign.append(status.device_id)  # not this gateway's device: a forged or stale line
                 continue
+            if device.reported_seq is not None and snap.seq < device.reported_seq:
+                # Taken before an event already applied (a heartbeat redelivered late, or the events
+                # session ahead of the heartbeats'): its line would put the device back as it was.
+                self.stale_lines += 1
+                continue
+            device.reported_seq = snap.seq
             # A reference to the metrics, not the heartbeat: kept per gateway, heartbeats outlived the
             # young GC generations and cost the hub 0.3 core at 50,000 device updates/s.
             device.metrics = status.metrics
@@ -290,11 +299,14 @@ class HubState:
         gw.last_seen, gw.silent = now, False
         gw.seqs.seen(event.seq)
         device = self.devices.get((school_id, event.device_id))
-        fresh = device is not None and (
-            device.since is None or event.ts >= device.since or device.reason == GATEWAY_OFFLINE
+        fresh = (
+            device is not None
+            and (device.reported_seq is None or event.seq >= device.reported_seq)
+            and (device.since is None or event.ts >= device.since or device.reason == GATEWAY_OFFLINE)
         )
         if event.type == "availability.changed" and device is not None and event.availability and fresh:
             device.reported, device.reported_reason = event.availability, event.reason
+            device.reported_seq = event.seq
             return self._settle(gw, now, at=event.ts, only=[event.device_id])
         return self._settle(gw, now, only=[])
 
