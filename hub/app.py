@@ -96,7 +96,7 @@ def build_services(
         state.restore_device(device)
     metrics = Metrics()
     metrics.gauges["sse_subscribers"] = lambda: float(live.subscribers)
-    metrics.gauges["stale_heartbeat_lines"] = lambda: float(state.stale_lines)  # grows only: a count
+    metrics.labelled["stale_heartbeat_lines_total"] = lambda: {"older_seq": state.stale_lines}
     leader = Leadership(engine, settings.liveness.leader_check_s)
     metrics.gauges["leader"] = lambda: float(leader.is_leader)
     active_alarms = ActiveAlarms()

@@ -129,7 +129,7 @@ async def metric(http: httpx.AsyncClient, port: int, name: str) -> float | None:
         text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
     except httpx.TransportError:
         return None
-    found = re.search(rf"^campusguard_hub_{name} (\S+)$", text, re.M)
+    found = re.search(rf"^campusguard_hub_{re.escape(name)} (\S+)$", text, re.M)
     return float(found.group(1)) if found else None
 
 
@@ -324,7 +324,9 @@ async def run_phases(
     assert fleet.failovers > failovers
     report["broker_failover_s"] = time.monotonic() - cut
     # heartbeat lines that arrived after a newer report (decision 81): how often the broker reorders
-    report["stale_heartbeat_lines"] = sum([await metric(http, h.port, "stale_heartbeat_lines") or 0 for h in hubs])
+    stale = [await metric(http, h.port, 'stale_heartbeat_lines_total{reason="older_seq"}') for h in hubs if h.up]
+    assert None not in stale, "every hub counts its stale heartbeat lines in /metrics"
+    report["stale_heartbeat_lines"] = sum(n or 0 for n in stale)
     await cluster.received()
     report["agent_after_broker_kill_s"] = await agent_alarms(cluster, hubs[1].port)
 
