@@ -26,7 +26,7 @@ from hub.serve import EmbeddedServer
 from hub.settings import HubSettings
 from simulator.config import SimConfig
 from simulator.run import Simulator
-from tests.hub.support import PROFILES, add_patrol_plan
+from tests.hub.support import PROFILES, SHUTDOWN_S, add_patrol_plan
 from tests.support.servers import Mosquitto, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -252,7 +252,7 @@ class Stack:
     async def _stop_hub(self) -> None:
         assert self.server is not None and self.server_task is not None
         self.server.should_exit = True
-        await asyncio.wait_for(self.server_task, 60)  # a hub that cannot stop fails the test, not the run
+        await asyncio.wait_for(self.server_task, SHUTDOWN_S)  # a hub that cannot stop fails the test, not the run
 
     def restart_hub(self, while_down: Callable[[], None] = lambda: None) -> None:
         """Stop the hub, run ``while_down`` (e.g. press a button), start it again on the same port and database."""
